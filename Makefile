@@ -1,0 +1,87 @@
+# The school planner's data layer. `make` or `make help` lists the targets.
+#
+# The embedded default database is a private PostgreSQL 15 cluster for this checkout on
+# 127.0.0.1:$(PGPORT). Every target that needs it starts it. DATABASE_URL points glue elsewhere.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PGPORT ?= 54322
+export PGPORT
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+GLUE := $(PY) -m glue
+DB_URL ?= postgresql://postgres@127.0.0.1:$(PGPORT)/postgres
+PSQL := psql "$(DB_URL)" -X -q -v ON_ERROR_STOP=1
+PUPILS ?= 1000
+SEED ?= 1
+
+.PHONY: help setup db db-stop db-status db-reset migrate functions-migration drift seed demo \
+        lint lint-sql lint-py plpgsql-check test test-sql test-py clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: $(VENV)/.installed ## install system packages (apt) and build .venv with pinned dependencies
+	@true
+
+$(VENV)/.installed: requirements.txt pyproject.toml scripts/setup.sh
+	@PYTHON=$(PYTHON) scripts/setup.sh
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+	@echo "setup: .venv ready"
+
+db: setup ## start the embedded database (initialises it the first time); idempotent
+	@scripts/localdb.sh start
+
+db-stop: ## stop the embedded database
+	@scripts/localdb.sh stop
+
+db-status: ## say whether the embedded database runs and where its data is
+	@scripts/localdb.sh status
+
+db-reset: db ## drop and recreate the database: platform shim, every migration, supabase/seed.sql
+	@$(GLUE) --database-url "$(DB_URL)" db reset
+
+migrate: db ## apply pending migrations (what `supabase db push` would apply)
+	@$(GLUE) --database-url "$(DB_URL)" migrate
+
+functions-migration: setup ## render supabase/functions_sql/ into a migration (after editing a function)
+	@$(GLUE) functions-migration
+
+drift: db ## fail when replaying the migrations does not install exactly supabase/functions_sql/
+	@$(GLUE) --database-url "$(DB_URL)" drift
+
+seed: db ## generate a school of PUPILS pupils (seed SEED) and load it
+	@$(GLUE) --database-url "$(DB_URL)" seed --pupils $(PUPILS) --seed $(SEED)
+
+demo: db-reset ## the tour: reset the embedded database, seed a school and show what is in it
+	@$(GLUE) --database-url "$(DB_URL)" demo --pupils $(PUPILS) --seed $(SEED)
+
+lint-sql: setup ## sqlfluff on migrations and functions_sql
+	@$(VENV)/bin/sqlfluff lint --processes 2 supabase/migrations supabase/functions_sql
+
+lint-py: setup ## ruff and mypy (strict) on glue/ and the tests
+	@$(VENV)/bin/ruff check glue tests/py
+	@$(VENV)/bin/ruff format --check glue tests/py
+	@$(VENV)/bin/mypy
+
+lint: lint-sql lint-py ## every static check
+
+plpgsql-check: db ## plpgsql_check on every PL/pgSQL function and procedure (any error fails)
+	@$(PSQL) -f scripts/plpgsql_check.sql
+
+test-sql: db ## pgTAP suites (pg_prove) against the current database
+	@pg_prove --ext .sql -r -h 127.0.0.1 -p $(PGPORT) -U postgres -d postgres tests/sql
+
+test-py: db ## pytest against the current database
+	@DATABASE_URL="$(DB_URL)" $(PY) -m pytest -q tests/py
+
+test: lint db-reset drift plpgsql-check test-sql test-py ## every check, against a freshly reset database
+	@echo "make test: all checks passed"
+
+clean: db-stop ## stop the database and remove .venv, .pg and logs
+	@rm -rf $(VENV) .pg logs

@@ -1,0 +1,67 @@
+"""The local platform: the embedded cluster, the Supabase shim, and `db reset`.
+
+Nothing here runs against a real Supabase project: there the roles, auth and realtime exist, and
+`supabase db reset` does what `reset` does here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from glue.config import LOCALDB, SEED_SQL, SHIM_SQL, with_database
+from glue.migrate import migrate
+
+Log = Callable[[str], None]
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
+
+
+class PlatformError(Exception):
+    """The local platform cannot do what was asked; the message says why."""
+
+
+def install_shim(conn: psycopg.Connection) -> None:
+    """Create the Supabase roles, auth and realtime objects where absent (idempotent)."""
+    conn.execute(SHIM_SQL.read_bytes())
+
+
+def localdb(action: str) -> int:
+    """Run scripts/localdb.sh (start, stop, status); its output goes to the terminal."""
+    return subprocess.run([str(LOCALDB), action], check=False).returncode
+
+
+def reset(url: str, *, seed: bool = True, log: Log | None = None) -> None:
+    """Drop and recreate the database, install the shim, apply every migration, load seed.sql."""
+    say = log or (lambda _m: None)
+    params = conninfo_to_dict(url)
+    host = str(params.get("host") or "")
+    if host not in _LOCAL_HOSTS and os.environ.get("PLANNER_ALLOW_RESET") != "1":
+        raise PlatformError(
+            f"refusing to drop a database on {host}: reset is for the local database "
+            "(set PLANNER_ALLOW_RESET=1 if you really mean it)"
+        )
+    dbname = str(params.get("dbname") or "postgres")
+    if dbname in {"template0", "template1"}:
+        raise PlatformError(f"refusing to reset {dbname}")
+    admin = with_database(url, "template1")
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
+            conn.execute(sql.SQL("create database {} template template0").format(sql.Identifier(dbname)))
+    except psycopg.OperationalError as exc:
+        raise PlatformError(f"cannot reach the database server ({exc}); is it running? try 'make db'") from exc
+    say(f"recreated database {dbname}")
+    with psycopg.connect(url, autocommit=True) as conn:
+        install_shim(conn)
+    say("installed the local platform shim (roles, auth, realtime, extensions)")
+    applied = migrate(url, log=None)
+    say(f"applied {len(applied)} migrations")
+    if seed and SEED_SQL.exists():
+        with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+            conn.execute(SEED_SQL.read_bytes())
+        say("loaded supabase/seed.sql")

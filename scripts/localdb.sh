@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The embedded default database: a private PostgreSQL 15 cluster for this checkout.
+#
+#   scripts/localdb.sh start   initialise (first time) and start the cluster; idempotent
+#   scripts/localdb.sh stop    stop it (fast shutdown); idempotent
+#   scripts/localdb.sh status  say whether it runs, where its data lives and how to connect
+#   scripts/localdb.sh datadir print the data directory
+#
+# As a normal user the cluster lives in .pg/data and runs as that user. As root it runs as the
+# `postgres` OS user, with its data under /var/lib/postgresql (a checkout may sit under a directory
+# that only root can enter); .pg/data is then a symbolic link to it.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd -P)
+port=${PGPORT:-54322}
+pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
+state="$here/.pg"
+
+die() { echo "localdb: $*" >&2; exit 1; }
+
+[ -x "$pgbin/pg_ctl" ] || die "PostgreSQL 15 server binaries not found in $pgbin (run 'make setup')."
+
+if [ "$(id -u)" = 0 ]; then
+  getent passwd postgres >/dev/null || die "running as root needs the 'postgres' OS user (apt-get install postgresql-15)."
+  key=$(printf '%s' "$here" | sha1sum | cut -c1-12)
+  base="/var/lib/postgresql/planner-$key"
+  as_owner() { runuser -u postgres -- "$@"; }
+else
+  base="$state"
+  as_owner() { "$@"; }
+fi
+data="$base/data"
+log="$base/postgres.log"
+
+init() {
+  mkdir -p "$state"
+  if [ "$(id -u)" = 0 ]; then
+    install -d -o postgres -g postgres -m 0700 "$base"
+    ln -sfn "$data" "$state/data"
+  fi
+  [ -f "$data/PG_VERSION" ] && return 0
+  echo "localdb: initialising a new cluster in $data"
+  as_owner "$pgbin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$base/initdb.log" 2>&1 \
+    || { cat "$base/initdb.log" >&2; die "initdb failed"; }
+  as_owner tee -a "$data/postgresql.conf" >/dev/null <<CONF
+
+# --- embedded default database (scripts/localdb.sh) ---
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+max_connections = 200
+shared_buffers = 256MB
+work_mem = 16MB
+shared_preload_libraries = 'pg_cron'
+cron.database_name = 'postgres'
+cron.use_background_workers = on
+max_worker_processes = 16
+log_min_messages = warning
+log_line_prefix = '%m [%p] %q%u@%d '
+CONF
+}
+
+running() { as_owner "$pgbin/pg_ctl" -D "$data" status >/dev/null 2>&1; }
+
+case "${1:-status}" in
+  start)
+    init
+    if running; then
+      echo "localdb: already running on 127.0.0.1:$(cat "$data/postmaster.pid" | sed -n 4p) ($data)"
+      exit 0
+    fi
+    as_owner "$pgbin/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "-p $port" start >/dev/null \
+      || { tail -20 "$log" >&2; die "the server did not start (is port $port taken? set PGPORT)"; }
+    echo "localdb: started on 127.0.0.1:$port ($data)"
+    ;;
+  stop)
+    if [ -f "$data/PG_VERSION" ] && running; then
+      as_owner "$pgbin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+      echo "localdb: stopped"
+    else
+      echo "localdb: not running"
+    fi
+    ;;
+  restart)
+    "$0" stop && "$0" start
+    ;;
+  status)
+    if [ -f "$data/PG_VERSION" ] && running; then
+      echo "localdb: running on 127.0.0.1:$(sed -n 4p "$data/postmaster.pid"), data in $data, log in $log"
+    else
+      echo "localdb: not running (data in $data)"; exit 3
+    fi
+    ;;
+  datadir) echo "$data" ;;
+  *) die "usage: $0 start|stop|restart|status|datadir" ;;
+esac
