@@ -83,3 +83,102 @@ grant execute on function private.is_group_teacher(text) to authenticated, servi
 grant execute on function private.is_group_member(text) to authenticated, service_role;
 grant execute on function private.is_teacher_of_pupil(uuid) to authenticated, service_role;
 grant execute on function private.can_read_pupil(uuid) to authenticated, service_role;
+
+-- True when the calling role bypasses row level security (service_role, the database owner).
+create or replace function private.bypasses_rls()
+returns boolean
+language sql
+stable
+as $$
+  select coalesce((
+    select r.rolbypassrls or r.rolsuper from pg_catalog.pg_roles as r where r.rolname = current_user
+  ), false)
+$$;
+comment on function private.bypasses_rls() is
+  'True when the calling role bypasses RLS (service_role, postgres). SECURITY INVOKER on purpose: it asks '
+  'about the caller. Callers: the assert_* helpers.';
+
+-- Raise unless the caller may read the pupil's work and reports.
+create or replace function private.assert_can_read_pupil(pupil_id uuid)
+returns void
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+begin
+  if assert_can_read_pupil.pupil_id is null then
+    raise exception 'pupil_id is required' using errcode = 'PLV01', hint = 'Pass the uuid of a pupil.';
+  end if;
+  if not private.profile_exists(assert_can_read_pupil.pupil_id) then
+    raise exception 'unknown pupil %', assert_can_read_pupil.pupil_id
+      using errcode = 'PLN01', detail = 'No profile has this user_id.';
+  end if;
+  if private.bypasses_rls() or private.can_read_pupil(assert_can_read_pupil.pupil_id) then
+    return;
+  end if;
+  raise exception 'you may not read this pupil''s work'
+    using errcode = '42501', hint = 'Only the pupil and the teachers of the pupil''s classes may.';
+end
+$$;
+comment on function private.assert_can_read_pupil(uuid) is
+  'Raises PLV01 (null), PLN01 (unknown pupil) or 42501 (not the pupil nor their teacher). Callers: read RPCs.';
+
+-- Raise unless the caller teaches the class.
+create or replace function private.assert_can_teach_group(group_id text)
+returns void
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+begin
+  if assert_can_teach_group.group_id is null then
+    raise exception 'group_id is required' using errcode = 'PLV01', hint = 'Pass a class code.';
+  end if;
+  if not private.group_exists(assert_can_teach_group.group_id) then
+    raise exception 'unknown class %', assert_can_teach_group.group_id using errcode = 'PLN02';
+  end if;
+  if private.bypasses_rls() or private.is_group_teacher(assert_can_teach_group.group_id) then
+    return;
+  end if;
+  raise exception 'you do not teach class %', assert_can_teach_group.group_id
+    using errcode = '42501', hint = 'Only the teachers of a class may do this.';
+end
+$$;
+comment on function private.assert_can_teach_group(text) is
+  'Raises PLV01 (null), PLN02 (unknown class) or 42501 (not a teacher of the class). Callers: RPCs.';
+
+-- Existence checks that see past RLS, so that an unknown id and a forbidden one get different errors.
+create or replace function private.profile_exists(user_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select exists (select from public.profiles as p where p.user_id = profile_exists.user_id)
+$$;
+comment on function private.profile_exists(uuid) is 'True when a profile has this user_id. Callers: assert_* helpers.';
+
+create or replace function private.group_exists(group_id text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select exists (select from public.groups as g where g.group_id = group_exists.group_id)
+$$;
+comment on function private.group_exists(text) is 'True when the class exists. Callers: assert_* helpers.';
+
+revoke all on function private.bypasses_rls() from public;
+revoke all on function private.assert_can_read_pupil(uuid) from public;
+revoke all on function private.assert_can_teach_group(text) from public;
+revoke all on function private.profile_exists(uuid) from public;
+revoke all on function private.group_exists(text) from public;
+grant execute on function private.bypasses_rls() to authenticated, service_role;
+grant execute on function private.assert_can_read_pupil(uuid) to authenticated, service_role;
+grant execute on function private.assert_can_teach_group(text) to authenticated, service_role;
+grant execute on function private.profile_exists(uuid) to authenticated, service_role;
+grant execute on function private.group_exists(text) to authenticated, service_role;

@@ -1,0 +1,723 @@
+-- The reports cache: merging live rows into the cache (per pupil, in batches, or for everyone),
+-- verification against the live computation, and the read RPCs of the report pages.
+-- Every number comes from supabase/functions_sql/20_scoring.sql; nothing here computes a score.
+
+-- Replace the cached rows of a set of pupils (NULL: every pupil) with the live computation, in one
+-- statement: insert new rows, update changed rows, delete vanished rows, write nothing that did not
+-- change, and bump the version of each pupil whose rows changed (changed rows carry that version).
+-- Returns the counts. The caller provides the locking (report_recalculate_pupil, backfill).
+create or replace function private.report_merge(pupil_ids uuid [])
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+set plan_cache_mode = 'force_custom_plan'
+as $$
+declare
+  v_result jsonb;
+begin
+  with live_u as materialized (
+    select * from private.live_unit_rows(report_merge.pupil_ids)
+  ),
+
+  live_c as materialized (
+    select * from private.live_criterion_rows(report_merge.pupil_ids)
+  ),
+
+  live_s as materialized (
+    select s.*
+    from (
+      select array_agg(row(u.*)::public.report_pupil_unit_summaries) as units
+      from live_u as u
+      group by u.pupil_id
+    ) as per_pupil
+    cross join lateral private.summarise_subjects(per_pupil.units) as s
+  ),
+
+  -- The stored rows, with the bookkeeping columns blanked so that they compare with the live rows.
+  old_u as (
+    select
+      t.pupil_id, t.unit_id, t.subject, t.unit_title, t.unit_year, t.activities_average,
+      t.assessment_average, t.assessment_level, t.assessment_level_rank, t.working_level,
+      t.activity_count, t.marked_count, t.missing_count, t.awaiting_marking_count,
+      t.last_submitted_at, null::bigint as version, null::timestamptz as computed_at
+    from public.report_pupil_unit_summaries as t
+    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
+  ),
+
+  old_c as (
+    select
+      t.pupil_id, t.unit_id, t.success_criteria_id, t.level, t.activities_score, t.assessment_score,
+      null::bigint as version
+    from public.report_pupil_criterion_scores as t
+    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
+  ),
+
+  old_s as (
+    select
+      t.pupil_id, t.subject, t.activities_average, t.assessment_average, t.unit_count,
+      t.typical_level, t.typical_level_rank, null::bigint as version, null::timestamptz as computed_at
+    from public.report_pupil_subject_summaries as t
+    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
+  ),
+
+  diff_u as (
+    select coalesce(n.pupil_id, o.pupil_id) as pupil_id, n.unit_id as new_key, o.unit_id as old_key
+    from live_u as n
+    full join old_u as o on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id
+    where n is distinct from o
+  ),
+
+  diff_c as (
+    select
+      coalesce(n.pupil_id, o.pupil_id) as pupil_id,
+      coalesce(n.unit_id, o.unit_id) as unit_id,
+      n.success_criteria_id as new_key,
+      o.success_criteria_id as old_key
+    from live_c as n
+    full join old_c as o
+      on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id and n.success_criteria_id = o.success_criteria_id
+    where n is distinct from o
+  ),
+
+  diff_s as (
+    select coalesce(n.pupil_id, o.pupil_id) as pupil_id, n.subject as new_key, o.subject as old_key
+    from live_s as n
+    full join old_s as o on n.pupil_id = o.pupil_id and n.subject = o.subject
+    where n is distinct from o
+  ),
+
+  bump as (
+    insert into public.report_pupil_versions as v (pupil_id, version, changed_at)
+    select changed.pupil_id, 1, now()
+    from (
+      select d.pupil_id from diff_u as d
+      union
+      select d.pupil_id from diff_c as d
+      union
+      select d.pupil_id from diff_s as d
+    ) as changed
+    on conflict (pupil_id) do update
+      set version = v.version + 1, changed_at = excluded.changed_at
+    returning v.pupil_id, v.version
+  ),
+
+  del_u as (
+    delete from public.report_pupil_unit_summaries as t
+    using diff_u as d
+    where d.new_key is null and t.pupil_id = d.pupil_id and t.unit_id = d.old_key
+    returning 1
+  ),
+
+  put_u as (
+    insert into public.report_pupil_unit_summaries as t (
+      pupil_id, unit_id, subject, unit_title, unit_year, activities_average, assessment_average,
+      assessment_level, assessment_level_rank, working_level, activity_count, marked_count,
+      missing_count, awaiting_marking_count, last_submitted_at, version, computed_at
+    )
+    select
+      n.pupil_id, n.unit_id, n.subject, n.unit_title, n.unit_year, n.activities_average,
+      n.assessment_average, n.assessment_level, n.assessment_level_rank, n.working_level,
+      n.activity_count, n.marked_count, n.missing_count, n.awaiting_marking_count,
+      n.last_submitted_at, b.version, now()
+    from diff_u as d
+    inner join live_u as n on d.pupil_id = n.pupil_id and d.new_key = n.unit_id
+    inner join bump as b on d.pupil_id = b.pupil_id
+    on conflict (pupil_id, unit_id) do update
+      set
+        subject = excluded.subject,
+        unit_title = excluded.unit_title,
+        unit_year = excluded.unit_year,
+        activities_average = excluded.activities_average,
+        assessment_average = excluded.assessment_average,
+        assessment_level = excluded.assessment_level,
+        assessment_level_rank = excluded.assessment_level_rank,
+        working_level = excluded.working_level,
+        activity_count = excluded.activity_count,
+        marked_count = excluded.marked_count,
+        missing_count = excluded.missing_count,
+        awaiting_marking_count = excluded.awaiting_marking_count,
+        last_submitted_at = excluded.last_submitted_at,
+        version = excluded.version,
+        computed_at = excluded.computed_at
+    returning (t.xmax = 0) as inserted
+  ),
+
+  del_c as (
+    delete from public.report_pupil_criterion_scores as t
+    using diff_c as d
+    where
+      d.new_key is null and t.pupil_id = d.pupil_id and t.unit_id = d.unit_id
+      and t.success_criteria_id = d.old_key
+    returning 1
+  ),
+
+  put_c as (
+    insert into public.report_pupil_criterion_scores as t (
+      pupil_id, unit_id, success_criteria_id, level, activities_score, assessment_score, version
+    )
+    select n.pupil_id, n.unit_id, n.success_criteria_id, n.level, n.activities_score, n.assessment_score, b.version
+    from diff_c as d
+    inner join live_c as n
+      on d.pupil_id = n.pupil_id and d.unit_id = n.unit_id and d.new_key = n.success_criteria_id
+    inner join bump as b on d.pupil_id = b.pupil_id
+    on conflict (pupil_id, unit_id, success_criteria_id) do update
+      set
+        level = excluded.level,
+        activities_score = excluded.activities_score,
+        assessment_score = excluded.assessment_score,
+        version = excluded.version
+    returning (t.xmax = 0) as inserted
+  ),
+
+  del_s as (
+    delete from public.report_pupil_subject_summaries as t
+    using diff_s as d
+    where d.new_key is null and t.pupil_id = d.pupil_id and t.subject = d.old_key
+    returning 1
+  ),
+
+  put_s as (
+    insert into public.report_pupil_subject_summaries as t (
+      pupil_id, subject, activities_average, assessment_average, unit_count, typical_level,
+      typical_level_rank, version, computed_at
+    )
+    select
+      n.pupil_id, n.subject, n.activities_average, n.assessment_average, n.unit_count,
+      n.typical_level, n.typical_level_rank, b.version, now()
+    from diff_s as d
+    inner join live_s as n on d.pupil_id = n.pupil_id and d.new_key = n.subject
+    inner join bump as b on d.pupil_id = b.pupil_id
+    on conflict (pupil_id, subject) do update
+      set
+        activities_average = excluded.activities_average,
+        assessment_average = excluded.assessment_average,
+        unit_count = excluded.unit_count,
+        typical_level = excluded.typical_level,
+        typical_level_rank = excluded.typical_level_rank,
+        version = excluded.version,
+        computed_at = excluded.computed_at
+    returning (t.xmax = 0) as inserted
+  )
+
+  select jsonb_build_object(
+    'pupils_changed', (select count(*) from bump),
+    'units', jsonb_build_object(
+      'inserted', (select count(*) from put_u where inserted),
+      'updated', (select count(*) from put_u where not inserted),
+      'deleted', (select count(*) from del_u)
+    ),
+    'criteria', jsonb_build_object(
+      'inserted', (select count(*) from put_c where inserted),
+      'updated', (select count(*) from put_c where not inserted),
+      'deleted', (select count(*) from del_c)
+    ),
+    'subjects', jsonb_build_object(
+      'inserted', (select count(*) from put_s where inserted),
+      'updated', (select count(*) from put_s where not inserted),
+      'deleted', (select count(*) from del_s)
+    )
+  ) into v_result;
+  return v_result;
+end
+$$;
+comment on function private.report_merge(uuid []) is
+  'Replaces the cached report rows of the pupils (NULL: all) with the live computation; writes only changes '
+  'and bumps the version of changed pupils. Callers: report_recalculate_pupil, report_backfill_step, the '
+  'backfill migration. Lock first: it does not.';
+
+-- Recalculate one pupil's cached report now, in the caller's transaction: cost depends on that
+-- pupil's work only. Serialised per pupil by a transaction-level advisory lock.
+create or replace function private.report_recalculate_pupil(pupil_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_merge jsonb;
+  v_version bigint;
+begin
+  if report_recalculate_pupil.pupil_id is null then
+    raise exception 'pupil_id is required'
+      using errcode = 'PLV01', hint = 'Pass the uuid of a pupil.';
+  end if;
+  if not exists (select from public.profiles as p where p.user_id = report_recalculate_pupil.pupil_id) then
+    raise exception 'unknown pupil %', report_recalculate_pupil.pupil_id
+      using errcode = 'PLN01', detail = 'No profile has this user_id.';
+  end if;
+  perform pg_advisory_xact_lock(7301, hashtext(report_recalculate_pupil.pupil_id::text));
+  v_merge := private.report_merge(array[report_recalculate_pupil.pupil_id]);
+  select v.version into v_version
+  from public.report_pupil_versions as v
+  where v.pupil_id = report_recalculate_pupil.pupil_id;
+  return jsonb_build_object(
+    'pupil_id', report_recalculate_pupil.pupil_id,
+    'version', coalesce(v_version, 0),
+    'changed', (v_merge ->> 'pupils_changed')::integer > 0
+  ) || (v_merge - 'pupils_changed');
+end
+$$;
+comment on function private.report_recalculate_pupil(uuid) is
+  'Recalculates one pupil''s cached report in the current transaction; returns {pupil_id, version, changed, '
+  'units, criteria, subjects} with inserted/updated/deleted counts. Callers: the queue (report_process_pupil, '
+  'report_jobs_process), tests. Errors: PLV01 null pupil_id, PLN01 unknown pupil.';
+
+-- Backfill, batched: for databases too large for one statement. A run walks the pupils in
+-- pupil_id order, one batch per transaction; an interrupted run is resumed by the next start.
+create or replace function private.report_backfill_start(batch_size integer default 500)
+returns bigint
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_run_id bigint;
+begin
+  if coalesce(report_backfill_start.batch_size, 0) < 1 then
+    raise exception 'batch_size must be a positive number, not %', report_backfill_start.batch_size
+      using errcode = 'PLV08';
+  end if;
+  select r.run_id into v_run_id
+  from private.report_backfill_runs as r
+  where r.finished_at is null
+  order by r.run_id desc
+  limit 1
+  for update;
+  if v_run_id is not null then
+    update private.report_backfill_runs as r
+    set batch_size = report_backfill_start.batch_size, resumed_count = r.resumed_count + 1
+    where r.run_id = v_run_id;
+    return v_run_id;
+  end if;
+  insert into private.report_backfill_runs (batch_size, pupils_total)
+  select
+    report_backfill_start.batch_size,
+    (select count(*) from private.report_backfill_pupils(null, null))
+  returning run_id into v_run_id;
+  return v_run_id;
+end
+$$;
+comment on function private.report_backfill_start(integer) is
+  'Starts a batched backfill run, or resumes the unfinished one; returns its run_id. Callers: '
+  'report_backfill_batched, glue backfill. Errors: PLV08 batch_size < 1.';
+
+-- The pupils a backfill covers, in order, after a given pupil: everyone who is a pupil of a class
+-- or still has cached rows (so that rows of pupils who left every class are removed).
+create or replace function private.report_backfill_pupils(after_pupil uuid, max_count integer)
+returns table (pupil_id uuid)
+language sql
+stable
+as $$
+  select x.pupil_id
+  from (
+    select gm.user_id as pupil_id from public.group_membership as gm where gm.role = 'pupil'
+    union
+    select v.pupil_id from public.report_pupil_versions as v
+  ) as x
+  where report_backfill_pupils.after_pupil is null or x.pupil_id > report_backfill_pupils.after_pupil
+  order by x.pupil_id
+  limit report_backfill_pupils.max_count
+$$;
+comment on function private.report_backfill_pupils(uuid, integer) is
+  'The pupils a backfill covers, in pupil_id order after after_pupil (NULL: from the start); max_count NULL: all. '
+  'Callers: report_backfill_start, report_backfill_step.';
+
+-- One batch of a backfill run: merge the next batch_size pupils and record the progress.
+create or replace function private.report_backfill_step(run_id bigint)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_run private.report_backfill_runs;
+  v_batch uuid [];
+  v_merge jsonb;
+begin
+  select r.* into v_run
+  from private.report_backfill_runs as r
+  where r.run_id = report_backfill_step.run_id
+  for update;
+  if not found then
+    raise exception 'unknown backfill run %', report_backfill_step.run_id using errcode = 'PLN08';
+  end if;
+  if v_run.finished_at is null then
+    select array_agg(b.pupil_id order by b.pupil_id) into v_batch
+    from private.report_backfill_pupils(v_run.last_pupil_id, v_run.batch_size) as b;
+    if v_batch is null then
+      update private.report_backfill_runs as r
+      set finished_at = now()
+      where r.run_id = v_run.run_id
+      returning r.* into v_run;
+    else
+      v_merge := private.report_merge(v_batch);
+      update private.report_backfill_runs as r
+      set
+        last_pupil_id = v_batch[cardinality(v_batch)],
+        pupils_done = r.pupils_done + cardinality(v_batch),
+        pupils_changed = r.pupils_changed + (v_merge ->> 'pupils_changed')::integer,
+        pupils_total = greatest(r.pupils_total, r.pupils_done + cardinality(v_batch)),
+        finished_at = case when cardinality(v_batch) < r.batch_size then now() end
+      where r.run_id = v_run.run_id
+      returning r.* into v_run;
+    end if;
+  end if;
+  return jsonb_build_object(
+    'run_id', v_run.run_id,
+    'pupils_done', v_run.pupils_done,
+    'pupils_total', v_run.pupils_total,
+    'pupils_changed', v_run.pupils_changed,
+    'finished', v_run.finished_at is not null
+  );
+end
+$$;
+comment on function private.report_backfill_step(bigint) is
+  'Merges the next batch of a backfill run and records progress; returns {run_id, pupils_done, pupils_total, '
+  'pupils_changed, finished}. Callers: report_backfill_batched, glue backfill. Errors: PLN08 unknown run.';
+
+-- The batched backfill for very large databases: commits after every batch, reports progress with
+-- NOTICEs, resumes an interrupted run. Call it outside a transaction block: call private.report_backfill_batched();
+create or replace procedure private.report_backfill_batched(batch_size integer default 500)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_run_id bigint;
+  v_step jsonb;
+begin
+  v_run_id := private.report_backfill_start(report_backfill_batched.batch_size);
+  commit;
+  loop
+    v_step := private.report_backfill_step(v_run_id);
+    commit;
+    raise notice 'report backfill run %: % of % pupils (% changed)',
+      v_run_id, v_step ->> 'pupils_done', v_step ->> 'pupils_total', v_step ->> 'pupils_changed';
+    exit when (v_step ->> 'finished')::boolean;
+  end loop;
+end
+$$;
+comment on procedure private.report_backfill_batched(integer) is
+  'Batched, resumable backfill of every pupil''s cached report, one transaction per batch, with progress '
+  'NOTICEs. Callers: DBAs (psql), pg_cron. Errors: PLV08 batch_size < 1.';
+
+-- Every difference between a set of pupils' cached rows and the live computation (exact comparison).
+create or replace function private.report_differences(pupil_ids uuid [])
+returns table (pupil_id uuid, kind text, key text, difference text, stored jsonb, live jsonb)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  with
+  live_u as (select * from private.live_unit_rows(report_differences.pupil_ids)),
+  old_u as (
+    select * from public.report_pupil_unit_summaries as t
+    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
+  ),
+  live_c as (select * from private.live_criterion_rows(report_differences.pupil_ids)),
+  old_c as (
+    select * from public.report_pupil_criterion_scores as t
+    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
+  ),
+  live_s as (select * from private.live_subject_rows(report_differences.pupil_ids)),
+  old_s as (
+    select * from public.report_pupil_subject_summaries as t
+    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
+  ),
+  pairs as (
+    select
+      coalesce(n.pupil_id, o.pupil_id) as pupil_id, 'unit' as kind, coalesce(n.unit_id, o.unit_id)::text as key,
+      to_jsonb(o) - 'version' - 'computed_at' as stored, to_jsonb(n) - 'version' - 'computed_at' as live
+    from live_u as n full join old_u as o on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id
+    union all
+    select
+      coalesce(n.pupil_id, o.pupil_id), 'criterion',
+      coalesce(n.unit_id, o.unit_id)::text || '/' || coalesce(n.success_criteria_id, o.success_criteria_id)::text,
+      to_jsonb(o) - 'version', to_jsonb(n) - 'version'
+    from live_c as n
+    full join old_c as o
+      on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id and n.success_criteria_id = o.success_criteria_id
+    union all
+    select
+      coalesce(n.pupil_id, o.pupil_id), 'subject', coalesce(n.subject, o.subject),
+      to_jsonb(o) - 'version' - 'computed_at', to_jsonb(n) - 'version' - 'computed_at'
+    from live_s as n full join old_s as o on n.pupil_id = o.pupil_id and n.subject = o.subject
+  )
+  select
+    p.pupil_id,
+    p.kind,
+    p.key,
+    case when p.stored is null then 'missing' when p.live is null then 'stale' else 'different' end,
+    p.stored,
+    p.live
+  from pairs as p
+  where p.stored is distinct from p.live
+  order by p.pupil_id, p.kind, p.key
+$$;
+comment on function private.report_differences(uuid []) is
+  'Every difference between cached and live rows for the pupils (NULL: all): missing (not cached), stale '
+  '(cached, no longer live) or different. Callers: report_verify, report_verify_sweep, tests.';
+
+-- Verify one pupil's cached report against the live computation.
+create or replace function public.report_verify(pupil_id uuid)
+returns table (kind text, key text, difference text, stored jsonb, live jsonb)
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  if report_verify.pupil_id is null then
+    raise exception 'pupil_id is required' using errcode = 'PLV01';
+  end if;
+  if not exists (select from public.profiles as p where p.user_id = report_verify.pupil_id) then
+    raise exception 'unknown pupil %', report_verify.pupil_id using errcode = 'PLN01';
+  end if;
+  return query
+  select d.kind, d.key, d.difference, d.stored, d.live
+  from private.report_differences(array[report_verify.pupil_id]) as d;
+end
+$$;
+comment on function public.report_verify(uuid) is
+  'Every difference between the pupil''s cached report rows and the live computation; no rows: the cache is '
+  'exact. Callers: operators, glue verify (service_role). Errors: PLV01 null, PLN01 unknown pupil.';
+
+-- Verify every pupil, or a random sample of sample_size pupils.
+create or replace function public.report_verify_sweep(sample_size integer default null)
+returns table (pupils_checked integer, pupils_mismatched integer, differences integer, mismatched_pupils uuid [])
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_pupils uuid [];
+begin
+  if report_verify_sweep.sample_size is not null and report_verify_sweep.sample_size < 1 then
+    raise exception 'sample_size must be positive or null (every pupil), not %', report_verify_sweep.sample_size
+      using errcode = 'PLV08';
+  end if;
+  select array_agg(x.pupil_id) into v_pupils
+  from (
+    select b.pupil_id
+    from private.report_backfill_pupils(null, null) as b
+    order by case when report_verify_sweep.sample_size is null then 0 else random() end
+    limit report_verify_sweep.sample_size
+  ) as x;
+  return query
+  select
+    coalesce(cardinality(v_pupils), 0),
+    count(distinct d.pupil_id)::integer,
+    count(d.pupil_id)::integer,
+    coalesce(array_agg(distinct d.pupil_id) filter (where d.pupil_id is not null), '{}')
+  from private.report_differences(coalesce(v_pupils, '{}')) as d;
+end
+$$;
+comment on function public.report_verify_sweep(integer) is
+  'Compares the cache with the live computation for every pupil (NULL) or a random sample; returns counts and '
+  'the mismatched pupils. Callers: operators, glue verify, tests (service_role). Errors: PLV08 sample_size < 1.';
+
+-- The pupil report page (/reports/{pupilId}), from the cache: subjects, their units with averages,
+-- levels and counts, and each unit's criteria grouped by level.
+create or replace function public.report_pupil(pupil_id uuid)
+returns jsonb
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_report jsonb;
+begin
+  perform private.assert_can_read_pupil(report_pupil.pupil_id);
+  select jsonb_build_object(
+    'pupil_id', p.user_id,
+    'first_name', p.first_name,
+    'last_name', p.last_name,
+    'version', coalesce(v.version, 0),
+    'changed_at', v.changed_at,
+    'subjects', coalesce((
+      select jsonb_agg(
+        jsonb_build_object(
+          'subject', s.subject,
+          'activities_average', s.activities_average,
+          'assessment_average', s.assessment_average,
+          'unit_count', s.unit_count,
+          'typical_level', s.typical_level,
+          'units', (
+            select jsonb_agg(
+              jsonb_build_object(
+                'unit_id', u.unit_id,
+                'title', u.unit_title,
+                'year', u.unit_year,
+                'activities_average', u.activities_average,
+                'assessment_average', u.assessment_average,
+                'assessment_level', u.assessment_level,
+                'working_level', u.working_level,
+                'activity_count', u.activity_count,
+                'marked_count', u.marked_count,
+                'missing_count', u.missing_count,
+                'awaiting_marking_count', u.awaiting_marking_count,
+                'last_submitted_at', u.last_submitted_at,
+                'criteria_by_level', (
+                  select jsonb_agg(
+                    jsonb_build_object('level', lv.level, 'criteria', lv.criteria) order by lv.level
+                  )
+                  from (
+                    select
+                      c.level,
+                      jsonb_agg(
+                        jsonb_build_object(
+                          'success_criteria_id', c.success_criteria_id,
+                          'description', sc.description,
+                          'activities_score', c.activities_score,
+                          'assessment_score', c.assessment_score
+                        ) order by sc.order_by, sc.description, c.success_criteria_id
+                      ) as criteria
+                    from public.report_pupil_criterion_scores as c
+                    inner join public.success_criteria as sc on c.success_criteria_id = sc.success_criteria_id
+                    where c.pupil_id = u.pupil_id and c.unit_id = u.unit_id
+                    group by c.level
+                  ) as lv
+                )
+              ) order by u.unit_year, u.unit_title, u.unit_id
+            )
+            from public.report_pupil_unit_summaries as u
+            where u.pupil_id = s.pupil_id and u.subject = s.subject
+          )
+        ) order by s.subject
+      )
+      from public.report_pupil_subject_summaries as s
+      where s.pupil_id = p.user_id
+    ), '[]'::jsonb)
+  ) into v_report
+  from public.profiles as p
+  left join public.report_pupil_versions as v on p.user_id = v.pupil_id
+  where p.user_id = report_pupil.pupil_id;
+  return v_report;
+end
+$$;
+comment on function public.report_pupil(uuid) is
+  'The pupil report (/reports/{pupilId}) from the cache: subjects -> units -> averages, levels, counts and '
+  'criteria grouped by level. Callers: the report page, glue report pupil (the pupil, their teachers, '
+  'service_role; RLS applies). Errors: PLV01 null, PLN01 unknown pupil, 42501 not allowed.';
+
+-- The class report page (/reports/groups/{groupId}), derived from the cached unit rows.
+create or replace function public.report_group(group_id text)
+returns jsonb
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_report jsonb;
+begin
+  perform private.assert_can_teach_group(report_group.group_id);
+  with pupils as (
+    select p.user_id, p.first_name, p.last_name
+    from public.group_membership as gm
+    inner join public.profiles as p on gm.user_id = p.user_id
+    where gm.group_id = report_group.group_id and gm.role = 'pupil'
+  ),
+
+  units as (
+    select distinct u.unit_id, u.subject, u.title, u.year
+    from public.lesson_assignments as la
+    inner join public.lessons as l on la.lesson_id = l.lesson_id
+    inner join public.units as u on l.unit_id = u.unit_id
+    where la.group_id = report_group.group_id
+  ),
+
+  cells as (
+    select r.*
+    from public.report_pupil_unit_summaries as r
+    inner join pupils as p on r.pupil_id = p.user_id
+    inner join units as u on r.unit_id = u.unit_id
+  )
+
+  select jsonb_build_object(
+    'group_id', g.group_id,
+    'subject', g.subject,
+    'pupils', coalesce((
+      select jsonb_agg(
+        jsonb_build_object(
+          'pupil_id', p.user_id,
+          'first_name', p.first_name,
+          'last_name', p.last_name,
+          'units', coalesce((
+            select jsonb_object_agg(
+              c.unit_id,
+              jsonb_build_object(
+                'activities_average', c.activities_average,
+                'assessment_average', c.assessment_average,
+                'assessment_level', c.assessment_level,
+                'working_level', c.working_level
+              )
+            )
+            from cells as c
+            where c.pupil_id = p.user_id
+          ), '{}'::jsonb)
+        ) order by p.last_name, p.first_name, p.user_id
+      )
+      from pupils as p
+    ), '[]'::jsonb),
+    'units', coalesce((
+      select jsonb_agg(
+        jsonb_build_object(
+          'unit_id', u.unit_id,
+          'subject', u.subject,
+          'title', u.title,
+          'year', u.year,
+          'pupils_with_results', (select count(*) from cells as c where c.unit_id = u.unit_id),
+          'cohort_assessment_average', (
+            select round(avg(c.assessment_average), 4) from cells as c where c.unit_id = u.unit_id
+          ),
+          'cohort_activities_average', (
+            select round(avg(c.activities_average), 4) from cells as c where c.unit_id = u.unit_id
+          ),
+          'level_counts', coalesce((
+            select jsonb_object_agg(lc.assessment_level, lc.n order by lc.assessment_level_rank)
+            from (
+              select c.assessment_level, c.assessment_level_rank, count(*) as n
+              from cells as c
+              where c.unit_id = u.unit_id and c.assessment_level is not null
+              group by c.assessment_level, c.assessment_level_rank
+            ) as lc
+          ), '{}'::jsonb)
+        ) order by u.subject, u.title, u.unit_id
+      )
+      from units as u
+    ), '[]'::jsonb)
+  ) into v_report
+  from public.groups as g
+  where g.group_id = report_group.group_id;
+  return v_report;
+end
+$$;
+comment on function public.report_group(text) is
+  'The class report (/reports/groups/{groupId}) from the cached unit rows: pupils by name, units by subject and '
+  'title, cells, cohort means and level counts per unit. Callers: the report page, glue report group (teachers '
+  'of the class, service_role). Errors: PLV01 null, PLN02 unknown group, 42501 not a teacher of the class.';
+
+revoke all on function private.report_merge(uuid []) from public;
+revoke all on function private.report_recalculate_pupil(uuid) from public;
+revoke all on function private.report_backfill_start(integer) from public;
+revoke all on function private.report_backfill_pupils(uuid, integer) from public;
+revoke all on function private.report_backfill_step(bigint) from public;
+revoke all on procedure private.report_backfill_batched(integer) from public;
+revoke all on function private.report_differences(uuid []) from public;
+revoke all on function public.report_verify(uuid) from public, anon, authenticated;
+revoke all on function public.report_verify_sweep(integer) from public, anon, authenticated;
+revoke all on function public.report_pupil(uuid) from public, anon;
+revoke all on function public.report_group(text) from public, anon;
+grant execute on function private.report_recalculate_pupil(uuid) to service_role;
+grant execute on function private.report_backfill_start(integer) to service_role;
+grant execute on function private.report_backfill_step(bigint) to service_role;
+grant execute on procedure private.report_backfill_batched(integer) to service_role;
+grant execute on function public.report_verify(uuid) to service_role;
+grant execute on function public.report_verify_sweep(integer) to service_role;
+grant execute on function public.report_pupil(uuid) to authenticated, service_role;
+grant execute on function public.report_group(text) to authenticated, service_role;
