@@ -40,7 +40,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             _say(f"pending {m.filename}")
         _say(f"{len(todo)} pending")
         return EXIT_OK
-    done = migrations.migrate(args.database_url, log=_say)
+    done = migrations.migrate(args.database_url, log=_say, include_all=args.include_all)
     _say(f"{len(done)} applied" if done else "nothing to apply: the database is up to date")
     return EXIT_OK
 
@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="apply pending supabase/migrations in order")
     p.add_argument("--status", action="store_true", help="list pending migrations, apply nothing")
+    p.add_argument(
+        "--include-all",
+        action="store_true",
+        help="also apply pending migrations older than the newest applied one (like supabase db push)",
+    )
     p.set_defaults(handler=cmd_migrate)
 
     p = sub.add_parser("functions-migration", help="render supabase/functions_sql/ into a migration")

@@ -30,4 +30,4 @@ def with_database(url: str, dbname: str) -> str:
 
     params = conninfo_to_dict(url)
     params["dbname"] = dbname
-    return make_conninfo(**{k: v for k, v in params.items() if v is not None})
+    return make_conninfo("", **{k: v for k, v in params.items() if v is not None})

@@ -85,9 +85,14 @@ def _fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def applied_versions(conn: psycopg.Connection) -> dict[str, tuple[str | None, list[str] | None]]:
-    """version -> (name, statements) for every recorded migration."""
-    conn.execute(_HISTORY_DDL)
+def applied_versions(
+    conn: psycopg.Connection, create: bool = True
+) -> dict[str, tuple[str | None, list[str] | None]]:
+    """version -> (name, statements) for every recorded migration (creating the table if asked)."""
+    if create:
+        conn.execute(_HISTORY_DDL)
+    elif conn.execute("select to_regclass('supabase_migrations.schema_migrations')").fetchone() == (None,):
+        return {}
     rows = conn.execute(
         "select version, name, statements from supabase_migrations.schema_migrations order by version"
     ).fetchall()
@@ -114,10 +119,37 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+|;", "", text)
 
 
-def migrate(url: str, directory: Path = MIGRATIONS_DIR, log: Log | None = None) -> list[Migration]:
-    """Apply every pending migration, in order, one transaction each. Returns what was applied."""
+_DOLLAR_QUOTED = re.compile(r"(\$[A-Za-z_0-9]*\$).*?\1", re.DOTALL)
+_LINE_COMMENT = re.compile(r"--[^\n]*")
+_TRANSACTION_CONTROL = re.compile(
+    r"^\s*(begin|commit|rollback|end|start\s+transaction|abort)\s*(work|transaction)?\s*;",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _check_no_transaction_control(migration: Migration) -> None:
+    """Each migration runs in one transaction the runner owns; a COMMIT inside would half-apply it."""
+    text = _LINE_COMMENT.sub("", _DOLLAR_QUOTED.sub("", migration.text))
+    m = _TRANSACTION_CONTROL.search(text)
+    if m:
+        raise MigrationError(
+            f"{migration.filename} contains '{m.group(0).strip()}': the runner applies each migration "
+            "in one transaction of its own; remove the transaction control"
+        )
+
+
+def migrate(
+    url: str, directory: Path = MIGRATIONS_DIR, log: Log | None = None, include_all: bool = False
+) -> list[Migration]:
+    """Apply every pending migration, in order, one transaction each. Returns what was applied.
+
+    As `supabase db push` does, a pending migration older than the newest applied one is refused
+    unless include_all is set (it was probably written on a branch and would run out of order).
+    """
     say = log or (lambda _m: None)
     migrations = discover(directory)
+    for m in migrations:
+        _check_no_transaction_control(m)
     done: list[Migration] = []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
@@ -134,6 +166,13 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR, log: Log | None = None) 
             for m in migrations:
                 if m.version in recorded:
                     _verify_unchanged(m, recorded[m.version][1])
+            newest = max(recorded, default="")
+            late = [m.filename for m in migrations if m.version not in recorded and m.version < newest]
+            if late and not include_all:
+                raise MigrationError(
+                    f"{', '.join(late)} would run out of order: the database already has {newest}. "
+                    "Give it a newer version, or apply anyway with --include-all"
+                )
             for m in migrations:
                 if m.version in recorded:
                     continue
@@ -164,7 +203,7 @@ def pending(url: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """Migrations not yet applied (and a check that the applied ones are unchanged)."""
     migrations = discover(directory)
     with psycopg.connect(url, autocommit=True) as conn:
-        recorded = applied_versions(conn)
+        recorded = applied_versions(conn, create=False)
     for m in migrations:
         if m.version in recorded:
             _verify_unchanged(m, recorded[m.version][1])
@@ -191,13 +230,15 @@ def render_functions(functions_dir: Path = FUNCTIONS_DIR) -> str:
 def _is_committed(path: Path) -> bool:
     try:
         out = subprocess.run(
-            ["git", "-C", str(ROOT), "ls-files", "--error-unmatch", str(path)],
+            ["git", "-C", str(path.parent), "ls-files", "--error-unmatch", path.name],
             capture_output=True,
             check=False,
         )
     except FileNotFoundError:
         return True
-    return out.returncode == 0
+    # 1: git knows the repository and the file is not tracked. Anything else (0 tracked, 128 not a
+    # repository) counts as committed, so that a file is never rewritten by mistake.
+    return out.returncode != 1
 
 
 def write_functions_migration(
@@ -245,15 +286,16 @@ where n.nspname in ('public', 'private')
   )
 """
 
-_DECLARED = re.compile(
-    r"create\s+(?:or\s+replace\s+)?(?:function|procedure)\s+(public|private)\.([a-z_0-9]+)\s*\(",
-    re.IGNORECASE,
-)
-
 
 def function_snapshot(conn: psycopg.Connection) -> dict[str, tuple[str, str, str]]:
-    """signature -> (definition, acl, comment) of every project function."""
-    return {r[0]: (r[1], r[2], r[3]) for r in conn.execute(_SNAPSHOT).fetchall()}
+    """signature -> (definition, acl, comment) of every project function and procedure.
+
+    Signatures are schema-qualified whatever the search_path (it is emptied for the query).
+    """
+    with conn.transaction():
+        conn.execute("set local search_path = ''")
+        rows = conn.execute(_SNAPSHOT).fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
 @contextmanager
@@ -272,9 +314,11 @@ def scratch_database(url: str, prefix: str = "planner_scratch") -> Iterator[str]
         yield scratch
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+class _Rollback(Exception):
+    pass
 
 
 def check_drift(
@@ -282,30 +326,49 @@ def check_drift(
 ) -> list[str]:
     """Differences between the functions that replaying the migrations installs and functions_sql/.
 
-    In a scratch database: replay every migration, snapshot the functions (definition, grants,
-    comment), apply functions_sql/ on top, snapshot again. Any function that changed or appeared
-    means a migration is missing; any function installed by the migrations that functions_sql/ does
-    not declare means a source was removed without a migration dropping it. Empty list: no drift.
+    In a scratch database: replay every migration and snapshot the project's functions (definition,
+    grants, comment). Then, in a transaction that is rolled back, drop them all, install
+    functions_sql/ alone and snapshot again. The two snapshots must be equal, signature by
+    signature: a function edited, added, removed, regranted or recommented in functions_sql/
+    without a migration shows up, and so does an old overload a migration left behind.
+    Empty list: no drift.
     """
-    declared: set[str] = set()
-    for path in sorted(functions_dir.glob("*.sql")):
-        declared |= {f"{s}.{n}".lower() for s, n in _DECLARED.findall(path.read_text(encoding="utf-8"))}
     problems: list[str] = []
     with scratch_database(url, "planner_drift") as scratch:
-        migrate(scratch, migrations_dir)
+        migrate(scratch, migrations_dir, include_all=True)
         with psycopg.connect(scratch, autocommit=True) as conn:
-            before = function_snapshot(conn)
-            for path in sorted(functions_dir.glob("*.sql")):
-                conn.execute(path.read_text(encoding="utf-8").encode("utf-8"))
-            after = function_snapshot(conn)
-    for sig in sorted(set(before) | set(after)):
-        if sig not in before:
+            replayed = function_snapshot(conn)
+            source: dict[str, tuple[str, str, str]] = {}
+            try:
+                with conn.transaction():
+                    conn.execute("set local check_function_bodies = off")
+                    for signature in replayed:
+                        conn.execute(sql.SQL("drop routine if exists {} cascade").format(sql.SQL(signature)))
+                    for path in sorted(functions_dir.glob("*.sql")):
+                        try:
+                            with conn.transaction():
+                                conn.execute(path.read_bytes())
+                        except psycopg.Error as exc:
+                            problems.append(
+                                f"functions_sql/{path.name} does not install on its own: "
+                                f"[{exc.diag.sqlstate}] {exc.diag.message_primary}"
+                            )
+                    source = function_snapshot(conn)
+                    raise _Rollback
+            except _Rollback:
+                pass
+    for sig in sorted(set(replayed) | set(source)):
+        if sig not in replayed:
             problems.append(f"{sig}: in functions_sql/ but not installed by any migration")
-        elif before[sig] != after.get(sig):
-            old, new = before[sig], after[sig]
-            what = [k for k, a, b in zip(("definition", "grants", "comment"), old, new, strict=True) if a != b]
-            problems.append(f"{sig}: functions_sql/ differs from the migrations ({', '.join(what)})")
-    for sig in sorted(before):
-        if sig.split("(")[0].lower() not in declared:
+        elif sig not in source:
             problems.append(f"{sig}: installed by the migrations but has no source in functions_sql/")
+        elif replayed[sig] != source[sig]:
+            what = [
+                k
+                for k, a, b in zip(
+                    ("definition", "grants", "comment"), replayed[sig], source[sig], strict=True
+                )
+                if a != b
+            ]
+            problems.append(f"{sig}: functions_sql/ differs from the migrations ({', '.join(what)})")
     return problems

@@ -75,28 +75,82 @@ $$;
 comment on function private.can_read_pupil(uuid) is
 'True when auth.uid() is the pupil or teaches them. Used by RLS policies on pupil-owned rows.';
 
+-- The pupils whose work the current user may read: themselves and the pupils of the classes they
+-- teach. Used by the RLS policies as `pupil_id in (select private.readable_pupil_ids())`, which the
+-- planner evaluates once per query.
+create or replace function private.readable_pupil_ids()
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select auth.uid() where auth.uid() is not null
+  union
+  select p.user_id
+  from public.group_membership as t
+  inner join public.group_membership as p on t.group_id = p.group_id and p.role = 'pupil'
+  where t.user_id = auth.uid() and t.role = 'teacher'
+$$;
+comment on function private.readable_pupil_ids() is
+  'auth.uid() and the pupils of the classes auth.uid() teaches. Used by RLS policies (evaluated once per query).';
+
+-- The classes the current user belongs to, in any role.
+create or replace function private.member_group_ids()
+returns setof text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select gm.group_id from public.group_membership as gm where gm.user_id = auth.uid()
+$$;
+comment on function private.member_group_ids() is 'The classes of auth.uid() in any role. Used by RLS policies.';
+
+-- The classes the current user teaches.
+create or replace function private.taught_group_ids()
+returns setof text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select gm.group_id from public.group_membership as gm where gm.user_id = auth.uid() and gm.role = 'teacher'
+$$;
+comment on function private.taught_group_ids() is 'The classes auth.uid() teaches. Used by RLS policies.';
+
 revoke all on function private.is_group_teacher(text) from public;
 revoke all on function private.is_group_member(text) from public;
 revoke all on function private.is_teacher_of_pupil(uuid) from public;
 revoke all on function private.can_read_pupil(uuid) from public;
+revoke all on function private.readable_pupil_ids() from public;
+revoke all on function private.member_group_ids() from public;
+revoke all on function private.taught_group_ids() from public;
 grant execute on function private.is_group_teacher(text) to authenticated, service_role;
 grant execute on function private.is_group_member(text) to authenticated, service_role;
 grant execute on function private.is_teacher_of_pupil(uuid) to authenticated, service_role;
 grant execute on function private.can_read_pupil(uuid) to authenticated, service_role;
+grant execute on function private.readable_pupil_ids() to authenticated, service_role;
+grant execute on function private.member_group_ids() to authenticated, service_role;
+grant execute on function private.taught_group_ids() to authenticated, service_role;
 
--- True when the calling role bypasses row level security (service_role, the database owner).
-create or replace function private.bypasses_rls()
+-- True when the calling role bypasses row level security (service_role, the database owner). It asks
+-- about the role the session is acting as (SET ROLE, as PostgREST does), which SECURITY DEFINER
+-- does not change, so it answers the same inside the RPCs.
+create or replace function private.caller_bypasses_rls()
 returns boolean
 language sql
 stable
 as $$
   select coalesce((
-    select r.rolbypassrls or r.rolsuper from pg_catalog.pg_roles as r where r.rolname = current_user
+    select r.rolbypassrls or r.rolsuper
+    from pg_catalog.pg_roles as r
+    where r.rolname = coalesce(nullif(current_setting('role', true), 'none'), session_user)
   ), false)
 $$;
-comment on function private.bypasses_rls() is
-  'True when the calling role bypasses RLS (service_role, postgres). SECURITY INVOKER on purpose: it asks '
-  'about the caller. Callers: the assert_* helpers.';
+comment on function private.caller_bypasses_rls() is
+  'True when the role the session acts as (SET ROLE, else the login role) bypasses RLS: service_role, postgres. '
+  'Callers: the assert_* helpers and the RPCs.';
 
 -- Raise unless the caller may read the pupil's work and reports.
 create or replace function private.assert_can_read_pupil(pupil_id uuid)
@@ -114,7 +168,7 @@ begin
     raise exception 'unknown pupil %', assert_can_read_pupil.pupil_id
       using errcode = 'PLN01', detail = 'No profile has this user_id.';
   end if;
-  if private.bypasses_rls() or private.can_read_pupil(assert_can_read_pupil.pupil_id) then
+  if private.caller_bypasses_rls() or private.can_read_pupil(assert_can_read_pupil.pupil_id) then
     return;
   end if;
   raise exception 'you may not read this pupil''s work'
@@ -139,7 +193,7 @@ begin
   if not private.group_exists(assert_can_teach_group.group_id) then
     raise exception 'unknown class %', assert_can_teach_group.group_id using errcode = 'PLN02';
   end if;
-  if private.bypasses_rls() or private.is_group_teacher(assert_can_teach_group.group_id) then
+  if private.caller_bypasses_rls() or private.is_group_teacher(assert_can_teach_group.group_id) then
     return;
   end if;
   raise exception 'you do not teach class %', assert_can_teach_group.group_id
@@ -172,12 +226,12 @@ as $$
 $$;
 comment on function private.group_exists(text) is 'True when the class exists. Callers: assert_* helpers.';
 
-revoke all on function private.bypasses_rls() from public;
+revoke all on function private.caller_bypasses_rls() from public;
 revoke all on function private.assert_can_read_pupil(uuid) from public;
 revoke all on function private.assert_can_teach_group(text) from public;
 revoke all on function private.profile_exists(uuid) from public;
 revoke all on function private.group_exists(text) from public;
-grant execute on function private.bypasses_rls() to authenticated, service_role;
+grant execute on function private.caller_bypasses_rls() to authenticated, service_role;
 grant execute on function private.assert_can_read_pupil(uuid) to authenticated, service_role;
 grant execute on function private.assert_can_teach_group(text) to authenticated, service_role;
 grant execute on function private.profile_exists(uuid) to authenticated, service_role;

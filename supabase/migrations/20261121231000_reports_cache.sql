@@ -95,27 +95,6 @@ create table public.report_pupil_subject_summaries (
 comment on table public.report_pupil_subject_summaries is
   'Per pupil and subject: the mean of the unit averages and the most frequent unit level.';
 
--- Read access as for the domain tables: the pupil and their teachers; anon nothing; no direct writes.
-do $access$
-declare
-  v_table text;
-begin
-  foreach v_table in array array[
-    'report_pupil_versions', 'report_pupil_unit_summaries', 'report_pupil_criterion_scores',
-    'report_pupil_subject_summaries'
-  ] loop
-    execute format('alter table public.%I enable row level security', v_table);
-    execute format('revoke all on table public.%I from public, anon, authenticated', v_table);
-    execute format('grant select on table public.%I to authenticated', v_table);
-    execute format('grant all on table public.%I to service_role', v_table);
-    execute format(
-      'create policy %I on public.%I for select to authenticated using (private.can_read_pupil(pupil_id))',
-      v_table || '_select', v_table
-    );
-  end loop;
-end
-$access$;
-
 -- Batched backfill runs (private.report_backfill_batched, glue backfill): progress and resumption.
 create table private.report_backfill_runs (
   run_id bigint generated always as identity primary key,

@@ -81,28 +81,82 @@ $$;
 comment on function private.can_read_pupil(uuid) is
 'True when auth.uid() is the pupil or teaches them. Used by RLS policies on pupil-owned rows.';
 
+-- The pupils whose work the current user may read: themselves and the pupils of the classes they
+-- teach. Used by the RLS policies as `pupil_id in (select private.readable_pupil_ids())`, which the
+-- planner evaluates once per query.
+create or replace function private.readable_pupil_ids()
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select auth.uid() where auth.uid() is not null
+  union
+  select p.user_id
+  from public.group_membership as t
+  inner join public.group_membership as p on t.group_id = p.group_id and p.role = 'pupil'
+  where t.user_id = auth.uid() and t.role = 'teacher'
+$$;
+comment on function private.readable_pupil_ids() is
+  'auth.uid() and the pupils of the classes auth.uid() teaches. Used by RLS policies (evaluated once per query).';
+
+-- The classes the current user belongs to, in any role.
+create or replace function private.member_group_ids()
+returns setof text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select gm.group_id from public.group_membership as gm where gm.user_id = auth.uid()
+$$;
+comment on function private.member_group_ids() is 'The classes of auth.uid() in any role. Used by RLS policies.';
+
+-- The classes the current user teaches.
+create or replace function private.taught_group_ids()
+returns setof text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select gm.group_id from public.group_membership as gm where gm.user_id = auth.uid() and gm.role = 'teacher'
+$$;
+comment on function private.taught_group_ids() is 'The classes auth.uid() teaches. Used by RLS policies.';
+
 revoke all on function private.is_group_teacher(text) from public;
 revoke all on function private.is_group_member(text) from public;
 revoke all on function private.is_teacher_of_pupil(uuid) from public;
 revoke all on function private.can_read_pupil(uuid) from public;
+revoke all on function private.readable_pupil_ids() from public;
+revoke all on function private.member_group_ids() from public;
+revoke all on function private.taught_group_ids() from public;
 grant execute on function private.is_group_teacher(text) to authenticated, service_role;
 grant execute on function private.is_group_member(text) to authenticated, service_role;
 grant execute on function private.is_teacher_of_pupil(uuid) to authenticated, service_role;
 grant execute on function private.can_read_pupil(uuid) to authenticated, service_role;
+grant execute on function private.readable_pupil_ids() to authenticated, service_role;
+grant execute on function private.member_group_ids() to authenticated, service_role;
+grant execute on function private.taught_group_ids() to authenticated, service_role;
 
--- True when the calling role bypasses row level security (service_role, the database owner).
-create or replace function private.bypasses_rls()
+-- True when the calling role bypasses row level security (service_role, the database owner). It asks
+-- about the role the session is acting as (SET ROLE, as PostgREST does), which SECURITY DEFINER
+-- does not change, so it answers the same inside the RPCs.
+create or replace function private.caller_bypasses_rls()
 returns boolean
 language sql
 stable
 as $$
   select coalesce((
-    select r.rolbypassrls or r.rolsuper from pg_catalog.pg_roles as r where r.rolname = current_user
+    select r.rolbypassrls or r.rolsuper
+    from pg_catalog.pg_roles as r
+    where r.rolname = coalesce(nullif(current_setting('role', true), 'none'), session_user)
   ), false)
 $$;
-comment on function private.bypasses_rls() is
-  'True when the calling role bypasses RLS (service_role, postgres). SECURITY INVOKER on purpose: it asks '
-  'about the caller. Callers: the assert_* helpers.';
+comment on function private.caller_bypasses_rls() is
+  'True when the role the session acts as (SET ROLE, else the login role) bypasses RLS: service_role, postgres. '
+  'Callers: the assert_* helpers and the RPCs.';
 
 -- Raise unless the caller may read the pupil's work and reports.
 create or replace function private.assert_can_read_pupil(pupil_id uuid)
@@ -120,7 +174,7 @@ begin
     raise exception 'unknown pupil %', assert_can_read_pupil.pupil_id
       using errcode = 'PLN01', detail = 'No profile has this user_id.';
   end if;
-  if private.bypasses_rls() or private.can_read_pupil(assert_can_read_pupil.pupil_id) then
+  if private.caller_bypasses_rls() or private.can_read_pupil(assert_can_read_pupil.pupil_id) then
     return;
   end if;
   raise exception 'you may not read this pupil''s work'
@@ -145,7 +199,7 @@ begin
   if not private.group_exists(assert_can_teach_group.group_id) then
     raise exception 'unknown class %', assert_can_teach_group.group_id using errcode = 'PLN02';
   end if;
-  if private.bypasses_rls() or private.is_group_teacher(assert_can_teach_group.group_id) then
+  if private.caller_bypasses_rls() or private.is_group_teacher(assert_can_teach_group.group_id) then
     return;
   end if;
   raise exception 'you do not teach class %', assert_can_teach_group.group_id
@@ -178,12 +232,12 @@ as $$
 $$;
 comment on function private.group_exists(text) is 'True when the class exists. Callers: assert_* helpers.';
 
-revoke all on function private.bypasses_rls() from public;
+revoke all on function private.caller_bypasses_rls() from public;
 revoke all on function private.assert_can_read_pupil(uuid) from public;
 revoke all on function private.assert_can_teach_group(text) from public;
 revoke all on function private.profile_exists(uuid) from public;
 revoke all on function private.group_exists(text) from public;
-grant execute on function private.bypasses_rls() to authenticated, service_role;
+grant execute on function private.caller_bypasses_rls() to authenticated, service_role;
 grant execute on function private.assert_can_read_pupil(uuid) to authenticated, service_role;
 grant execute on function private.assert_can_teach_group(text) to authenticated, service_role;
 grant execute on function private.profile_exists(uuid) to authenticated, service_role;
@@ -1324,3 +1378,1695 @@ grant execute on function public.report_verify(uuid) to service_role;
 grant execute on function public.report_verify_sweep(integer) to service_role;
 grant execute on function public.report_pupil(uuid) to authenticated, service_role;
 grant execute on function public.report_group(text) to authenticated, service_role;
+
+-- ==== supabase/functions_sql/40_queue.sql ====
+
+-- The recalculation queue (private.report_jobs): enqueue, claim, run, retry, and what operators see.
+--
+-- Two ways to drain it, both safe together:
+--   one transaction  public.report_process_pupil (fire-and-forget after a write) and
+--                    public.report_jobs_process (glue worker): lock waiting jobs FOR UPDATE SKIP LOCKED,
+--                    run each in a savepoint, commit once. A killed backend rolls everything back and
+--                    the jobs are simply waiting again.
+--   two phases       private.report_jobs_drain (pg_cron): claim a batch as running with a lease and
+--                    commit, then run it and commit. A job whose worker died stays running until its
+--                    lease expires; report_jobs_reap then retries it.
+-- One pupil is never recalculated by two sessions at once: private.report_job_run takes the pupil's
+-- advisory lock with pg_try_advisory_xact_lock and leaves the job waiting when another session has it.
+
+-- Enqueue a recalculation for each pupil, in the caller's transaction (the write's). A pupil who
+-- already has a waiting job gets no second one: the write is coalesced into it.
+create or replace function private.report_enqueue(pupil_ids uuid [], reason text)
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_count integer;
+begin
+  insert into private.report_jobs as j (pupil_id, reason, max_attempts)
+  select p.pupil_id, report_enqueue.reason, s.max_attempts
+  from (select distinct x as pupil_id from unnest(report_enqueue.pupil_ids) as x where x is not null) as p
+  cross join private.report_queue_settings as s
+  order by p.pupil_id
+  on conflict (pupil_id) where state in ('pending', 'failed') do update
+    set last_enqueued_at = now(), coalesced_count = j.coalesced_count + 1;
+  get diagnostics v_count = row_count;
+  if v_count > 0 then
+    perform pg_notify('report_jobs', v_count::text);
+  end if;
+  return v_count;
+end
+$$;
+comment on function private.report_enqueue(uuid [], text) is
+  'Enqueues (or coalesces into the waiting job) a recalculation per pupil, in the caller''s transaction; '
+  'notifies channel report_jobs. Callers: every write RPC. Returns the number of pupils enqueued.';
+
+-- The delay before retry number attempts: exponential from backoff_base, capped, with +/-25 % jitter.
+create or replace function private.report_backoff(attempts integer)
+returns interval
+language sql
+volatile
+as $$
+  select least(s.backoff_max, s.backoff_base * power(2, greatest(report_backoff.attempts - 1, 0)))
+    * (0.75 + random() * 0.5)
+  from private.report_queue_settings as s
+$$;
+comment on function private.report_backoff(integer) is
+  'Exponential backoff with jitter for retry number attempts. Callers: report_job_record_failure.';
+
+-- Record a failed attempt: back to waiting with a backoff, or dead after max_attempts. A job that
+-- was running while a newer waiting job appeared for the same pupil is folded into that job.
+create or replace function private.report_job_record_failure(
+  job_id bigint, attempts integer, error text, error_code text
+)
+returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_job private.report_jobs;
+  v_waiting bigint;
+  v_state private.report_job_state;
+begin
+  select j.* into strict v_job from private.report_jobs as j where j.job_id = report_job_record_failure.job_id;
+  v_state := case
+    when report_job_record_failure.attempts >= v_job.max_attempts then 'dead'::private.report_job_state
+    else 'failed'::private.report_job_state
+  end;
+  if v_job.state = 'running' then
+    select j.job_id into v_waiting
+    from private.report_jobs as j
+    where j.pupil_id = v_job.pupil_id and j.state in ('pending', 'failed')
+    for update;
+  end if;
+  if v_waiting is not null and v_state = 'failed' then
+    delete from private.report_jobs as j where j.job_id = v_job.job_id;
+    update private.report_jobs as j
+    set
+      state = 'failed',
+      attempts = greatest(j.attempts, report_job_record_failure.attempts),
+      coalesced_count = j.coalesced_count + v_job.coalesced_count + 1,
+      enqueued_at = least(j.enqueued_at, v_job.enqueued_at),
+      last_error = report_job_record_failure.error,
+      last_error_code = report_job_record_failure.error_code,
+      failed_at = now(),
+      run_after = greatest(j.run_after, now() + private.report_backoff(report_job_record_failure.attempts))
+    where j.job_id = v_waiting;
+    return 'failed';
+  end if;
+  update private.report_jobs as j
+  set
+    state = v_state,
+    attempts = report_job_record_failure.attempts,
+    last_error = report_job_record_failure.error,
+    last_error_code = report_job_record_failure.error_code,
+    failed_at = now(),
+    dead_at = case when v_state = 'dead' then now() end,
+    run_after = case when v_state = 'failed' then now() + private.report_backoff(report_job_record_failure.attempts)
+      else j.run_after end,
+    locked_at = null,
+    locked_by = null,
+    lease_expires_at = null
+  where j.job_id = v_job.job_id;
+  return v_state::text;
+end
+$$;
+comment on function private.report_job_record_failure(bigint, integer, text, text) is
+  'Marks an attempt failed (retry after backoff) or dead (max_attempts reached), keeping the error. '
+  'Callers: report_job_run, report_jobs_reap.';
+
+-- Run one job in the caller's transaction: recalculate the pupil inside a savepoint, delete the job
+-- on success, record the failure otherwise, and log the attempt in report_job_history.
+-- Returns {outcome: done|failed|dead|busy|gone|missing, waited_ms, run_ms, changed, version}.
+create or replace function private.report_job_run(job_id bigint, worker text)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_job private.report_jobs;
+  v_started timestamptz := clock_timestamp();
+  v_result jsonb;
+  v_outcome text;
+  v_error text;
+  v_code text;
+  v_attempts integer;
+begin
+  select j.* into v_job from private.report_jobs as j where j.job_id = report_job_run.job_id for update;
+  if not found or v_job.state = 'dead' then
+    return jsonb_build_object('outcome', 'missing');
+  end if;
+  if not pg_try_advisory_xact_lock(7301, hashtext(v_job.pupil_id::text)) then
+    -- Another session is recalculating this pupil right now. Leave the job waiting a moment.
+    if v_job.state = 'running' then
+      update private.report_jobs as j
+      set locked_at = null, locked_by = null, lease_expires_at = null, attempts = greatest(j.attempts - 1, 0),
+        state = 'pending', run_after = now() + interval '200 milliseconds'
+      where j.job_id = v_job.job_id
+        and not exists (
+          select from private.report_jobs as w where w.pupil_id = v_job.pupil_id and w.state in ('pending', 'failed')
+        );
+      if not found then
+        delete from private.report_jobs as j where j.job_id = v_job.job_id;
+      end if;
+    else
+      update private.report_jobs as j set run_after = now() + interval '200 milliseconds'
+      where j.job_id = v_job.job_id;
+    end if;
+    return jsonb_build_object('outcome', 'busy');
+  end if;
+  -- Two-phase claims counted the attempt when they claimed it; single-phase runs count it here.
+  v_attempts := v_job.attempts + case when v_job.state = 'running' then 0 else 1 end;
+  begin
+    v_result := private.report_recalculate_pupil(v_job.pupil_id);
+    delete from private.report_jobs as j where j.job_id = v_job.job_id;
+    v_outcome := 'done';
+  exception when others then
+    get stacked diagnostics v_error = message_text, v_code = returned_sqlstate;
+    if v_code = 'PLN01' then
+      delete from private.report_jobs as j where j.job_id = v_job.job_id;
+      v_outcome := 'gone';
+    else
+      v_outcome := private.report_job_record_failure(v_job.job_id, v_attempts, v_error, v_code);
+    end if;
+  end;
+  insert into private.report_job_history (
+    job_id, pupil_id, outcome, reason, enqueued_at, last_enqueued_at, started_at, finished_at, attempts,
+    coalesced_count, worker, changed, error
+  ) values (
+    v_job.job_id, v_job.pupil_id, v_outcome, v_job.reason, v_job.enqueued_at, v_job.last_enqueued_at, v_started,
+    clock_timestamp(), v_attempts, v_job.coalesced_count, report_job_run.worker, (v_result ->> 'changed')::boolean,
+    v_error
+  );
+  return jsonb_build_object(
+    'outcome', v_outcome,
+    'pupil_id', v_job.pupil_id,
+    'waited_ms', round(extract(epoch from (v_started - v_job.enqueued_at)) * 1000, 1),
+    'run_ms', round(extract(epoch from (clock_timestamp() - v_started)) * 1000, 1),
+    'coalesced', v_job.coalesced_count,
+    'changed', (v_result ->> 'changed')::boolean,
+    'version', (v_result ->> 'version')::bigint,
+    'error', v_error,
+    'error_code', v_code
+  );
+end
+$$;
+comment on function private.report_job_run(bigint, text) is
+  'Runs one job in a savepoint: recalculates, deletes the job, or records the failure; logs the attempt. '
+  'Callers: report_process_pupil, report_jobs_process, report_jobs_drain.';
+
+-- Return running jobs whose lease expired (their worker died) to the waiting jobs, as a failed
+-- attempt; prune old history. Returns the number of jobs reaped.
+create or replace function private.report_jobs_reap()
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_job private.report_jobs;
+  v_count integer := 0;
+begin
+  for v_job in
+    select j.*
+    from private.report_jobs as j
+    where j.state = 'running' and j.lease_expires_at < now()
+    order by j.job_id
+    for update skip locked
+  loop
+    perform private.report_job_record_failure(
+      v_job.job_id, v_job.attempts,
+      format('lease expired: worker %s did not finish within its lease (killed or timed out)', v_job.locked_by),
+      'PLQ02'
+    );
+    v_count := v_count + 1;
+  end loop;
+  delete from private.report_job_history as h
+  where h.history_id in (
+    select x.history_id
+    from private.report_job_history as x
+    where x.finished_at < now() - (select s.history_retention from private.report_queue_settings as s)
+    order by x.finished_at
+    limit 1000
+  );
+  return v_count;
+end
+$$;
+comment on function private.report_jobs_reap() is
+  'Fails running jobs whose lease expired (retried later, dead after max_attempts) and prunes history. '
+  'Callers: report_jobs_process, report_jobs_drain.';
+
+-- The caller's label in the job history.
+create or replace function private.report_worker_name()
+returns text
+language sql
+stable
+as $$
+  select coalesce(nullif(current_setting('application_name', true), ''), 'session') || ':' || pg_backend_pid()
+$$;
+comment on function private.report_worker_name() is 'application_name:pid of the session. Callers: the processing RPCs.';
+
+-- Fire-and-forget entry point: recalculate this pupil now if it has a waiting job that is due.
+create or replace function public.report_process_pupil(pupil_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_job_id bigint;
+begin
+  if report_process_pupil.pupil_id is null then
+    raise exception 'pupil_id is required' using errcode = 'PLV01';
+  end if;
+  if not private.profile_exists(report_process_pupil.pupil_id) then
+    raise exception 'unknown pupil %', report_process_pupil.pupil_id using errcode = 'PLN01';
+  end if;
+  if not (private.caller_bypasses_rls() or private.can_read_pupil(report_process_pupil.pupil_id)) then
+    raise exception 'you may not recalculate this pupil''s report' using errcode = '42501';
+  end if;
+  if exists (
+    select from private.report_jobs as j
+    where j.pupil_id = report_process_pupil.pupil_id and j.state = 'running'
+  ) then
+    return jsonb_build_object('processed', false, 'reason', 'running');
+  end if;
+  select j.job_id into v_job_id
+  from private.report_jobs as j
+  where j.pupil_id = report_process_pupil.pupil_id and j.state in ('pending', 'failed') and j.run_after <= now()
+  for update skip locked;
+  if v_job_id is null then
+    return jsonb_build_object('processed', false, 'reason', 'no due job');
+  end if;
+  return jsonb_build_object('processed', true)
+    || private.report_job_run(v_job_id, private.report_worker_name());
+end
+$$;
+comment on function public.report_process_pupil(uuid) is
+  'Recalculates the pupil now if a waiting job is due (what fire-and-forget calls after a write); safe '
+  'alongside workers. Returns {processed, outcome, waited_ms, run_ms, changed, version} or {processed: false, '
+  'reason}. Callers: glue.results (service_role, or the teacher/pupil who wrote). Errors: PLV01, PLN01, 42501.';
+
+-- One bounded batch for a worker: up to max_jobs due jobs or max_ms milliseconds, one transaction.
+create or replace function public.report_jobs_process(max_jobs integer default 100, max_ms integer default 500)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_started timestamptz := clock_timestamp();
+  v_deadline timestamptz;
+  v_worker text := private.report_worker_name();
+  v_job_id bigint;
+  v_run jsonb;
+  v_counts jsonb := '{"done": 0, "failed": 0, "dead": 0, "busy": 0, "gone": 0, "missing": 0}'::jsonb;
+  v_processed integer := 0;
+  v_reaped integer;
+begin
+  if report_jobs_process.max_jobs is null or report_jobs_process.max_jobs not between 1 and 10000 then
+    raise exception 'max_jobs must be between 1 and 10000, not %', report_jobs_process.max_jobs using errcode = 'PLV08';
+  end if;
+  if report_jobs_process.max_ms is null or report_jobs_process.max_ms not between 1 and 60000 then
+    raise exception 'max_ms must be between 1 and 60000, not %', report_jobs_process.max_ms using errcode = 'PLV08';
+  end if;
+  v_deadline := v_started + make_interval(secs => report_jobs_process.max_ms / 1000.0);
+  v_reaped := private.report_jobs_reap();
+  for v_job_id in
+    select j.job_id
+    from private.report_jobs as j
+    where
+      j.state in ('pending', 'failed') and j.run_after <= now()
+      and not exists (select from private.report_jobs as r where r.pupil_id = j.pupil_id and r.state = 'running')
+    order by j.run_after, j.job_id
+    limit report_jobs_process.max_jobs
+    for update of j skip locked
+  loop
+    exit when clock_timestamp() >= v_deadline;
+    v_run := private.report_job_run(v_job_id, v_worker);
+    v_counts := jsonb_set(v_counts, array[v_run ->> 'outcome'], to_jsonb((v_counts ->> (v_run ->> 'outcome'))::integer + 1));
+    v_processed := v_processed + 1;
+  end loop;
+  return v_counts || jsonb_build_object(
+    'processed', v_processed,
+    'reaped', v_reaped,
+    'elapsed_ms', round(extract(epoch from (clock_timestamp() - v_started)) * 1000, 1),
+    'remaining', (
+      select count(*) from private.report_jobs as j where j.state in ('pending', 'failed') and j.run_after <= now()
+    )
+  );
+end
+$$;
+comment on function public.report_jobs_process(integer, integer) is
+  'Processes one bounded batch of due jobs (max_jobs, max_ms) in one transaction; returns counts by outcome, '
+  'processed, reaped, elapsed_ms and remaining. Callers: glue worker (service_role). Errors: PLV08 out-of-range limits.';
+
+-- Two-phase claim for report_jobs_drain: mark up to max_jobs due jobs running with a lease.
+create or replace function private.report_jobs_claim(max_jobs integer, worker text)
+returns setof bigint
+language sql
+security definer
+set search_path = ''
+as $$
+  with due as (
+    select j.job_id
+    from private.report_jobs as j
+    where
+      j.state in ('pending', 'failed') and j.run_after <= now()
+      and not exists (select from private.report_jobs as r where r.pupil_id = j.pupil_id and r.state = 'running')
+    order by j.run_after, j.job_id
+    limit report_jobs_claim.max_jobs
+    for update of j skip locked
+  )
+  update private.report_jobs as j
+  set
+    state = 'running',
+    locked_at = now(),
+    locked_by = report_jobs_claim.worker,
+    lease_expires_at = now() + (select s.lease from private.report_queue_settings as s),
+    attempts = j.attempts + 1
+  from due
+  where j.job_id = due.job_id
+  returning j.job_id
+$$;
+comment on function private.report_jobs_claim(integer, text) is
+  'Claims up to max_jobs due jobs as running with a lease (two-phase). Callers: report_jobs_drain.';
+
+-- The pg_cron drain: claim a batch (commit), run it (commit), until the queue is empty or
+-- max_batches batches are done.
+create or replace procedure private.report_jobs_drain(batch_size integer default 100, max_batches integer default 50)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_worker text := 'pg_cron:' || pg_backend_pid();
+  v_jobs bigint [];
+  v_job_id bigint;
+  v_batches integer := 0;
+begin
+  if coalesce(report_jobs_drain.batch_size, 0) < 1 or coalesce(report_jobs_drain.max_batches, 0) < 1 then
+    raise exception 'batch_size and max_batches must be positive' using errcode = 'PLV08';
+  end if;
+  loop
+    perform private.report_jobs_reap();
+    v_jobs := array(select c from private.report_jobs_claim(report_jobs_drain.batch_size, v_worker) as c);
+    commit;
+    exit when cardinality(v_jobs) = 0;
+    foreach v_job_id in array v_jobs loop
+      perform private.report_job_run(v_job_id, v_worker);
+    end loop;
+    commit;
+    v_batches := v_batches + 1;
+    exit when v_batches >= report_jobs_drain.max_batches;
+  end loop;
+end
+$$;
+comment on procedure private.report_jobs_drain(integer, integer) is
+  'Drains the queue in committed batches (two-phase claims with a lease). Callers: pg_cron, DBAs. '
+  'Errors: PLV08 non-positive limits.';
+
+-- What operators watch: queue depth, age, failures, latency and coalescing.
+create or replace function public.report_queue_health()
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'pending', count(*) filter (where j.state = 'pending'),
+    'due', count(*) filter (where j.state in ('pending', 'failed') and j.run_after <= now()),
+    'running', count(*) filter (where j.state = 'running'),
+    'failed', count(*) filter (where j.state = 'failed'),
+    'dead', count(*) filter (where j.state = 'dead'),
+    'oldest_pending_age_s', round(extract(epoch from now() - min(j.enqueued_at) filter (
+      where j.state in ('pending', 'failed')
+    ))::numeric, 3),
+    'waiting_coalesced_writes', coalesce(sum(j.coalesced_count) filter (where j.state in ('pending', 'failed')), 0),
+    'last_hour', (
+      select jsonb_build_object(
+        'jobs_done', count(*) filter (where h.outcome = 'done'),
+        'jobs_failed', count(*) filter (where h.outcome in ('failed', 'dead')),
+        'writes', coalesce(sum(h.coalesced_count + 1) filter (where h.outcome = 'done'), 0),
+        'coalesced_writes', coalesce(sum(h.coalesced_count) filter (where h.outcome = 'done'), 0),
+        'wait_ms_p50', round((percentile_cont(0.5) within group (
+          order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
+        'wait_ms_p95', round((percentile_cont(0.95) within group (
+          order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
+        'freshness_ms_p50', round((percentile_cont(0.5) within group (
+          order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
+        'freshness_ms_p95', round((percentile_cont(0.95) within group (
+          order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
+        'run_ms_p50', round((percentile_cont(0.5) within group (
+          order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1),
+        'run_ms_p95', round((percentile_cont(0.95) within group (
+          order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1)
+      )
+      from private.report_job_history as h
+      where h.finished_at > now() - interval '1 hour'
+    )
+  )
+  from private.report_jobs as j
+$$;
+comment on function public.report_queue_health() is
+  'Queue state for operators: pending, due, running, failed, dead, oldest pending age, and over the last hour '
+  'jobs, writes coalesced, wait, freshness (last write to fresh cache) and run-time percentiles. '
+  'Callers: glue health, dashboards (service_role).';
+
+-- Failed and dead jobs with their errors.
+create or replace function public.report_jobs_failures()
+returns table (
+  job_id bigint, pupil_id uuid, state text, attempts integer, max_attempts integer, last_error text,
+  last_error_code text, failed_at timestamptz, run_after timestamptz, dead_at timestamptz
+)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select
+    j.job_id, j.pupil_id, j.state::text, j.attempts, j.max_attempts, j.last_error, j.last_error_code, j.failed_at,
+    j.run_after, j.dead_at
+  from private.report_jobs as j
+  where j.state in ('failed', 'dead')
+  order by j.state desc, j.failed_at desc
+$$;
+comment on function public.report_jobs_failures() is
+  'Every failed (waiting for a retry) and dead job with its last error. Callers: glue health, operators (service_role).';
+
+-- Give a dead job another round of attempts.
+create or replace function public.report_jobs_requeue(job_id bigint)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_job private.report_jobs;
+begin
+  select j.* into v_job from private.report_jobs as j where j.job_id = report_jobs_requeue.job_id for update;
+  if not found then
+    raise exception 'unknown job %', report_jobs_requeue.job_id using errcode = 'PLN08';
+  end if;
+  if v_job.state <> 'dead' then
+    raise exception 'job % is %, only dead jobs can be re-queued', v_job.job_id, v_job.state
+      using errcode = 'PLS01';
+  end if;
+  delete from private.report_jobs as j where j.job_id = v_job.job_id;
+  perform private.report_enqueue(array[v_job.pupil_id], 'requeue of dead job ' || v_job.job_id);
+  return (
+    select jsonb_build_object('job_id', j.job_id, 'pupil_id', j.pupil_id, 'state', j.state)
+    from private.report_jobs as j
+    where j.pupil_id = v_job.pupil_id and j.state in ('pending', 'failed')
+  );
+end
+$$;
+comment on function public.report_jobs_requeue(bigint) is
+  'Re-queues a dead job (fresh attempts; coalesced into a waiting job if there is one); returns the waiting job. '
+  'Callers: operators (service_role). Errors: PLN08 unknown job, PLS01 job not dead.';
+
+-- The safety net: compare a sample of pupils with the live computation and enqueue every mismatch.
+create or replace function public.report_verify_and_enqueue(sample_size integer default 100)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_sweep record;
+begin
+  select s.* into v_sweep from public.report_verify_sweep(report_verify_and_enqueue.sample_size) as s;
+  perform private.report_enqueue(v_sweep.mismatched_pupils, 'verification sweep');
+  return jsonb_build_object(
+    'pupils_checked', v_sweep.pupils_checked,
+    'pupils_mismatched', v_sweep.pupils_mismatched,
+    'differences', v_sweep.differences,
+    'enqueued', coalesce(cardinality(v_sweep.mismatched_pupils), 0)
+  );
+end
+$$;
+comment on function public.report_verify_and_enqueue(integer) is
+  'Verifies a random sample (NULL: everyone) against the live computation and enqueues every mismatched pupil; '
+  'returns the counts. Callers: pg_cron, glue verify (service_role). Errors: PLV08 sample_size < 1.';
+
+revoke all on function private.report_enqueue(uuid [], text) from public;
+revoke all on function private.report_backoff(integer) from public;
+revoke all on function private.report_job_record_failure(bigint, integer, text, text) from public;
+revoke all on function private.report_job_run(bigint, text) from public;
+revoke all on function private.report_jobs_reap() from public;
+revoke all on function private.report_worker_name() from public;
+revoke all on function private.report_jobs_claim(integer, text) from public;
+revoke all on procedure private.report_jobs_drain(integer, integer) from public;
+revoke all on function public.report_process_pupil(uuid) from public, anon;
+revoke all on function public.report_jobs_process(integer, integer) from public, anon, authenticated;
+revoke all on function public.report_queue_health() from public, anon, authenticated;
+revoke all on function public.report_jobs_failures() from public, anon, authenticated;
+revoke all on function public.report_jobs_requeue(bigint) from public, anon, authenticated;
+revoke all on function public.report_verify_and_enqueue(integer) from public, anon, authenticated;
+grant execute on procedure private.report_jobs_drain(integer, integer) to service_role;
+grant execute on function public.report_process_pupil(uuid) to authenticated, service_role;
+grant execute on function public.report_jobs_process(integer, integer) to service_role;
+grant execute on function public.report_queue_health() to service_role;
+grant execute on function public.report_jobs_failures() to service_role;
+grant execute on function public.report_jobs_requeue(bigint) to service_role;
+grant execute on function public.report_verify_and_enqueue(integer) to service_role;
+
+-- ==== supabase/functions_sql/50_writes.sql ====
+
+-- The write RPCs. Each is one transaction: validate, write, enqueue the recalculation of exactly the
+-- affected pupils (DOMAIN.md section 5), and return the authoritative row at once. API roles have no
+-- direct INSERT/UPDATE/DELETE on the domain tables; these functions are the only write path.
+-- Bad input raises a project SQLSTATE (docs/errors.md) before anything is written.
+
+-- Raise PLV01 when a required parameter is NULL.
+create or replace function private.require(value anyelement, name text)
+returns anyelement
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if value is null then
+    raise exception '% is required', name using errcode = 'PLV01';
+  end if;
+  return value;
+end
+$$;
+comment on function private.require(anyelement, text) is 'Returns value, or raises PLV01 naming the missing parameter.';
+
+-- Raise PLV02 unless the score is a fraction in [0, 1] (NULL passes: it means "not given").
+create or replace function private.assert_score(score numeric, name text)
+returns numeric
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if score is not null and score not between 0 and 1 then
+    raise exception '% must be between 0 and 1, not %', name, score
+      using errcode = 'PLV02', hint = 'Scores are fractions: 0.75 means 75 %.';
+  end if;
+  return score;
+end
+$$;
+comment on function private.assert_score(numeric, text) is 'Returns score, or raises PLV02 when it is outside [0, 1].';
+
+-- The pupils of classes to which any of the lessons is assigned.
+create or replace function private.pupils_assigned_lessons(lesson_ids uuid [])
+returns uuid []
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(array_agg(distinct gm.user_id), '{}')
+  from public.lesson_assignments as la
+  inner join public.group_membership as gm on la.group_id = gm.group_id and gm.role = 'pupil'
+  where la.lesson_id = any(pupils_assigned_lessons.lesson_ids)
+$$;
+comment on function private.pupils_assigned_lessons(uuid []) is
+  'Pupils of the classes that have any of the lessons assigned: whom a curriculum change affects.';
+
+-- Who may mark a pupil's work on an activity: the service role, or a teacher of a class in which the
+-- pupil is a pupil and the activity's lesson is assigned. Returns the activity row.
+create or replace function private.assert_can_mark(pupil_id uuid, activity_id uuid)
+returns public.activities
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_activity public.activities;
+begin
+  perform private.require(assert_can_mark.pupil_id, 'pupil_id');
+  perform private.require(assert_can_mark.activity_id, 'activity_id');
+  select a.* into v_activity from public.activities as a where a.activity_id = assert_can_mark.activity_id;
+  if not found then
+    raise exception 'unknown activity %', assert_can_mark.activity_id using errcode = 'PLN03';
+  end if;
+  if not private.profile_exists(assert_can_mark.pupil_id) then
+    raise exception 'unknown pupil %', assert_can_mark.pupil_id using errcode = 'PLN01';
+  end if;
+  if not exists (
+    select
+    from public.group_membership as gm
+    inner join public.lesson_assignments as la on gm.group_id = la.group_id
+    where gm.user_id = assert_can_mark.pupil_id and gm.role = 'pupil' and la.lesson_id = v_activity.lesson_id
+  ) then
+    raise exception 'pupil % has no class with this activity assigned', assert_can_mark.pupil_id
+      using errcode = 'PLV04', hint = 'Assign the lesson to one of the pupil''s classes first.';
+  end if;
+  if private.caller_bypasses_rls() then
+    return v_activity;
+  end if;
+  if not exists (
+    select
+    from public.group_membership as t
+    inner join public.group_membership as p on t.group_id = p.group_id
+    inner join public.lesson_assignments as la on t.group_id = la.group_id
+    where
+      t.user_id = auth.uid() and t.role = 'teacher' and p.user_id = assert_can_mark.pupil_id and p.role = 'pupil'
+      and la.lesson_id = v_activity.lesson_id
+  ) then
+    raise exception 'you do not teach this pupil this activity'
+      using errcode = '42501', hint = 'Only teachers of a class with the lesson assigned may mark it.';
+  end if;
+  return v_activity;
+end
+$$;
+comment on function private.assert_can_mark(uuid, uuid) is
+  'Returns the activity if the caller may mark the pupil''s work on it. Errors: PLV01, PLN03, PLN01, PLV04, 42501.';
+
+-- Who may submit work: the pupil themselves (or the service role on their behalf), on an active,
+-- answerable activity assigned to one of their classes. Returns the pupil id and the activity.
+create or replace function private.assert_can_submit(pupil_id uuid, activity_id uuid, answer_kind text)
+returns public.activities
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_activity public.activities;
+  v_kind text;
+begin
+  perform private.require(assert_can_submit.activity_id, 'activity_id');
+  if assert_can_submit.pupil_id is null then
+    raise exception 'pupil_id is required when the caller is not a signed-in pupil' using errcode = 'PLV01';
+  end if;
+  if not private.caller_bypasses_rls() and assert_can_submit.pupil_id is distinct from auth.uid() then
+    raise exception 'you may only submit your own work' using errcode = '42501';
+  end if;
+  select a.* into v_activity from public.activities as a where a.activity_id = assert_can_submit.activity_id;
+  if not found then
+    raise exception 'unknown activity %', assert_can_submit.activity_id using errcode = 'PLN03';
+  end if;
+  if not private.profile_exists(assert_can_submit.pupil_id) then
+    raise exception 'unknown pupil %', assert_can_submit.pupil_id using errcode = 'PLN01';
+  end if;
+  select t.answer_kind into v_kind from public.activity_types as t where t.type = v_activity.type;
+  if v_kind is distinct from assert_can_submit.answer_kind or not v_activity.active then
+    raise exception 'activity % does not take this kind of answer', assert_can_submit.activity_id
+      using errcode = 'PLV06',
+      detail = format('It is a %s activity%s.', v_activity.type, case when v_activity.active then '' else ' (inactive)' end);
+  end if;
+  if not exists (
+    select
+    from public.group_membership as gm
+    inner join public.lesson_assignments as la on gm.group_id = la.group_id
+    where gm.user_id = assert_can_submit.pupil_id and gm.role = 'pupil' and la.lesson_id = v_activity.lesson_id
+  ) then
+    raise exception 'this activity is not assigned to any of your classes'
+      using errcode = 'PLV04';
+  end if;
+  return v_activity;
+end
+$$;
+comment on function private.assert_can_submit(uuid, uuid, text) is
+  'Returns the activity if the pupil may submit this kind of answer to it. Errors: PLV01, 42501, PLN03, PLN01, '
+  'PLV06, PLV04.';
+
+-- The authoritative row a write returns: the submission (or NULL when there is none), its criterion
+-- marks, and the cell as the results grid shows it.
+create or replace function private.submission_result(pupil_id uuid, activity_id uuid)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'pupil_id', submission_result.pupil_id,
+    'activity_id', submission_result.activity_id,
+    'submission', (
+      select to_jsonb(s) || jsonb_build_object('criterion_scores', coalesce((
+        select jsonb_agg(
+          jsonb_build_object('success_criteria_id', m.success_criteria_id, 'score', m.score)
+          order by m.success_criteria_id
+        )
+        from public.submission_criterion_scores as m
+        where m.submission_id = s.submission_id
+      ), '[]'::jsonb))
+      from public.submissions as s
+      where s.user_id = submission_result.pupil_id and s.activity_id = submission_result.activity_id
+    ),
+    'cell', (
+      select jsonb_build_object(
+        'state', case
+          when c.submission_id is null then 'untouched'
+          when c.cell_score is null then 'awaiting_marking'
+          else 'marked'
+        end,
+        'score', c.cell_score,
+        'source', c.source
+      )
+      from private.live_cells(array[submission_result.pupil_id]) as c
+      where c.activity_id = submission_result.activity_id
+    )
+  )
+$$;
+comment on function private.submission_result(uuid, uuid) is
+  'The submission row with its criterion marks and the live cell (state, score, source). Callers: write RPCs.';
+
+-- Clear every mark of a submission: new work is unmarked work.
+create or replace function private.clear_marks(submission_id uuid)
+returns void
+language sql
+security definer
+set search_path = ''
+as $$
+  delete from public.submission_criterion_scores as m where m.submission_id = clear_marks.submission_id;
+  update public.submissions as s
+  set
+    ai_score = null, ai_feedback = null, ai_meta = null, ai_marked_at = null, override_score = null,
+    teacher_feedback = null, override_by = null, override_at = null
+  where s.submission_id = clear_marks.submission_id;
+$$;
+comment on function private.clear_marks(uuid) is 'Removes AI, override and criterion marks of a submission. Callers: resubmissions.';
+
+-- Save a pupil's answer (or resubmit it) and record it as the current submission.
+create or replace function private.save_answer(pupil_id uuid, activity_id uuid, body jsonb, auto_score numeric, status text)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_existing public.submissions;
+begin
+  select s.* into v_existing
+  from public.submissions as s
+  where s.user_id = save_answer.pupil_id and s.activity_id = save_answer.activity_id
+  for update;
+  if not found then
+    insert into public.submissions (activity_id, user_id, status, submitted_at, body, auto_score)
+    values (
+      save_answer.activity_id, save_answer.pupil_id, save_answer.status,
+      case when save_answer.status <> 'inprogress' then now() end, save_answer.body, save_answer.auto_score
+    );
+    return;
+  end if;
+  if v_existing.body is distinct from save_answer.body then
+    perform private.clear_marks(v_existing.submission_id);
+  end if;
+  update public.submissions as s
+  set
+    body = save_answer.body,
+    auto_score = save_answer.auto_score,
+    status = save_answer.status,
+    submitted_at = case when save_answer.status <> 'inprogress' then now() else s.submitted_at end,
+    updated_at = now()
+  where s.submission_id = v_existing.submission_id;
+end
+$$;
+comment on function private.save_answer(uuid, uuid, jsonb, numeric, text) is
+  'Inserts or resubmits a pupil''s answer; a changed answer clears every mark. Callers: submissions_* RPCs.';
+
+-- A pupil submits (or saves in progress) a text or multiple-choice answer.
+create or replace function public.submissions_submit_answer(
+  activity_id uuid,
+  text text default null,
+  option_id text default null,
+  status text default 'submitted',
+  pupil_id uuid default null
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_pupil uuid := coalesce(submissions_submit_answer.pupil_id, auth.uid());
+  v_activity public.activities;
+  v_kind text;
+  v_body jsonb;
+  v_auto numeric;
+begin
+  if submissions_submit_answer.status is null or submissions_submit_answer.status not in ('inprogress', 'submitted') then
+    raise exception 'status must be inprogress or submitted, not %', submissions_submit_answer.status
+      using errcode = 'PLV07';
+  end if;
+  select t.answer_kind into v_kind
+  from public.activities as a
+  inner join public.activity_types as t on a.type = t.type
+  where a.activity_id = submissions_submit_answer.activity_id;
+  v_activity := private.assert_can_submit(v_pupil, submissions_submit_answer.activity_id, coalesce(
+    case when v_kind in ('mcq', 'text') then v_kind end, 'text'
+  ));
+  if v_kind = 'mcq' then
+    if submissions_submit_answer.option_id is null or submissions_submit_answer.text is not null then
+      raise exception 'a multiple-choice answer is an option_id (and no text)' using errcode = 'PLV07';
+    end if;
+    if jsonb_typeof(v_activity.body_data -> 'options') = 'array' and not exists (
+      select from jsonb_array_elements(v_activity.body_data -> 'options') as o
+      where o ->> 'id' = submissions_submit_answer.option_id
+    ) then
+      raise exception 'option % is not one of this question''s options', submissions_submit_answer.option_id
+        using errcode = 'PLV07';
+    end if;
+    v_body := jsonb_build_object('option_id', submissions_submit_answer.option_id);
+    v_auto := case
+      when v_activity.body_data ? 'correct_option_id'
+        then (submissions_submit_answer.option_id = v_activity.body_data ->> 'correct_option_id')::integer
+    end;
+  else
+    if submissions_submit_answer.text is null or submissions_submit_answer.option_id is not null then
+      raise exception 'a text answer is a text (and no option_id)' using errcode = 'PLV07';
+    end if;
+    if length(submissions_submit_answer.text) > 20000 then
+      raise exception 'the answer is % characters long; at most 20000 are accepted', length(submissions_submit_answer.text)
+        using errcode = 'PLV07';
+    end if;
+    v_body := jsonb_build_object('text', submissions_submit_answer.text);
+  end if;
+  perform private.save_answer(v_pupil, v_activity.activity_id, v_body, v_auto, submissions_submit_answer.status);
+  perform private.report_enqueue(array[v_pupil], 'submission');
+  return private.submission_result(v_pupil, v_activity.activity_id);
+end
+$$;
+comment on function public.submissions_submit_answer(uuid, text, text, text, uuid) is
+  'A pupil saves (inprogress) or submits a text or MCQ answer; MCQ is auto-marked from body_data.correct_option_id; '
+  'a changed answer clears every mark. Enqueues the pupil; returns {submission, cell}. Callers: pupils, service_role '
+  '(pupil_id). Errors: PLV01, PLV06, PLV07, PLV04, PLN01, PLN03, 42501.';
+
+-- A pupil uploads a file for an upload activity (the file itself lives in Storage).
+create or replace function public.submissions_record_upload(
+  activity_id uuid, file_name text, path text, pupil_id uuid default null
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_pupil uuid := coalesce(submissions_record_upload.pupil_id, auth.uid());
+  v_activity public.activities;
+begin
+  v_activity := private.assert_can_submit(v_pupil, submissions_record_upload.activity_id, 'upload');
+  if coalesce(length(submissions_record_upload.file_name), 0) not between 1 and 255
+    or coalesce(length(submissions_record_upload.path), 0) not between 1 and 1024 then
+    raise exception 'file_name (1-255 characters) and path (1-1024 characters) are required'
+      using errcode = 'PLV07';
+  end if;
+  perform private.save_answer(
+    v_pupil, v_activity.activity_id,
+    jsonb_build_object('file_name', submissions_record_upload.file_name, 'path', submissions_record_upload.path),
+    null, 'submitted'
+  );
+  perform private.report_enqueue(array[v_pupil], 'upload');
+  return private.submission_result(v_pupil, v_activity.activity_id);
+end
+$$;
+comment on function public.submissions_record_upload(uuid, text, text, uuid) is
+  'Records an uploaded file as the pupil''s submission (a new file clears every mark). Enqueues the pupil; returns '
+  '{submission, cell}. Callers: pupils, service_role (pupil_id). Errors: PLV01, PLV06, PLV07, PLV04, PLN01, PLN03, 42501.';
+
+-- A pupil deletes their uploaded file: the submission goes, the cell is untouched again.
+create or replace function public.submissions_delete_upload(activity_id uuid, pupil_id uuid default null)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_pupil uuid := coalesce(submissions_delete_upload.pupil_id, auth.uid());
+  v_activity public.activities;
+  v_deleted integer;
+begin
+  v_activity := private.assert_can_submit(v_pupil, submissions_delete_upload.activity_id, 'upload');
+  delete from public.submissions as s where s.user_id = v_pupil and s.activity_id = v_activity.activity_id;
+  get diagnostics v_deleted = row_count;
+  if v_deleted > 0 then
+    perform private.report_enqueue(array[v_pupil], 'upload deleted');
+  end if;
+  return private.submission_result(v_pupil, v_activity.activity_id) || jsonb_build_object('deleted', v_deleted > 0);
+end
+$$;
+comment on function public.submissions_delete_upload(uuid, uuid) is
+  'Deletes the pupil''s upload submission (idempotent: deleted false when there was none). Enqueues the pupil; '
+  'returns {submission: null, cell, deleted}. Callers: pupils, service_role. Errors: PLV01, PLV06, PLV04, PLN01, PLN03, 42501.';
+
+-- A teacher's feedback on one cell: an override score, per-criterion marks and/or feedback text.
+-- NULL leaves a part unchanged; a criterion given with score NULL removes that mark.
+create or replace function public.results_save_feedback(
+  activity_id uuid,
+  pupil_id uuid,
+  override_score numeric default null,
+  criterion_scores jsonb default null,
+  feedback text default null
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_activity public.activities;
+  v_submission_id uuid;
+  v_item jsonb;
+  v_criterion uuid;
+  v_score numeric;
+  v_marks jsonb := '[]'::jsonb;
+  v_index integer := 0;
+begin
+  v_activity := private.assert_can_mark(results_save_feedback.pupil_id, results_save_feedback.activity_id);
+  if results_save_feedback.override_score is null and results_save_feedback.criterion_scores is null
+    and results_save_feedback.feedback is null then
+    raise exception 'nothing to save: give override_score, criterion_scores and/or feedback' using errcode = 'PLV01';
+  end if;
+  perform private.assert_score(results_save_feedback.override_score, 'override_score');
+  if length(results_save_feedback.feedback) > 20000 then
+    raise exception 'feedback is % characters long; at most 20000 are accepted', length(results_save_feedback.feedback)
+      using errcode = 'PLV07';
+  end if;
+  -- Validate every criterion mark before writing anything.
+  if results_save_feedback.criterion_scores is not null then
+    if jsonb_typeof(results_save_feedback.criterion_scores) <> 'array' then
+      raise exception 'criterion_scores must be an array of {success_criteria_id, score}' using errcode = 'PLV10';
+    end if;
+    for v_item in select e from jsonb_array_elements(results_save_feedback.criterion_scores) as e loop
+      if jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'success_criteria_id') <> 'string'
+        or coalesce(jsonb_typeof(v_item -> 'score'), 'missing') not in ('number', 'null')
+        or (v_item ->> 'success_criteria_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+        raise exception 'criterion_scores[%] must be {"success_criteria_id": uuid, "score": number or null}', v_index
+          using errcode = 'PLV10';
+      end if;
+      v_criterion := (v_item ->> 'success_criteria_id')::uuid;
+      v_score := private.assert_score((v_item ->> 'score')::numeric, format('criterion_scores[%s].score', v_index));
+      if not exists (select from public.success_criteria as sc where sc.success_criteria_id = v_criterion) then
+        raise exception 'unknown success criterion %', v_criterion using errcode = 'PLN05';
+      end if;
+      if not exists (
+        select from public.activity_success_criteria as l
+        where l.activity_id = v_activity.activity_id and l.success_criteria_id = v_criterion
+      ) then
+        raise exception 'success criterion % is not linked to this activity', v_criterion using errcode = 'PLV03';
+      end if;
+      if v_marks @> jsonb_build_array(jsonb_build_object('id', v_criterion)) then
+        raise exception 'criterion_scores names success criterion % twice', v_criterion using errcode = 'PLV10';
+      end if;
+      v_marks := v_marks || jsonb_build_array(jsonb_build_object('id', v_criterion, 'score', v_score));
+      v_index := v_index + 1;
+    end loop;
+  end if;
+
+  select s.submission_id into v_submission_id
+  from public.submissions as s
+  where s.user_id = results_save_feedback.pupil_id and s.activity_id = v_activity.activity_id
+  for update;
+  if v_submission_id is null then
+    -- Marking work that was never submitted (for example done on paper) records it as completed.
+    insert into public.submissions (activity_id, user_id, status, submitted_at)
+    values (v_activity.activity_id, results_save_feedback.pupil_id, 'completed', now())
+    returning submission_id into v_submission_id;
+  end if;
+  update public.submissions as s
+  set
+    override_score = coalesce(results_save_feedback.override_score, s.override_score),
+    teacher_feedback = coalesce(results_save_feedback.feedback, s.teacher_feedback),
+    override_by = auth.uid(),
+    override_at = now(),
+    updated_at = now()
+  where s.submission_id = v_submission_id;
+  delete from public.submission_criterion_scores as m
+  using jsonb_array_elements(v_marks) as x
+  where m.submission_id = v_submission_id and m.success_criteria_id = (x ->> 'id')::uuid and x -> 'score' = 'null';
+  insert into public.submission_criterion_scores as m (submission_id, success_criteria_id, score, marked_by, marked_at)
+  select v_submission_id, (x ->> 'id')::uuid, (x ->> 'score')::numeric, auth.uid(), now()
+  from jsonb_array_elements(v_marks) as x
+  where x -> 'score' <> 'null'
+  on conflict (submission_id, success_criteria_id) do update
+    set score = excluded.score, marked_by = excluded.marked_by, marked_at = excluded.marked_at;
+  perform private.report_enqueue(array[results_save_feedback.pupil_id], 'feedback');
+  return private.submission_result(results_save_feedback.pupil_id, v_activity.activity_id);
+end
+$$;
+comment on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text) is
+  'A teacher''s override score, per-criterion marks and/or feedback on one cell (creates a completed submission '
+  'when there is none). Enqueues the pupil; returns {submission, cell}. Callers: teachers of the pupil''s class, '
+  'service_role. Errors: PLV01, PLV02, PLV03, PLV04, PLV07, PLV10, PLN01, PLN03, PLN05, 42501.';
+
+-- A teacher removes their override, feedback and criterion marks from one cell (AI marks stay).
+create or replace function public.results_reset_feedback(activity_id uuid, pupil_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_activity public.activities;
+  v_submission_id uuid;
+begin
+  v_activity := private.assert_can_mark(results_reset_feedback.pupil_id, results_reset_feedback.activity_id);
+  select s.submission_id into v_submission_id
+  from public.submissions as s
+  where s.user_id = results_reset_feedback.pupil_id and s.activity_id = v_activity.activity_id
+  for update;
+  if v_submission_id is not null then
+    delete from public.submission_criterion_scores as m where m.submission_id = v_submission_id;
+    update public.submissions as s
+    set override_score = null, teacher_feedback = null, override_by = null, override_at = null, updated_at = now()
+    where s.submission_id = v_submission_id;
+    perform private.report_enqueue(array[results_reset_feedback.pupil_id], 'feedback reset');
+  end if;
+  return private.submission_result(results_reset_feedback.pupil_id, v_activity.activity_id);
+end
+$$;
+comment on function public.results_reset_feedback(uuid, uuid) is
+  'Removes the teacher''s override, feedback and criterion marks of one cell (AI and auto marks stay). Enqueues '
+  'the pupil; returns {submission, cell}. Callers: teachers, service_role. Errors: PLV01, PLV04, PLN01, PLN03, 42501.';
+
+-- Parse '{groupId}__{lessonId}' and check the assignment exists and the caller teaches the class.
+create or replace function private.resolve_assignment(group_assignment_id text, activity_id uuid)
+returns public.activities
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_group text;
+  v_lesson text;
+  v_activity public.activities;
+begin
+  perform private.require(resolve_assignment.group_assignment_id, 'group_assignment_id');
+  perform private.require(resolve_assignment.activity_id, 'activity_id');
+  v_group := split_part(resolve_assignment.group_assignment_id, '__', 1);
+  v_lesson := substr(resolve_assignment.group_assignment_id, length(v_group) + 3);
+  if v_group = '' or v_lesson !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    raise exception 'group_assignment_id must be {groupId}__{lessonId}, not %', resolve_assignment.group_assignment_id
+      using errcode = 'PLV12';
+  end if;
+  perform private.assert_can_teach_group(v_group);
+  if not exists (select from public.lessons as l where l.lesson_id = v_lesson::uuid) then
+    raise exception 'unknown lesson %', v_lesson using errcode = 'PLN04';
+  end if;
+  if not exists (
+    select from public.lesson_assignments as la where la.group_id = v_group and la.lesson_id = v_lesson::uuid
+  ) then
+    raise exception 'lesson % is not assigned to class %', v_lesson, v_group using errcode = 'PLN07';
+  end if;
+  select a.* into v_activity from public.activities as a where a.activity_id = resolve_assignment.activity_id;
+  if not found then
+    raise exception 'unknown activity %', resolve_assignment.activity_id using errcode = 'PLN03';
+  end if;
+  if v_activity.lesson_id <> v_lesson::uuid then
+    raise exception 'activity % is not part of lesson %', v_activity.activity_id, v_lesson using errcode = 'PLV06';
+  end if;
+  return v_activity;
+end
+$$;
+comment on function private.resolve_assignment(text, uuid) is
+  'Checks {groupId}__{lessonId} and the activity and that the caller teaches the class; returns the activity. '
+  'Errors: PLV01, PLV12, PLN02, 42501, PLN04, PLN07, PLN03, PLV06.';
+
+-- The AI marker's results for one activity of one assignment. Teacher overrides and criterion marks
+-- are kept (they outrank the AI score). Items for pupils outside the class are reported, not applied.
+create or replace function public.results_apply_ai_marks(
+  group_assignment_id text, activity_id uuid, results jsonb, ai_meta jsonb default null
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_activity public.activities;
+  v_group text := split_part(results_apply_ai_marks.group_assignment_id, '__', 1);
+  v_item jsonb;
+  v_index integer := 0;
+  v_seen uuid [] := '{}'::uuid [];
+  v_pupil uuid;
+  v_errors jsonb := '[]'::jsonb;
+  v_valid jsonb := '[]'::jsonb;
+  v_counts record;
+  v_touched uuid [];
+begin
+  v_activity := private.resolve_assignment(results_apply_ai_marks.group_assignment_id, results_apply_ai_marks.activity_id);
+  if results_apply_ai_marks.results is null or jsonb_typeof(results_apply_ai_marks.results) <> 'array' then
+    raise exception 'results must be an array of {pupil_id, score, feedback}' using errcode = 'PLV05';
+  end if;
+  if results_apply_ai_marks.ai_meta is not null and jsonb_typeof(results_apply_ai_marks.ai_meta) <> 'object' then
+    raise exception 'ai_meta must be an object' using errcode = 'PLV05';
+  end if;
+  if jsonb_array_length(results_apply_ai_marks.results) > 1000 then
+    raise exception 'at most 1000 results per batch, not %', jsonb_array_length(results_apply_ai_marks.results)
+      using errcode = 'PLV05';
+  end if;
+  -- Validate the whole batch before writing anything.
+  for v_item in select e from jsonb_array_elements(results_apply_ai_marks.results) as e loop
+    if jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'pupil_id') <> 'string'
+      or (v_item ->> 'pupil_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+      or jsonb_typeof(v_item -> 'score') is distinct from 'number'
+      or coalesce(jsonb_typeof(v_item -> 'feedback'), 'null') not in ('string', 'null')
+      or length(v_item ->> 'feedback') > 20000 then
+      raise exception 'results[%] must be {"pupil_id": uuid, "score": number, "feedback": text or null}', v_index
+        using errcode = 'PLV05', detail = left(v_item::text, 200);
+    end if;
+    perform private.assert_score((v_item ->> 'score')::numeric, format('results[%s].score', v_index));
+    v_pupil := (v_item ->> 'pupil_id')::uuid;
+    if v_pupil = any(v_seen) then
+      raise exception 'results names pupil % twice', v_pupil using errcode = 'PLV05';
+    end if;
+    v_seen := v_seen || v_pupil;
+    if exists (
+      select from public.group_membership as gm
+      where gm.group_id = v_group and gm.user_id = v_pupil and gm.role = 'pupil'
+    ) then
+      v_valid := v_valid || jsonb_build_array(v_item);
+    else
+      v_errors := v_errors || jsonb_build_array(jsonb_build_object(
+        'index', v_index, 'pupil_id', v_pupil, 'code', 'PLV04', 'message', 'not a pupil of class ' || v_group
+      ));
+    end if;
+    v_index := v_index + 1;
+  end loop;
+
+  with items as (
+    select (x ->> 'pupil_id')::uuid as pupil_id, (x ->> 'score')::numeric as score, x ->> 'feedback' as feedback
+    from jsonb_array_elements(v_valid) as x
+  ),
+
+  updated as (
+    update public.submissions as s
+    set
+      ai_score = i.score, ai_feedback = i.feedback, ai_meta = results_apply_ai_marks.ai_meta,
+      ai_marked_at = now(), updated_at = now()
+    from items as i
+    where
+      s.user_id = i.pupil_id and s.activity_id = v_activity.activity_id
+      and (s.ai_score is distinct from i.score or s.ai_feedback is distinct from i.feedback)
+    returning s.user_id
+  ),
+
+  created as (
+    insert into public.submissions (activity_id, user_id, status, submitted_at, ai_score, ai_feedback, ai_meta, ai_marked_at)
+    select v_activity.activity_id, i.pupil_id, 'submitted', now(), i.score, i.feedback, results_apply_ai_marks.ai_meta, now()
+    from items as i
+    where not exists (
+      select from public.submissions as s where s.user_id = i.pupil_id and s.activity_id = v_activity.activity_id
+    )
+    returning user_id
+  )
+
+  select
+    (select count(*) from updated) as updated,
+    (select count(*) from created) as created,
+    (select array_agg(x.user_id) from (select u.user_id from updated as u union all select c.user_id from created as c) as x)
+      as touched
+  into v_counts;
+  v_touched := coalesce(v_counts.touched, '{}');
+  perform private.report_enqueue(v_touched, 'ai marks');
+  return jsonb_build_object(
+    'updated', v_counts.updated,
+    'created', v_counts.created,
+    'skipped', jsonb_array_length(v_valid) - v_counts.updated - v_counts.created,
+    'errors', v_errors
+  );
+end
+$$;
+comment on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) is
+  'Applies AI scores and feedback for one activity of one assignment ({groupId}__{lessonId}); keeps teacher '
+  'overrides and criterion marks; creates a submission where there was none. Enqueues the pupils touched; returns '
+  '{updated, created, skipped, errors}. Callers: the AI webhook (service_role), teachers of the class. Errors: '
+  'PLV01, PLV02, PLV05, PLV06, PLV12, PLN02, PLN03, PLN04, PLN07, 42501.';
+
+-- Clear the AI marks of one activity for the pupils of one assignment's class.
+create or replace function public.results_clear_ai_marks(group_assignment_id text, activity_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_activity public.activities;
+  v_group text := split_part(results_clear_ai_marks.group_assignment_id, '__', 1);
+  v_touched uuid [];
+begin
+  v_activity := private.resolve_assignment(results_clear_ai_marks.group_assignment_id, results_clear_ai_marks.activity_id);
+  with cleared as (
+    update public.submissions as s
+    set ai_score = null, ai_feedback = null, ai_meta = null, ai_marked_at = null, updated_at = now()
+    from public.group_membership as gm
+    where
+      gm.group_id = v_group and gm.role = 'pupil' and s.user_id = gm.user_id
+      and s.activity_id = v_activity.activity_id
+      and (s.ai_score is not null or s.ai_feedback is not null or s.ai_meta is not null)
+    returning s.user_id
+  )
+
+  select coalesce(array_agg(c.user_id), '{}') into v_touched from cleared as c;
+  perform private.report_enqueue(v_touched, 'ai marks cleared');
+  return jsonb_build_object('cleared', cardinality(v_touched), 'pupil_ids', to_jsonb(v_touched));
+end
+$$;
+comment on function public.results_clear_ai_marks(text, uuid) is
+  'Clears the AI score, feedback and metadata of one activity for the pupils of the class. Enqueues each pupil '
+  'touched; returns {cleared, pupil_ids}. Callers: teachers of the class, service_role. Errors: as '
+  'results_apply_ai_marks.';
+
+-- Add a person to a class (or change their role in it).
+create or replace function public.groups_add_member(group_id text, user_id uuid, role text default 'pupil')
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_old text;
+  v_row public.group_membership;
+begin
+  perform private.require(groups_add_member.user_id, 'user_id');
+  perform private.assert_can_teach_group(groups_add_member.group_id);
+  if groups_add_member.role is null or groups_add_member.role not in ('pupil', 'teacher') then
+    raise exception 'role must be pupil or teacher, not %', groups_add_member.role using errcode = 'PLV11';
+  end if;
+  if not private.profile_exists(groups_add_member.user_id) then
+    raise exception 'unknown user %', groups_add_member.user_id using errcode = 'PLN01';
+  end if;
+  select gm.role into v_old from public.group_membership as gm
+  where gm.group_id = groups_add_member.group_id and gm.user_id = groups_add_member.user_id
+  for update;
+  insert into public.group_membership as gm (group_id, user_id, role)
+  values (groups_add_member.group_id, groups_add_member.user_id, groups_add_member.role)
+  on conflict on constraint group_membership_pkey do update set role = excluded.role
+  returning gm.* into v_row;
+  if 'pupil' in (v_old, groups_add_member.role) and v_old is distinct from groups_add_member.role then
+    perform private.report_enqueue(array[groups_add_member.user_id], 'membership');
+  end if;
+  return to_jsonb(v_row);
+end
+$$;
+comment on function public.groups_add_member(text, uuid, text) is
+  'Adds a person to a class as pupil or teacher (or changes the role). Enqueues them when their pupil membership '
+  'changed; returns the membership row. Callers: teachers of the class, service_role. Errors: PLV01, PLV11, PLN01, '
+  'PLN02, 42501.';
+
+-- Remove a person from a class.
+create or replace function public.groups_remove_member(group_id text, user_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_old text;
+begin
+  perform private.require(groups_remove_member.user_id, 'user_id');
+  perform private.assert_can_teach_group(groups_remove_member.group_id);
+  delete from public.group_membership as gm
+  where gm.group_id = groups_remove_member.group_id and gm.user_id = groups_remove_member.user_id
+  returning gm.role into v_old;
+  if v_old = 'pupil' then
+    perform private.report_enqueue(array[groups_remove_member.user_id], 'membership');
+  end if;
+  return jsonb_build_object('removed', v_old is not null, 'role', v_old);
+end
+$$;
+comment on function public.groups_remove_member(text, uuid) is
+  'Removes a person from a class (idempotent). Enqueues a removed pupil; returns {removed, role}. Callers: teachers of '
+  'the class, service_role. Errors: PLV01, PLN02, 42501.';
+
+-- Assign a lesson to a class (or change its start date and feedback visibility).
+create or replace function public.lessons_assign(
+  group_id text, lesson_id uuid, start_date date default null, feedback_visible boolean default null
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_row public.lesson_assignments;
+  v_new boolean;
+begin
+  perform private.require(lessons_assign.lesson_id, 'lesson_id');
+  perform private.assert_can_teach_group(lessons_assign.group_id);
+  if not exists (select from public.lessons as l where l.lesson_id = lessons_assign.lesson_id) then
+    raise exception 'unknown lesson %', lessons_assign.lesson_id using errcode = 'PLN04';
+  end if;
+  v_new := not exists (
+    select from public.lesson_assignments as la
+    where la.group_id = lessons_assign.group_id and la.lesson_id = lessons_assign.lesson_id
+  );
+  insert into public.lesson_assignments as la (group_id, lesson_id, start_date, feedback_visible)
+  values (lessons_assign.group_id, lessons_assign.lesson_id, lessons_assign.start_date,
+    coalesce(lessons_assign.feedback_visible, false))
+  on conflict on constraint lesson_assignments_pkey do update
+    set
+      start_date = coalesce(excluded.start_date, la.start_date),
+      feedback_visible = coalesce(lessons_assign.feedback_visible, la.feedback_visible)
+  returning la.* into v_row;
+  if v_new then
+    perform private.report_enqueue(
+      array(select gm.user_id from public.group_membership as gm
+        where gm.group_id = lessons_assign.group_id and gm.role = 'pupil'),
+      'lesson assigned'
+    );
+  end if;
+  return to_jsonb(v_row);
+end
+$$;
+comment on function public.lessons_assign(text, uuid, date, boolean) is
+  'Assigns a lesson to a class (start date and feedback visibility do not affect reports). Enqueues the class''s '
+  'pupils when newly assigned; returns the assignment row. Callers: teachers of the class, service_role. Errors: '
+  'PLV01, PLN02, PLN04, 42501.';
+
+-- Unassign a lesson from a class.
+create or replace function public.lessons_unassign(group_id text, lesson_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_deleted integer;
+begin
+  perform private.require(lessons_unassign.lesson_id, 'lesson_id');
+  perform private.assert_can_teach_group(lessons_unassign.group_id);
+  delete from public.lesson_assignments as la
+  where la.group_id = lessons_unassign.group_id and la.lesson_id = lessons_unassign.lesson_id;
+  get diagnostics v_deleted = row_count;
+  if v_deleted > 0 then
+    perform private.report_enqueue(
+      array(select gm.user_id from public.group_membership as gm
+        where gm.group_id = lessons_unassign.group_id and gm.role = 'pupil'),
+      'lesson unassigned'
+    );
+  end if;
+  return jsonb_build_object('unassigned', v_deleted > 0);
+end
+$$;
+comment on function public.lessons_unassign(text, uuid) is
+  'Unassigns a lesson from a class (idempotent). Enqueues the class''s pupils; returns {unassigned}. Callers: '
+  'teachers of the class, service_role. Errors: PLV01, PLN02, 42501.';
+
+-- Raise 42501 unless the caller is a teacher (curriculum edits) or the service role.
+create or replace function private.assert_teacher()
+returns void
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  if private.caller_bypasses_rls() then
+    return;
+  end if;
+  if not exists (select from public.profiles as p where p.user_id = auth.uid() and p.is_teacher) then
+    raise exception 'only teachers may change the curriculum' using errcode = '42501';
+  end if;
+end
+$$;
+comment on function private.assert_teacher() is 'Raises 42501 unless the caller is a teacher or the service role.';
+
+-- Replace the success criteria an activity scores.
+create or replace function public.activities_set_criteria(activity_id uuid, success_criteria_ids uuid [])
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_activity public.activities;
+  v_missing uuid;
+  v_changed integer := 0;
+  v_n integer;
+begin
+  perform private.require(activities_set_criteria.activity_id, 'activity_id');
+  perform private.require(activities_set_criteria.success_criteria_ids, 'success_criteria_ids');
+  perform private.assert_teacher();
+  select a.* into v_activity from public.activities as a where a.activity_id = activities_set_criteria.activity_id
+  for update;
+  if not found then
+    raise exception 'unknown activity %', activities_set_criteria.activity_id using errcode = 'PLN03';
+  end if;
+  select x into v_missing
+  from unnest(activities_set_criteria.success_criteria_ids) as x
+  where x is null or not exists (select from public.success_criteria as sc where sc.success_criteria_id = x)
+  limit 1;
+  if found then
+    raise exception 'unknown success criterion %', coalesce(v_missing::text, 'NULL') using errcode = 'PLN05';
+  end if;
+  delete from public.activity_success_criteria as l
+  where l.activity_id = v_activity.activity_id and l.success_criteria_id <> all(activities_set_criteria.success_criteria_ids);
+  get diagnostics v_n = row_count;
+  v_changed := v_changed + v_n;
+  insert into public.activity_success_criteria (activity_id, success_criteria_id)
+  select distinct v_activity.activity_id, x from unnest(activities_set_criteria.success_criteria_ids) as x
+  on conflict do nothing;
+  get diagnostics v_n = row_count;
+  v_changed := v_changed + v_n;
+  if v_changed > 0 then
+    perform private.report_enqueue(private.pupils_assigned_lessons(array[v_activity.lesson_id]), 'criteria links');
+  end if;
+  return jsonb_build_object(
+    'activity_id', v_activity.activity_id,
+    'success_criteria_ids', (
+      select coalesce(jsonb_agg(l.success_criteria_id order by l.success_criteria_id), '[]'::jsonb)
+      from public.activity_success_criteria as l where l.activity_id = v_activity.activity_id
+    ),
+    'changed', v_changed > 0
+  );
+end
+$$;
+comment on function public.activities_set_criteria(uuid, uuid []) is
+  'Replaces the success criteria linked to an activity. Enqueues the pupils with that lesson assigned when the '
+  'links changed; returns the links. Callers: teachers, service_role. Errors: PLV01, PLN03, PLN05, 42501.';
+
+-- Change an activity's summative flag, active flag or type.
+create or replace function public.activities_update(
+  activity_id uuid, is_summative boolean default null, active boolean default null, type text default null
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_old public.activities;
+  v_new public.activities;
+begin
+  perform private.require(activities_update.activity_id, 'activity_id');
+  perform private.assert_teacher();
+  select a.* into v_old from public.activities as a where a.activity_id = activities_update.activity_id for update;
+  if not found then
+    raise exception 'unknown activity %', activities_update.activity_id using errcode = 'PLN03';
+  end if;
+  if activities_update.type is not null
+    and not exists (select from public.activity_types as t where t.type = activities_update.type) then
+    raise exception 'unknown activity type %', activities_update.type using errcode = 'PLV06';
+  end if;
+  update public.activities as a
+  set
+    is_summative = coalesce(activities_update.is_summative, a.is_summative),
+    active = coalesce(activities_update.active, a.active),
+    type = coalesce(activities_update.type, a.type)
+  where a.activity_id = v_old.activity_id
+  returning a.* into v_new;
+  if (v_new.is_summative, v_new.active, v_new.type) is distinct from (v_old.is_summative, v_old.active, v_old.type) then
+    perform private.report_enqueue(private.pupils_assigned_lessons(array[v_new.lesson_id]), 'activity changed');
+  end if;
+  return to_jsonb(v_new);
+end
+$$;
+comment on function public.activities_update(uuid, boolean, boolean, text) is
+  'Changes an activity''s is_summative, active or type (NULL: unchanged). Enqueues the pupils with that lesson '
+  'assigned when something changed; returns the activity. Callers: teachers, service_role. Errors: PLV01, PLV06, '
+  'PLN03, 42501.';
+
+-- Activate or deactivate a lesson.
+create or replace function public.lessons_set_active(lesson_id uuid, active boolean)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_old boolean;
+  v_row public.lessons;
+begin
+  perform private.require(lessons_set_active.lesson_id, 'lesson_id');
+  perform private.require(lessons_set_active.active, 'active');
+  perform private.assert_teacher();
+  select l.active into v_old from public.lessons as l where l.lesson_id = lessons_set_active.lesson_id for update;
+  if not found then
+    raise exception 'unknown lesson %', lessons_set_active.lesson_id using errcode = 'PLN04';
+  end if;
+  update public.lessons as l set active = lessons_set_active.active
+  where l.lesson_id = lessons_set_active.lesson_id
+  returning l.* into v_row;
+  if v_old <> lessons_set_active.active then
+    perform private.report_enqueue(private.pupils_assigned_lessons(array[v_row.lesson_id]), 'lesson active');
+  end if;
+  return to_jsonb(v_row);
+end
+$$;
+comment on function public.lessons_set_active(uuid, boolean) is
+  'Activates or deactivates a lesson. Enqueues the pupils with it assigned when it changed; returns the lesson. '
+  'Callers: teachers, service_role. Errors: PLV01, PLN04, 42501.';
+
+-- Change a unit's year or active flag.
+create or replace function public.units_update(unit_id uuid, year integer default null, active boolean default null)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_old public.units;
+  v_new public.units;
+begin
+  perform private.require(units_update.unit_id, 'unit_id');
+  perform private.assert_teacher();
+  if units_update.year is not null and units_update.year not between 7 and 13 then
+    raise exception 'year must be between 7 and 13, not %', units_update.year using errcode = 'PLV08';
+  end if;
+  select u.* into v_old from public.units as u where u.unit_id = units_update.unit_id for update;
+  if not found then
+    raise exception 'unknown unit %', units_update.unit_id using errcode = 'PLN06';
+  end if;
+  update public.units as u
+  set year = coalesce(units_update.year, u.year), active = coalesce(units_update.active, u.active)
+  where u.unit_id = v_old.unit_id
+  returning u.* into v_new;
+  if (v_new.year, v_new.active) is distinct from (v_old.year, v_old.active) then
+    perform private.report_enqueue(
+      private.pupils_assigned_lessons(array(select l.lesson_id from public.lessons as l where l.unit_id = v_new.unit_id)),
+      'unit changed'
+    );
+  end if;
+  return to_jsonb(v_new);
+end
+$$;
+comment on function public.units_update(uuid, integer, boolean) is
+  'Changes a unit''s year (7-13) or active flag (NULL: unchanged). Enqueues the pupils with any of its lessons '
+  'assigned when something changed; returns the unit. Callers: teachers, service_role. Errors: PLV01, PLV08, PLN06, 42501.';
+
+-- Replace the level boundaries of one year: {"0": 0, "1L": 6, ...}. Every pupil with work in a unit
+-- of that year is enqueued.
+create or replace function public.level_boundaries_set(year integer, boundaries jsonb)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_rows integer;
+  v_problem text;
+begin
+  perform private.require(level_boundaries_set.year, 'year');
+  perform private.require(level_boundaries_set.boundaries, 'boundaries');
+  if not private.caller_bypasses_rls() then
+    raise exception 'only the service role may change the level boundaries' using errcode = '42501';
+  end if;
+  if level_boundaries_set.year not between 7 and 13 then
+    raise exception 'year must be between 7 and 13, not %', level_boundaries_set.year using errcode = 'PLV08';
+  end if;
+  if jsonb_typeof(level_boundaries_set.boundaries) <> 'object' then
+    raise exception 'boundaries must be an object {label: min_percent}' using errcode = 'PLV09';
+  end if;
+  with b as (
+    select
+      e.key as label,
+      e.value as v,
+      case when e.key = '0' then 0
+        when e.key ~ '^[1-9][LMH]$' then (left(e.key, 1)::integer - 1) * 3 + strpos('LMH', right(e.key, 1))
+      end as rank
+    from jsonb_each(level_boundaries_set.boundaries) as e
+  )
+
+  select string_agg(problem, '; ') into v_problem
+  from (
+    select format('%s is not a level label', b.label) as problem from b where b.rank is null
+    union all
+    select format('%s must be a number between 0 and 100', b.label) from b
+    where jsonb_typeof(b.v) <> 'number' or (b.v #>> '{}')::numeric not between 0 and 100
+    union all
+    select 'label 0 must be present with min_percent 0'
+    where not exists (select from b where b.label = '0' and b.v = '0'::jsonb)
+    union all
+    select format('%s must need more than the label below it', b.label)
+    from b
+    where b.rank > 0 and jsonb_typeof(b.v) = 'number' and exists (
+      select from b as lower
+      where lower.rank < b.rank and jsonb_typeof(lower.v) = 'number'
+        and (lower.v #>> '{}')::numeric >= (b.v #>> '{}')::numeric
+    )
+  ) as p;
+  if v_problem is not null then
+    raise exception 'invalid level boundaries for year %: %', level_boundaries_set.year, v_problem
+      using errcode = 'PLV09';
+  end if;
+  delete from public.level_boundaries as lb where lb.year = level_boundaries_set.year;
+  insert into public.level_boundaries (year, label, rank, min_percent)
+  select
+    level_boundaries_set.year, e.key,
+    case when e.key = '0' then 0 else (left(e.key, 1)::integer - 1) * 3 + strpos('LMH', right(e.key, 1)) end,
+    (e.value #>> '{}')::numeric
+  from jsonb_each(level_boundaries_set.boundaries) as e;
+  get diagnostics v_rows = row_count;
+  perform private.report_enqueue(
+    private.pupils_assigned_lessons(array(
+      select l.lesson_id from public.lessons as l
+      inner join public.units as u on l.unit_id = u.unit_id
+      where u.year = level_boundaries_set.year
+    )),
+    'level boundaries'
+  );
+  return jsonb_build_object('year', level_boundaries_set.year, 'labels', v_rows);
+end
+$$;
+comment on function public.level_boundaries_set(integer, jsonb) is
+  'Replaces the level boundaries of a year ({label: min_percent}, increasing with rank, 0 at 0). Enqueues every '
+  'pupil with work in a unit of that year; returns {year, labels}. Callers: administrators (service_role). Errors: '
+  'PLV01, PLV08, PLV09, 42501.';
+
+revoke all on function private.require(anyelement, text) from public;
+revoke all on function private.assert_score(numeric, text) from public;
+revoke all on function private.pupils_assigned_lessons(uuid []) from public;
+revoke all on function private.assert_can_mark(uuid, uuid) from public;
+revoke all on function private.assert_can_submit(uuid, uuid, text) from public;
+revoke all on function private.submission_result(uuid, uuid) from public;
+revoke all on function private.clear_marks(uuid) from public;
+revoke all on function private.save_answer(uuid, uuid, jsonb, numeric, text) from public;
+revoke all on function private.resolve_assignment(text, uuid) from public;
+revoke all on function private.assert_teacher() from public;
+revoke all on function public.submissions_submit_answer(uuid, text, text, text, uuid) from public, anon;
+revoke all on function public.submissions_record_upload(uuid, text, text, uuid) from public, anon;
+revoke all on function public.submissions_delete_upload(uuid, uuid) from public, anon;
+revoke all on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text) from public, anon;
+revoke all on function public.results_reset_feedback(uuid, uuid) from public, anon;
+revoke all on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) from public, anon;
+revoke all on function public.results_clear_ai_marks(text, uuid) from public, anon;
+revoke all on function public.groups_add_member(text, uuid, text) from public, anon;
+revoke all on function public.groups_remove_member(text, uuid) from public, anon;
+revoke all on function public.lessons_assign(text, uuid, date, boolean) from public, anon;
+revoke all on function public.lessons_unassign(text, uuid) from public, anon;
+revoke all on function public.activities_set_criteria(uuid, uuid []) from public, anon;
+revoke all on function public.activities_update(uuid, boolean, boolean, text) from public, anon;
+revoke all on function public.lessons_set_active(uuid, boolean) from public, anon;
+revoke all on function public.units_update(uuid, integer, boolean) from public, anon;
+revoke all on function public.level_boundaries_set(integer, jsonb) from public, anon, authenticated;
+grant execute on function public.submissions_submit_answer(uuid, text, text, text, uuid) to authenticated, service_role;
+grant execute on function public.submissions_record_upload(uuid, text, text, uuid) to authenticated, service_role;
+grant execute on function public.submissions_delete_upload(uuid, uuid) to authenticated, service_role;
+grant execute on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text) to authenticated, service_role;
+grant execute on function public.results_reset_feedback(uuid, uuid) to authenticated, service_role;
+grant execute on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) to authenticated, service_role;
+grant execute on function public.results_clear_ai_marks(text, uuid) to authenticated, service_role;
+grant execute on function public.groups_add_member(text, uuid, text) to authenticated, service_role;
+grant execute on function public.groups_remove_member(text, uuid) to authenticated, service_role;
+grant execute on function public.lessons_assign(text, uuid, date, boolean) to authenticated, service_role;
+grant execute on function public.lessons_unassign(text, uuid) to authenticated, service_role;
+grant execute on function public.activities_set_criteria(uuid, uuid []) to authenticated, service_role;
+grant execute on function public.activities_update(uuid, boolean, boolean, text) to authenticated, service_role;
+grant execute on function public.lessons_set_active(uuid, boolean) to authenticated, service_role;
+grant execute on function public.units_update(uuid, integer, boolean) to authenticated, service_role;
+grant execute on function public.level_boundaries_set(integer, jsonb) to service_role;

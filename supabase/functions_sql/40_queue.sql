@@ -1,0 +1,554 @@
+-- The recalculation queue (private.report_jobs): enqueue, claim, run, retry, and what operators see.
+--
+-- Two ways to drain it, both safe together:
+--   one transaction  public.report_process_pupil (fire-and-forget after a write) and
+--                    public.report_jobs_process (glue worker): lock waiting jobs FOR UPDATE SKIP LOCKED,
+--                    run each in a savepoint, commit once. A killed backend rolls everything back and
+--                    the jobs are simply waiting again.
+--   two phases       private.report_jobs_drain (pg_cron): claim a batch as running with a lease and
+--                    commit, then run it and commit. A job whose worker died stays running until its
+--                    lease expires; report_jobs_reap then retries it.
+-- One pupil is never recalculated by two sessions at once: private.report_job_run takes the pupil's
+-- advisory lock with pg_try_advisory_xact_lock and leaves the job waiting when another session has it.
+
+-- Enqueue a recalculation for each pupil, in the caller's transaction (the write's). A pupil who
+-- already has a waiting job gets no second one: the write is coalesced into it.
+create or replace function private.report_enqueue(pupil_ids uuid [], reason text)
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_count integer;
+begin
+  insert into private.report_jobs as j (pupil_id, reason, max_attempts)
+  select p.pupil_id, report_enqueue.reason, s.max_attempts
+  from (select distinct x as pupil_id from unnest(report_enqueue.pupil_ids) as x where x is not null) as p
+  cross join private.report_queue_settings as s
+  order by p.pupil_id
+  on conflict (pupil_id) where state in ('pending', 'failed') do update
+    set last_enqueued_at = now(), coalesced_count = j.coalesced_count + 1;
+  get diagnostics v_count = row_count;
+  if v_count > 0 then
+    perform pg_notify('report_jobs', v_count::text);
+  end if;
+  return v_count;
+end
+$$;
+comment on function private.report_enqueue(uuid [], text) is
+  'Enqueues (or coalesces into the waiting job) a recalculation per pupil, in the caller''s transaction; '
+  'notifies channel report_jobs. Callers: every write RPC. Returns the number of pupils enqueued.';
+
+-- The delay before retry number attempts: exponential from backoff_base, capped, with +/-25 % jitter.
+create or replace function private.report_backoff(attempts integer)
+returns interval
+language sql
+volatile
+as $$
+  select least(s.backoff_max, s.backoff_base * power(2, greatest(report_backoff.attempts - 1, 0)))
+    * (0.75 + random() * 0.5)
+  from private.report_queue_settings as s
+$$;
+comment on function private.report_backoff(integer) is
+  'Exponential backoff with jitter for retry number attempts. Callers: report_job_record_failure.';
+
+-- Record a failed attempt: back to waiting with a backoff, or dead after max_attempts. A job that
+-- was running while a newer waiting job appeared for the same pupil is folded into that job.
+create or replace function private.report_job_record_failure(
+  job_id bigint, attempts integer, error text, error_code text
+)
+returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_job private.report_jobs;
+  v_waiting bigint;
+  v_state private.report_job_state;
+begin
+  select j.* into strict v_job from private.report_jobs as j where j.job_id = report_job_record_failure.job_id;
+  v_state := case
+    when report_job_record_failure.attempts >= v_job.max_attempts then 'dead'::private.report_job_state
+    else 'failed'::private.report_job_state
+  end;
+  if v_job.state = 'running' then
+    select j.job_id into v_waiting
+    from private.report_jobs as j
+    where j.pupil_id = v_job.pupil_id and j.state in ('pending', 'failed')
+    for update;
+  end if;
+  if v_waiting is not null and v_state = 'failed' then
+    delete from private.report_jobs as j where j.job_id = v_job.job_id;
+    update private.report_jobs as j
+    set
+      state = 'failed',
+      attempts = greatest(j.attempts, report_job_record_failure.attempts),
+      coalesced_count = j.coalesced_count + v_job.coalesced_count + 1,
+      enqueued_at = least(j.enqueued_at, v_job.enqueued_at),
+      last_error = report_job_record_failure.error,
+      last_error_code = report_job_record_failure.error_code,
+      failed_at = now(),
+      run_after = greatest(j.run_after, now() + private.report_backoff(report_job_record_failure.attempts))
+    where j.job_id = v_waiting;
+    return 'failed';
+  end if;
+  update private.report_jobs as j
+  set
+    state = v_state,
+    attempts = report_job_record_failure.attempts,
+    last_error = report_job_record_failure.error,
+    last_error_code = report_job_record_failure.error_code,
+    failed_at = now(),
+    dead_at = case when v_state = 'dead' then now() end,
+    run_after = case when v_state = 'failed' then now() + private.report_backoff(report_job_record_failure.attempts)
+      else j.run_after end,
+    locked_at = null,
+    locked_by = null,
+    lease_expires_at = null
+  where j.job_id = v_job.job_id;
+  return v_state::text;
+end
+$$;
+comment on function private.report_job_record_failure(bigint, integer, text, text) is
+  'Marks an attempt failed (retry after backoff) or dead (max_attempts reached), keeping the error. '
+  'Callers: report_job_run, report_jobs_reap.';
+
+-- Run one job in the caller's transaction: recalculate the pupil inside a savepoint, delete the job
+-- on success, record the failure otherwise, and log the attempt in report_job_history.
+-- Returns {outcome: done|failed|dead|busy|gone|missing, waited_ms, run_ms, changed, version}.
+create or replace function private.report_job_run(job_id bigint, worker text)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_job private.report_jobs;
+  v_started timestamptz := clock_timestamp();
+  v_result jsonb;
+  v_outcome text;
+  v_error text;
+  v_code text;
+  v_attempts integer;
+begin
+  select j.* into v_job from private.report_jobs as j where j.job_id = report_job_run.job_id for update;
+  if not found or v_job.state = 'dead' then
+    return jsonb_build_object('outcome', 'missing');
+  end if;
+  if not pg_try_advisory_xact_lock(7301, hashtext(v_job.pupil_id::text)) then
+    -- Another session is recalculating this pupil right now. Leave the job waiting a moment.
+    if v_job.state = 'running' then
+      update private.report_jobs as j
+      set locked_at = null, locked_by = null, lease_expires_at = null, attempts = greatest(j.attempts - 1, 0),
+        state = 'pending', run_after = now() + interval '200 milliseconds'
+      where j.job_id = v_job.job_id
+        and not exists (
+          select from private.report_jobs as w where w.pupil_id = v_job.pupil_id and w.state in ('pending', 'failed')
+        );
+      if not found then
+        delete from private.report_jobs as j where j.job_id = v_job.job_id;
+      end if;
+    else
+      update private.report_jobs as j set run_after = now() + interval '200 milliseconds'
+      where j.job_id = v_job.job_id;
+    end if;
+    return jsonb_build_object('outcome', 'busy');
+  end if;
+  -- Two-phase claims counted the attempt when they claimed it; single-phase runs count it here.
+  v_attempts := v_job.attempts + case when v_job.state = 'running' then 0 else 1 end;
+  begin
+    v_result := private.report_recalculate_pupil(v_job.pupil_id);
+    delete from private.report_jobs as j where j.job_id = v_job.job_id;
+    v_outcome := 'done';
+  exception when others then
+    get stacked diagnostics v_error = message_text, v_code = returned_sqlstate;
+    if v_code = 'PLN01' then
+      delete from private.report_jobs as j where j.job_id = v_job.job_id;
+      v_outcome := 'gone';
+    else
+      v_outcome := private.report_job_record_failure(v_job.job_id, v_attempts, v_error, v_code);
+    end if;
+  end;
+  insert into private.report_job_history (
+    job_id, pupil_id, outcome, reason, enqueued_at, last_enqueued_at, started_at, finished_at, attempts,
+    coalesced_count, worker, changed, error
+  ) values (
+    v_job.job_id, v_job.pupil_id, v_outcome, v_job.reason, v_job.enqueued_at, v_job.last_enqueued_at, v_started,
+    clock_timestamp(), v_attempts, v_job.coalesced_count, report_job_run.worker, (v_result ->> 'changed')::boolean,
+    v_error
+  );
+  return jsonb_build_object(
+    'outcome', v_outcome,
+    'pupil_id', v_job.pupil_id,
+    'waited_ms', round(extract(epoch from (v_started - v_job.enqueued_at)) * 1000, 1),
+    'run_ms', round(extract(epoch from (clock_timestamp() - v_started)) * 1000, 1),
+    'coalesced', v_job.coalesced_count,
+    'changed', (v_result ->> 'changed')::boolean,
+    'version', (v_result ->> 'version')::bigint,
+    'error', v_error,
+    'error_code', v_code
+  );
+end
+$$;
+comment on function private.report_job_run(bigint, text) is
+  'Runs one job in a savepoint: recalculates, deletes the job, or records the failure; logs the attempt. '
+  'Callers: report_process_pupil, report_jobs_process, report_jobs_drain.';
+
+-- Return running jobs whose lease expired (their worker died) to the waiting jobs, as a failed
+-- attempt; prune old history. Returns the number of jobs reaped.
+create or replace function private.report_jobs_reap()
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_job private.report_jobs;
+  v_count integer := 0;
+begin
+  for v_job in
+    select j.*
+    from private.report_jobs as j
+    where j.state = 'running' and j.lease_expires_at < now()
+    order by j.job_id
+    for update skip locked
+  loop
+    perform private.report_job_record_failure(
+      v_job.job_id, v_job.attempts,
+      format('lease expired: worker %s did not finish within its lease (killed or timed out)', v_job.locked_by),
+      'PLQ02'
+    );
+    v_count := v_count + 1;
+  end loop;
+  delete from private.report_job_history as h
+  where h.history_id in (
+    select x.history_id
+    from private.report_job_history as x
+    where x.finished_at < now() - (select s.history_retention from private.report_queue_settings as s)
+    order by x.finished_at
+    limit 1000
+  );
+  return v_count;
+end
+$$;
+comment on function private.report_jobs_reap() is
+  'Fails running jobs whose lease expired (retried later, dead after max_attempts) and prunes history. '
+  'Callers: report_jobs_process, report_jobs_drain.';
+
+-- The caller's label in the job history.
+create or replace function private.report_worker_name()
+returns text
+language sql
+stable
+as $$
+  select coalesce(nullif(current_setting('application_name', true), ''), 'session') || ':' || pg_backend_pid()
+$$;
+comment on function private.report_worker_name() is 'application_name:pid of the session. Callers: the processing RPCs.';
+
+-- Fire-and-forget entry point: recalculate this pupil now if it has a waiting job that is due.
+create or replace function public.report_process_pupil(pupil_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_job_id bigint;
+begin
+  if report_process_pupil.pupil_id is null then
+    raise exception 'pupil_id is required' using errcode = 'PLV01';
+  end if;
+  if not private.profile_exists(report_process_pupil.pupil_id) then
+    raise exception 'unknown pupil %', report_process_pupil.pupil_id using errcode = 'PLN01';
+  end if;
+  if not (private.caller_bypasses_rls() or private.can_read_pupil(report_process_pupil.pupil_id)) then
+    raise exception 'you may not recalculate this pupil''s report' using errcode = '42501';
+  end if;
+  if exists (
+    select from private.report_jobs as j
+    where j.pupil_id = report_process_pupil.pupil_id and j.state = 'running'
+  ) then
+    return jsonb_build_object('processed', false, 'reason', 'running');
+  end if;
+  select j.job_id into v_job_id
+  from private.report_jobs as j
+  where j.pupil_id = report_process_pupil.pupil_id and j.state in ('pending', 'failed') and j.run_after <= now()
+  for update skip locked;
+  if v_job_id is null then
+    return jsonb_build_object('processed', false, 'reason', 'no due job');
+  end if;
+  return jsonb_build_object('processed', true)
+    || private.report_job_run(v_job_id, private.report_worker_name());
+end
+$$;
+comment on function public.report_process_pupil(uuid) is
+  'Recalculates the pupil now if a waiting job is due (what fire-and-forget calls after a write); safe '
+  'alongside workers. Returns {processed, outcome, waited_ms, run_ms, changed, version} or {processed: false, '
+  'reason}. Callers: glue.results (service_role, or the teacher/pupil who wrote). Errors: PLV01, PLN01, 42501.';
+
+-- One bounded batch for a worker: up to max_jobs due jobs or max_ms milliseconds, one transaction.
+create or replace function public.report_jobs_process(max_jobs integer default 100, max_ms integer default 500)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_started timestamptz := clock_timestamp();
+  v_deadline timestamptz;
+  v_worker text := private.report_worker_name();
+  v_job_id bigint;
+  v_run jsonb;
+  v_counts jsonb := '{"done": 0, "failed": 0, "dead": 0, "busy": 0, "gone": 0, "missing": 0}'::jsonb;
+  v_processed integer := 0;
+  v_reaped integer;
+begin
+  if report_jobs_process.max_jobs is null or report_jobs_process.max_jobs not between 1 and 10000 then
+    raise exception 'max_jobs must be between 1 and 10000, not %', report_jobs_process.max_jobs using errcode = 'PLV08';
+  end if;
+  if report_jobs_process.max_ms is null or report_jobs_process.max_ms not between 1 and 60000 then
+    raise exception 'max_ms must be between 1 and 60000, not %', report_jobs_process.max_ms using errcode = 'PLV08';
+  end if;
+  v_deadline := v_started + make_interval(secs => report_jobs_process.max_ms / 1000.0);
+  v_reaped := private.report_jobs_reap();
+  for v_job_id in
+    select j.job_id
+    from private.report_jobs as j
+    where
+      j.state in ('pending', 'failed') and j.run_after <= now()
+      and not exists (select from private.report_jobs as r where r.pupil_id = j.pupil_id and r.state = 'running')
+    order by j.run_after, j.job_id
+    limit report_jobs_process.max_jobs
+    for update of j skip locked
+  loop
+    exit when clock_timestamp() >= v_deadline;
+    v_run := private.report_job_run(v_job_id, v_worker);
+    v_counts := jsonb_set(v_counts, array[v_run ->> 'outcome'], to_jsonb((v_counts ->> (v_run ->> 'outcome'))::integer + 1));
+    v_processed := v_processed + 1;
+  end loop;
+  return v_counts || jsonb_build_object(
+    'processed', v_processed,
+    'reaped', v_reaped,
+    'elapsed_ms', round(extract(epoch from (clock_timestamp() - v_started)) * 1000, 1),
+    'remaining', (
+      select count(*) from private.report_jobs as j where j.state in ('pending', 'failed') and j.run_after <= now()
+    )
+  );
+end
+$$;
+comment on function public.report_jobs_process(integer, integer) is
+  'Processes one bounded batch of due jobs (max_jobs, max_ms) in one transaction; returns counts by outcome, '
+  'processed, reaped, elapsed_ms and remaining. Callers: glue worker (service_role). Errors: PLV08 out-of-range limits.';
+
+-- Two-phase claim for report_jobs_drain: mark up to max_jobs due jobs running with a lease.
+create or replace function private.report_jobs_claim(max_jobs integer, worker text)
+returns setof bigint
+language sql
+security definer
+set search_path = ''
+as $$
+  with due as (
+    select j.job_id
+    from private.report_jobs as j
+    where
+      j.state in ('pending', 'failed') and j.run_after <= now()
+      and not exists (select from private.report_jobs as r where r.pupil_id = j.pupil_id and r.state = 'running')
+    order by j.run_after, j.job_id
+    limit report_jobs_claim.max_jobs
+    for update of j skip locked
+  )
+  update private.report_jobs as j
+  set
+    state = 'running',
+    locked_at = now(),
+    locked_by = report_jobs_claim.worker,
+    lease_expires_at = now() + (select s.lease from private.report_queue_settings as s),
+    attempts = j.attempts + 1
+  from due
+  where j.job_id = due.job_id
+  returning j.job_id
+$$;
+comment on function private.report_jobs_claim(integer, text) is
+  'Claims up to max_jobs due jobs as running with a lease (two-phase). Callers: report_jobs_drain.';
+
+-- The pg_cron drain: claim a batch (commit), run it (commit), until the queue is empty or
+-- max_batches batches are done.
+create or replace procedure private.report_jobs_drain(batch_size integer default 100, max_batches integer default 50)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_worker text := 'pg_cron:' || pg_backend_pid();
+  v_jobs bigint [];
+  v_job_id bigint;
+  v_batches integer := 0;
+begin
+  if coalesce(report_jobs_drain.batch_size, 0) < 1 or coalesce(report_jobs_drain.max_batches, 0) < 1 then
+    raise exception 'batch_size and max_batches must be positive' using errcode = 'PLV08';
+  end if;
+  loop
+    perform private.report_jobs_reap();
+    v_jobs := array(select c from private.report_jobs_claim(report_jobs_drain.batch_size, v_worker) as c);
+    commit;
+    exit when cardinality(v_jobs) = 0;
+    foreach v_job_id in array v_jobs loop
+      perform private.report_job_run(v_job_id, v_worker);
+    end loop;
+    commit;
+    v_batches := v_batches + 1;
+    exit when v_batches >= report_jobs_drain.max_batches;
+  end loop;
+end
+$$;
+comment on procedure private.report_jobs_drain(integer, integer) is
+  'Drains the queue in committed batches (two-phase claims with a lease). Callers: pg_cron, DBAs. '
+  'Errors: PLV08 non-positive limits.';
+
+-- What operators watch: queue depth, age, failures, latency and coalescing.
+create or replace function public.report_queue_health()
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'pending', count(*) filter (where j.state = 'pending'),
+    'due', count(*) filter (where j.state in ('pending', 'failed') and j.run_after <= now()),
+    'running', count(*) filter (where j.state = 'running'),
+    'failed', count(*) filter (where j.state = 'failed'),
+    'dead', count(*) filter (where j.state = 'dead'),
+    'oldest_pending_age_s', round(extract(epoch from now() - min(j.enqueued_at) filter (
+      where j.state in ('pending', 'failed')
+    ))::numeric, 3),
+    'waiting_coalesced_writes', coalesce(sum(j.coalesced_count) filter (where j.state in ('pending', 'failed')), 0),
+    'last_hour', (
+      select jsonb_build_object(
+        'jobs_done', count(*) filter (where h.outcome = 'done'),
+        'jobs_failed', count(*) filter (where h.outcome in ('failed', 'dead')),
+        'writes', coalesce(sum(h.coalesced_count + 1) filter (where h.outcome = 'done'), 0),
+        'coalesced_writes', coalesce(sum(h.coalesced_count) filter (where h.outcome = 'done'), 0),
+        'wait_ms_p50', round((percentile_cont(0.5) within group (
+          order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
+        'wait_ms_p95', round((percentile_cont(0.95) within group (
+          order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
+        'freshness_ms_p50', round((percentile_cont(0.5) within group (
+          order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
+        'freshness_ms_p95', round((percentile_cont(0.95) within group (
+          order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
+        'run_ms_p50', round((percentile_cont(0.5) within group (
+          order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1),
+        'run_ms_p95', round((percentile_cont(0.95) within group (
+          order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1)
+      )
+      from private.report_job_history as h
+      where h.finished_at > now() - interval '1 hour'
+    )
+  )
+  from private.report_jobs as j
+$$;
+comment on function public.report_queue_health() is
+  'Queue state for operators: pending, due, running, failed, dead, oldest pending age, and over the last hour '
+  'jobs, writes coalesced, wait, freshness (last write to fresh cache) and run-time percentiles. '
+  'Callers: glue health, dashboards (service_role).';
+
+-- Failed and dead jobs with their errors.
+create or replace function public.report_jobs_failures()
+returns table (
+  job_id bigint, pupil_id uuid, state text, attempts integer, max_attempts integer, last_error text,
+  last_error_code text, failed_at timestamptz, run_after timestamptz, dead_at timestamptz
+)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select
+    j.job_id, j.pupil_id, j.state::text, j.attempts, j.max_attempts, j.last_error, j.last_error_code, j.failed_at,
+    j.run_after, j.dead_at
+  from private.report_jobs as j
+  where j.state in ('failed', 'dead')
+  order by j.state desc, j.failed_at desc
+$$;
+comment on function public.report_jobs_failures() is
+  'Every failed (waiting for a retry) and dead job with its last error. Callers: glue health, operators (service_role).';
+
+-- Give a dead job another round of attempts.
+create or replace function public.report_jobs_requeue(job_id bigint)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_job private.report_jobs;
+begin
+  select j.* into v_job from private.report_jobs as j where j.job_id = report_jobs_requeue.job_id for update;
+  if not found then
+    raise exception 'unknown job %', report_jobs_requeue.job_id using errcode = 'PLN08';
+  end if;
+  if v_job.state <> 'dead' then
+    raise exception 'job % is %, only dead jobs can be re-queued', v_job.job_id, v_job.state
+      using errcode = 'PLS01';
+  end if;
+  delete from private.report_jobs as j where j.job_id = v_job.job_id;
+  perform private.report_enqueue(array[v_job.pupil_id], 'requeue of dead job ' || v_job.job_id);
+  return (
+    select jsonb_build_object('job_id', j.job_id, 'pupil_id', j.pupil_id, 'state', j.state)
+    from private.report_jobs as j
+    where j.pupil_id = v_job.pupil_id and j.state in ('pending', 'failed')
+  );
+end
+$$;
+comment on function public.report_jobs_requeue(bigint) is
+  'Re-queues a dead job (fresh attempts; coalesced into a waiting job if there is one); returns the waiting job. '
+  'Callers: operators (service_role). Errors: PLN08 unknown job, PLS01 job not dead.';
+
+-- The safety net: compare a sample of pupils with the live computation and enqueue every mismatch.
+create or replace function public.report_verify_and_enqueue(sample_size integer default 100)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_sweep record;
+begin
+  select s.* into v_sweep from public.report_verify_sweep(report_verify_and_enqueue.sample_size) as s;
+  perform private.report_enqueue(v_sweep.mismatched_pupils, 'verification sweep');
+  return jsonb_build_object(
+    'pupils_checked', v_sweep.pupils_checked,
+    'pupils_mismatched', v_sweep.pupils_mismatched,
+    'differences', v_sweep.differences,
+    'enqueued', coalesce(cardinality(v_sweep.mismatched_pupils), 0)
+  );
+end
+$$;
+comment on function public.report_verify_and_enqueue(integer) is
+  'Verifies a random sample (NULL: everyone) against the live computation and enqueues every mismatched pupil; '
+  'returns the counts. Callers: pg_cron, glue verify (service_role). Errors: PLV08 sample_size < 1.';
+
+revoke all on function private.report_enqueue(uuid [], text) from public;
+revoke all on function private.report_backoff(integer) from public;
+revoke all on function private.report_job_record_failure(bigint, integer, text, text) from public;
+revoke all on function private.report_job_run(bigint, text) from public;
+revoke all on function private.report_jobs_reap() from public;
+revoke all on function private.report_worker_name() from public;
+revoke all on function private.report_jobs_claim(integer, text) from public;
+revoke all on procedure private.report_jobs_drain(integer, integer) from public;
+revoke all on function public.report_process_pupil(uuid) from public, anon;
+revoke all on function public.report_jobs_process(integer, integer) from public, anon, authenticated;
+revoke all on function public.report_queue_health() from public, anon, authenticated;
+revoke all on function public.report_jobs_failures() from public, anon, authenticated;
+revoke all on function public.report_jobs_requeue(bigint) from public, anon, authenticated;
+revoke all on function public.report_verify_and_enqueue(integer) from public, anon, authenticated;
+grant execute on procedure private.report_jobs_drain(integer, integer) to service_role;
+grant execute on function public.report_process_pupil(uuid) to authenticated, service_role;
+grant execute on function public.report_jobs_process(integer, integer) to service_role;
+grant execute on function public.report_queue_health() to service_role;
+grant execute on function public.report_jobs_failures() to service_role;
+grant execute on function public.report_jobs_requeue(bigint) to service_role;
+grant execute on function public.report_verify_and_enqueue(integer) to service_role;

@@ -1,0 +1,651 @@
+"""The migration runner, the functions migration generator, the drift check and the `migrate` CLI.
+
+Every test runs against a real PostgreSQL: `scratch_url` is a throwaway database with only the
+platform shim, dropped afterwards; check_drift makes (and drops) its own scratch databases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from glue import cli
+from glue.config import FUNCTIONS_DIR, MIGRATIONS_DIR, ROOT
+from glue.migrate import (
+    FUNCTIONS_SUFFIX,
+    MigrationError,
+    check_drift,
+    discover,
+    migrate,
+    pending,
+    render_functions,
+    write_functions_migration,
+)
+
+DOMAIN_TABLES = (
+    "profiles",
+    "subjects",
+    "groups",
+    "group_membership",
+    "units",
+    "lessons",
+    "lesson_assignments",
+    "learning_objectives",
+    "success_criteria",
+    "activity_types",
+    "activities",
+    "activity_success_criteria",
+    "submissions",
+    "submission_criterion_scores",
+    "level_boundaries",
+)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def rows(url: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(query.encode(), params).fetchall()
+
+
+def value(url: str, query: str, params: tuple[Any, ...] = ()) -> Any:
+    return rows(url, query, params)[0][0]
+
+
+def exists(url: str, relation: str) -> bool:
+    return bool(value(url, "select to_regclass(%s) is not null", (relation,)))
+
+
+def recorded(url: str) -> list[tuple[str, str, list[str]]]:
+    """(version, name, statements) of every migration the database has recorded."""
+    if not exists(url, "supabase_migrations.schema_migrations"):
+        return []
+    return [
+        (r[0], r[1], r[2])
+        for r in rows(
+            url,
+            "select version, name, statements from supabase_migrations.schema_migrations order by version",
+        )
+    ]
+
+
+def write(directory: Path, filename: str, text: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / filename
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def order_log(url: str) -> list[str]:
+    return [r[0] for r in rows(url, "select name from public.applied_order order by seq")]
+
+
+FIRST = (
+    "create table public.applied_order (seq serial primary key, name text not null);\n"
+    "insert into public.applied_order (name) values ('first');\n"
+)
+SECOND = "insert into public.applied_order (name) values ('second');\n"
+THIRD = "insert into public.applied_order (name) values ('third');\n"
+
+
+@pytest.fixture
+def three(tmp_path: Path) -> Path:
+    """Three small migrations whose SQL records the order they ran in (written out of order)."""
+    directory = tmp_path / "migrations"
+    write(directory, "20250101000003_third.sql", THIRD)
+    write(directory, "20250101000001_first.sql", FIRST)
+    write(directory, "20250101000002_second.sql", SECOND)
+    return directory
+
+
+# --- the runner ------------------------------------------------------------------------------------
+
+
+def test_applies_in_filename_order_and_records_each(scratch_url: str, three: Path) -> None:
+    applied = migrate(scratch_url, three)
+
+    assert [m.filename for m in applied] == [
+        "20250101000001_first.sql",
+        "20250101000002_second.sql",
+        "20250101000003_third.sql",
+    ]
+    assert order_log(scratch_url) == ["first", "second", "third"]
+    assert recorded(scratch_url) == [
+        ("20250101000001", "first", [FIRST]),
+        ("20250101000002", "second", [SECOND]),
+        ("20250101000003", "third", [THIRD]),
+    ]
+
+
+def test_second_run_applies_nothing(scratch_url: str, three: Path) -> None:
+    migrate(scratch_url, three)
+    before = recorded(scratch_url)
+
+    assert migrate(scratch_url, three) == []
+    assert pending(scratch_url, three) == []
+    assert order_log(scratch_url) == ["first", "second", "third"]
+    assert recorded(scratch_url) == before
+
+
+def test_only_new_files_are_applied(scratch_url: str, three: Path) -> None:
+    migrate(scratch_url, three)
+    write(three, "20250101000004_fourth.sql", "insert into public.applied_order (name) values ('fourth');\n")
+
+    assert [m.filename for m in pending(scratch_url, three)] == ["20250101000004_fourth.sql"]
+    assert [m.filename for m in migrate(scratch_url, three)] == ["20250101000004_fourth.sql"]
+    assert order_log(scratch_url) == ["first", "second", "third", "fourth"]
+
+
+@pytest.mark.parametrize(
+    "edited_text",
+    [SECOND + "-- a comment added later\n", SECOND.replace("'second'", "'2nd'"), SECOND.rstrip("\n")],
+    ids=["comment-added", "statement-changed", "whitespace-only"],
+)
+def test_a_file_edited_after_it_was_applied_is_refused(
+    scratch_url: str, three: Path, edited_text: str
+) -> None:
+    migrate(scratch_url, three)
+    write(three, "20250101000002_second.sql", edited_text)
+    write(three, "20250101000004_fourth.sql", "insert into public.applied_order (name) values ('fourth');\n")
+
+    with pytest.raises(MigrationError) as refused:
+        migrate(scratch_url, three)
+    message = str(refused.value)
+    assert "20250101000002_second.sql" in message
+    assert "edited" in message
+    # refused before anything ran: the new fourth migration was not applied either
+    assert order_log(scratch_url) == ["first", "second", "third"]
+    assert [r[0] for r in recorded(scratch_url)] == ["20250101000001", "20250101000002", "20250101000003"]
+    with pytest.raises(MigrationError, match=r"20250101000002_second\.sql was edited"):
+        pending(scratch_url, three)
+
+
+def test_a_failing_migration_is_rolled_back_and_stops_the_run(scratch_url: str, tmp_path: Path) -> None:
+    directory = tmp_path / "migrations"
+    write(directory, "20250101000001_good.sql", "create table public.t_good (id int);\n")
+    write(
+        directory,
+        "20250101000002_bad.sql",
+        "create table public.t_bad (id int);\ninsert into public.t_bad values (1);\nselect 1 / 0;\n",
+    )
+    write(directory, "20250101000003_later.sql", "create table public.t_later (id int);\n")
+
+    with pytest.raises(MigrationError) as failed:
+        migrate(scratch_url, directory)
+    message = str(failed.value)
+    assert "20250101000002_bad.sql" in message
+    assert "rolled back" in message
+    assert "22012" in message  # division_by_zero, with the server's message
+    assert exists(scratch_url, "public.t_good")
+    assert not exists(scratch_url, "public.t_bad")
+    assert not exists(scratch_url, "public.t_later")
+    assert [r[0] for r in recorded(scratch_url)] == ["20250101000001"]
+
+    # once fixed, the run resumes where it stopped
+    write(directory, "20250101000002_bad.sql", "create table public.t_bad (id int);\n")
+    assert [m.version for m in migrate(scratch_url, directory)] == ["20250101000002", "20250101000003"]
+    assert exists(scratch_url, "public.t_bad")
+    assert exists(scratch_url, "public.t_later")
+
+
+@pytest.mark.parametrize(
+    "bad_name",
+    [
+        "init.sql",
+        "20250101_init.sql",
+        "2025010100000_init.sql",
+        "20250101000000-init.sql",
+        "20250101000000_Init.sql",
+        "20250101000000_init-table.sql",
+        "20250101000000_.sql",
+    ],
+)
+def test_badly_named_files_are_rejected(scratch_url: str, tmp_path: Path, bad_name: str) -> None:
+    directory = tmp_path / "migrations"
+    write(directory, "20250101000001_first.sql", FIRST)
+    write(directory, bad_name, "create table public.never (id int);\n")
+
+    with pytest.raises(MigrationError) as rejected:
+        migrate(scratch_url, directory)
+    assert bad_name in str(rejected.value)
+    assert "YYYYMMDDHHMMSS_lower_snake_name.sql" in str(rejected.value)
+    # rejected before touching the database
+    assert not exists(scratch_url, "public.applied_order")
+    assert not exists(scratch_url, "supabase_migrations.schema_migrations")
+
+
+def test_two_files_with_one_version_are_rejected(scratch_url: str, tmp_path: Path) -> None:
+    directory = tmp_path / "migrations"
+    write(directory, "20250101000001_first.sql", FIRST)
+    write(directory, "20250101000001_again.sql", SECOND)
+
+    with pytest.raises(MigrationError, match="share the version 20250101000001"):
+        migrate(scratch_url, directory)
+    assert not exists(scratch_url, "public.applied_order")
+
+
+def test_a_recorded_migration_missing_on_disk_is_refused(scratch_url: str, three: Path) -> None:
+    migrate(scratch_url, three)
+    (three / "20250101000002_second.sql").unlink()
+    write(three, "20250101000004_fourth.sql", "insert into public.applied_order (name) values ('fourth');\n")
+
+    with pytest.raises(MigrationError) as refused:
+        migrate(scratch_url, three)
+    assert "20250101000002" in str(refused.value)
+    assert "not in" in str(refused.value)
+    assert order_log(scratch_url) == ["first", "second", "third"]
+    assert [r[0] for r in recorded(scratch_url)] == ["20250101000001", "20250101000002", "20250101000003"]
+
+
+def test_the_project_migrations_apply_cleanly_and_rerun_applies_nothing(scratch_url: str) -> None:
+    on_disk = discover(MIGRATIONS_DIR)
+    assert on_disk, "supabase/migrations is empty"
+
+    applied = migrate(scratch_url)
+
+    assert [m.filename for m in applied] == [m.filename for m in on_disk]
+    assert [(v, n) for v, n, _ in recorded(scratch_url)] == [(m.version, m.name) for m in on_disk]
+    for table in DOMAIN_TABLES:
+        assert exists(scratch_url, f"public.{table}"), table
+    assert value(scratch_url, "select count(*) from public.level_boundaries") == 107
+    assert migrate(scratch_url) == []
+    assert pending(scratch_url) == []
+
+
+# --- functions_sql -> migration --------------------------------------------------------------------
+
+FUNCTION_A = """\
+create or replace function private.probe_a()
+returns integer
+language sql
+as $$ select 1 $$;
+"""
+FUNCTION_B = """\
+create or replace function private.probe_b()
+returns integer
+language sql
+as $$ select 2 $$;
+"""
+
+
+@dataclass
+class Project:
+    migrations: Path
+    functions: Path
+
+    def listing(self) -> dict[str, str]:
+        return {p.name: p.read_text(encoding="utf-8") for p in sorted(self.migrations.iterdir())}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """A small project: an init migration, a functions migration up to date with functions_sql/."""
+    p = Project(tmp_path / "migrations", tmp_path / "functions_sql")
+    # A git repository of its own, so that "not committed yet" means untracked there.
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    write(p.functions, "10_a.sql", FUNCTION_A)
+    write(p.functions, "20_b.sql", FUNCTION_B)
+    write(p.migrations, "20250101000000_init.sql", "create schema if not exists private;\n")
+    write(p.migrations, "20250101000100" + FUNCTIONS_SUFFIX, render_functions(p.functions))
+    return p
+
+
+def test_render_contains_every_functions_file_in_order(tmp_path: Path) -> None:
+    functions = tmp_path / "functions_sql"
+    write(functions, "30_c.sql", "-- third file\n")
+    write(functions, "10_a.sql", FUNCTION_A)
+    write(functions, "20_b.sql", FUNCTION_B + "\n\n")
+
+    text = render_functions(functions)
+
+    markers = [f"-- ==== supabase/functions_sql/{n} ====" for n in ("10_a.sql", "20_b.sql", "30_c.sql")]
+    positions = [text.index(m) for m in markers]
+    assert positions == sorted(positions)
+    assert FUNCTION_A in text
+    assert FUNCTION_B in text
+    assert "-- third file\n" in text
+    assert text.startswith("-- Generated by `make functions-migration`")
+
+
+def test_render_of_the_project_contains_every_functions_sql_file() -> None:
+    text = render_functions(FUNCTIONS_DIR)
+    files = sorted(FUNCTIONS_DIR.glob("*.sql"))
+    assert files
+    for path in files:
+        assert f"-- ==== supabase/functions_sql/{path.name} ====" in text
+        assert path.read_text(encoding="utf-8").rstrip() in text
+
+
+def test_up_to_date_writes_nothing(project: Project) -> None:
+    before = project.listing()
+
+    path, message = write_functions_migration(project.migrations, project.functions)
+
+    assert path is None
+    assert message == f"20250101000100{FUNCTIONS_SUFFIX} is up to date"
+    assert project.listing() == before
+
+
+def test_changed_functions_write_a_new_migration_after_the_last(project: Project) -> None:
+    write(project.migrations, "20250101000200_later.sql", "select 1;\n")
+    write(project.functions, "20_b.sql", FUNCTION_B.replace("select 2", "select 22"))
+    before = project.listing()
+    now = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+    path, message = write_functions_migration(project.migrations, project.functions, now=now)
+
+    assert path == project.migrations / f"20300102030405{FUNCTIONS_SUFFIX}"
+    assert message == f"wrote {path.name}"
+    text = path.read_text(encoding="utf-8")
+    assert text == render_functions(project.functions)
+    assert "select 22" in text
+    assert FUNCTION_A in text
+    after = project.listing()
+    assert {k: v for k, v in after.items() if k != path.name} == before  # nothing else touched
+    assert discover(project.migrations)[-1].path == path
+    # and now it is up to date
+    assert write_functions_migration(project.migrations, project.functions)[0] is None
+
+
+def test_a_clock_behind_the_last_migration_still_gives_a_newer_version(project: Project) -> None:
+    write(project.migrations, "20990101000000_future.sql", "select 1;\n")
+    write(project.functions, "10_a.sql", FUNCTION_A.replace("select 1", "select 11"))
+
+    path, _message = write_functions_migration(
+        project.migrations, project.functions, now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    )
+
+    assert path is not None
+    assert path.name == f"20990101000001{FUNCTIONS_SUFFIX}"
+    versions = [m.version for m in discover(project.migrations)]
+    assert versions[-1] == "20990101000001"
+    assert versions == sorted(versions)
+
+
+def test_an_uncommitted_newest_functions_migration_is_regenerated_in_place(project: Project) -> None:
+    # tmp files are not tracked by git: the newest functions migration is work in progress
+    write(project.functions, "20_b.sql", FUNCTION_B.replace("select 2", "select 222"))
+
+    path, message = write_functions_migration(project.migrations, project.functions)
+
+    assert path == project.migrations / f"20250101000100{FUNCTIONS_SUFFIX}"
+    assert message.startswith("regenerated")
+    assert sorted(project.listing()) == ["20250101000000_init.sql", f"20250101000100{FUNCTIONS_SUFFIX}"]
+    assert "select 222" in path.read_text(encoding="utf-8")
+
+
+def test_without_a_functions_migration_one_is_written(tmp_path: Path) -> None:
+    migrations = tmp_path / "migrations"
+    functions = tmp_path / "functions_sql"
+    write(functions, "10_a.sql", FUNCTION_A)
+    write(migrations, "20250101000000_init.sql", "create schema if not exists private;\n")
+
+    path, _message = write_functions_migration(
+        migrations, functions, now=dt.datetime(2025, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
+    )
+
+    assert path == migrations / f"20250601120000{FUNCTIONS_SUFFIX}"
+    assert path.read_text(encoding="utf-8") == render_functions(functions)
+
+
+def test_a_generated_functions_migration_applies(scratch_url: str, project: Project) -> None:
+    applied = migrate(scratch_url, project.migrations)
+
+    assert [m.filename for m in applied][-1] == f"20250101000100{FUNCTIONS_SUFFIX}"
+    assert value(scratch_url, "select private.probe_a() + private.probe_b()") == 3
+
+
+# --- drift -----------------------------------------------------------------------------------------
+
+
+def test_the_project_has_no_drift(database_url: str) -> None:
+    assert check_drift(database_url) == []
+
+
+@dataclass
+class DriftCopy:
+    migrations: Path
+    functions: Path
+    baseline: list[str]
+
+    @property
+    def access(self) -> Path:
+        return self.functions / "10_access.sql"
+
+    def replace(self, old: str, new: str) -> None:
+        text = self.access.read_text(encoding="utf-8")
+        assert text.count(old) == 1, f"10_access.sql no longer contains exactly one {old!r}"
+        self.access.write_text(text.replace(old, new), encoding="utf-8")
+
+    def new_problems(self, url: str) -> list[str]:
+        problems = check_drift(url, migrations_dir=self.migrations, functions_dir=self.functions)
+        return [p for p in problems if p not in self.baseline]
+
+
+@pytest.fixture(scope="module")
+def drift_source(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> DriftCopy:
+    """A consistent copy of supabase/migrations and supabase/functions_sql, with its drift baseline.
+
+    The functions migration is regenerated in the copy, so the copy has no drift by construction
+    whatever the working tree holds; `test_the_project_has_no_drift` checks the real tree.
+    """
+    root = tmp_path_factory.mktemp("drift_source")
+    migrations = Path(shutil.copytree(MIGRATIONS_DIR, root / "migrations"))
+    functions = Path(shutil.copytree(FUNCTIONS_DIR, root / "functions_sql"))
+    write_functions_migration(migrations, functions)
+    return DriftCopy(migrations, functions, check_drift(database_url, migrations, functions))
+
+
+@pytest.fixture
+def drift_copy(drift_source: DriftCopy, tmp_path: Path) -> DriftCopy:
+    """A private copy of drift_source that one test may edit."""
+    return DriftCopy(
+        Path(shutil.copytree(drift_source.migrations, tmp_path / "migrations")),
+        Path(shutil.copytree(drift_source.functions, tmp_path / "functions_sql")),
+        drift_source.baseline,
+    )
+
+
+def test_an_edited_function_body_is_drift(database_url: str, drift_copy: DriftCopy) -> None:
+    drift_copy.replace(
+        "where gm.group_id = is_group_teacher.group_id",
+        "where gm.group_id = upper(is_group_teacher.group_id)",
+    )
+
+    assert drift_copy.new_problems(database_url) == [
+        "private.is_group_teacher(text): functions_sql/ differs from the migrations (definition)"
+    ]
+
+
+def test_an_edited_function_comment_is_drift(database_url: str, drift_copy: DriftCopy) -> None:
+    drift_copy.replace(
+        "'True when auth.uid() is the pupil or teaches them.",
+        "'True when auth.uid() is the pupil or a teacher.",
+    )
+
+    assert drift_copy.new_problems(database_url) == [
+        "private.can_read_pupil(uuid): functions_sql/ differs from the migrations (comment)"
+    ]
+
+
+def test_an_added_grant_is_drift(database_url: str, drift_copy: DriftCopy) -> None:
+    drift_copy.replace(
+        "grant execute on function private.can_read_pupil(uuid) to authenticated, service_role;",
+        "grant execute on function private.can_read_pupil(uuid) to authenticated, service_role, anon;",
+    )
+
+    assert drift_copy.new_problems(database_url) == [
+        "private.can_read_pupil(uuid): functions_sql/ differs from the migrations (grants)"
+    ]
+
+
+def test_a_function_added_without_a_migration_is_drift(database_url: str, drift_copy: DriftCopy) -> None:
+    write(drift_copy.functions, "90_probe.sql", FUNCTION_A.replace("probe_a", "drift_probe"))
+
+    assert drift_copy.new_problems(database_url) == [
+        "private.drift_probe(): in functions_sql/ but not installed by any migration"
+    ]
+
+
+def test_a_function_removed_from_functions_sql_has_no_source(
+    database_url: str, drift_copy: DriftCopy
+) -> None:
+    text = drift_copy.access.read_text(encoding="utf-8")
+    start = text.index("create or replace function private.can_read_pupil(pupil_id uuid)")
+    end = text.index("$$;", text.index("as $$", start)) + len("$$;")
+    text = text[:start] + text[end:]
+    # and its comment and grants: the source is gone for good
+    comment = text.index("comment on function private.can_read_pupil(uuid) is")
+    text = text[:comment] + text[text.index(";\n", comment) + 2 :]
+    text = "\n".join(line for line in text.splitlines() if "private.can_read_pupil(uuid)" not in line) + "\n"
+    drift_copy.access.write_text(text, encoding="utf-8")
+    assert "function private.can_read_pupil(pupil_id" not in drift_copy.access.read_text(encoding="utf-8")
+
+    assert drift_copy.new_problems(database_url) == [
+        "private.can_read_pupil(uuid): installed by the migrations but has no source in functions_sql/"
+    ]
+
+
+def test_regenerating_the_functions_migration_clears_the_drift(
+    database_url: str, drift_copy: DriftCopy
+) -> None:
+    drift_copy.replace(
+        "where gm.group_id = is_group_teacher.group_id",
+        "where gm.group_id = upper(is_group_teacher.group_id)",
+    )
+    write(drift_copy.functions, "90_probe.sql", FUNCTION_A.replace("probe_a", "drift_probe"))
+    assert len(drift_copy.new_problems(database_url)) == 2
+
+    path, _message = write_functions_migration(drift_copy.migrations, drift_copy.functions)
+
+    assert path is not None
+    assert drift_copy.new_problems(database_url) == []
+
+
+def test_a_public_function_with_a_source_is_not_drift(database_url: str, tmp_path: Path) -> None:
+    # Independent of the working tree: one public and one private function, both with a source and
+    # installed by the generated migration. The database search_path includes public.
+    migrations = tmp_path / "migrations"
+    functions = tmp_path / "functions_sql"
+    write(migrations, "20250101000000_init.sql", "create schema if not exists private;\n")
+    write(functions, "10_a.sql", FUNCTION_A + FUNCTION_B.replace("private.probe_b", "public.probe_b"))
+    write_functions_migration(migrations, functions)
+
+    assert check_drift(database_url, migrations_dir=migrations, functions_dir=functions) == []
+
+
+def test_a_removed_grant_is_drift(database_url: str, drift_copy: DriftCopy) -> None:
+    drift_copy.replace(
+        "grant execute on function private.can_read_pupil(uuid) to authenticated, service_role;", ""
+    )
+
+    assert drift_copy.new_problems(database_url) == [
+        "private.can_read_pupil(uuid): functions_sql/ differs from the migrations (grants)"
+    ]
+
+
+def test_an_old_overload_left_by_a_signature_change_is_drift(
+    database_url: str, drift_copy: DriftCopy
+) -> None:
+    text = drift_copy.access.read_text(encoding="utf-8")
+    text = text.replace(
+        "private.is_group_member(group_id text)", "private.is_group_member(group_id text, any_role boolean)"
+    ).replace("function private.is_group_member(text)", "function private.is_group_member(text, boolean)")
+    drift_copy.access.write_text(text, encoding="utf-8")
+    write_functions_migration(drift_copy.migrations, drift_copy.functions)
+
+    assert drift_copy.new_problems(database_url) == [
+        "private.is_group_member(text): installed by the migrations but has no source in functions_sql/"
+    ]
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+def run_glue(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "glue", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_cli_migrate_applies_then_has_nothing_to_apply(scratch_url: str) -> None:
+    first = run_glue("--database-url", scratch_url, "migrate")
+
+    assert first.returncode == 0, first.stderr
+    assert "applied" in first.stdout
+    assert f"applied {discover()[0].filename}" in first.stdout
+    assert f"{len(discover())} applied" in first.stdout
+    assert first.stderr == ""
+
+    second = run_glue("--database-url", scratch_url, "migrate")
+    assert second.returncode == 0, second.stderr
+    assert "nothing to apply" in second.stdout
+
+    status = run_glue("--database-url", scratch_url, "migrate", "--status")
+    assert status.returncode == 0, status.stderr
+    assert "0 pending" in status.stdout
+
+
+def test_cli_refuses_an_edited_migration_without_a_traceback(migrated_scratch_url: str) -> None:
+    # The CLI reads the real supabase/migrations: make the database remember other text for the
+    # first file, which is what an edit after applying looks like.
+    first = discover()[0]
+    with psycopg.connect(migrated_scratch_url, autocommit=True) as conn:
+        conn.execute(
+            "update supabase_migrations.schema_migrations set statements = array[%s] where version = %s",
+            ("-- the text that was applied\n", first.version),
+        )
+
+    result = run_glue("--database-url", migrated_scratch_url, "migrate")
+
+    assert result.returncode == cli.EXIT_USAGE == 2
+    assert f"glue: migration {first.filename} was edited after it was applied" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_cli_refuses_a_migration_missing_on_disk(migrated_scratch_url: str) -> None:
+    with psycopg.connect(migrated_scratch_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into supabase_migrations.schema_migrations (version, name, statements)"
+            " values ('29991231235959', 'from_another_branch', array['select 1'])"
+        )
+
+    result = run_glue("--database-url", migrated_scratch_url, "migrate")
+
+    assert result.returncode == 2
+    assert "29991231235959" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_main_in_process(scratch_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--database-url", scratch_url, "migrate"]) == 0
+    out = capsys.readouterr().out
+    assert f"applied {discover()[-1].filename}" in out
+
+    assert cli.main(["--database-url", scratch_url, "migrate"]) == 0
+    assert "nothing to apply" in capsys.readouterr().out
+
+
+def test_cli_unreachable_database_exits_3(tmp_path: Path) -> None:
+    result = run_glue(
+        "--database-url", "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=3", "migrate"
+    )
+
+    assert result.returncode == cli.EXIT_UNREACHABLE == 3
+    assert "cannot reach the database" in result.stderr
+    assert "Traceback" not in result.stderr
