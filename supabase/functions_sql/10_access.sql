@@ -93,7 +93,7 @@ as $$
   where t.user_id = auth.uid() and t.role = 'teacher'
 $$;
 comment on function private.readable_pupil_ids() is
-  'auth.uid() and the pupils of the classes auth.uid() teaches. Used by RLS policies (evaluated once per query).';
+'auth.uid() and the pupils of the classes auth.uid() teaches. Used by RLS policies (evaluated once per query).';
 
 -- The classes the current user belongs to, in any role.
 create or replace function private.member_group_ids()
@@ -149,8 +149,8 @@ as $$
   ), false)
 $$;
 comment on function private.caller_bypasses_rls() is
-  'True when the role the session acts as (SET ROLE, else the login role) bypasses RLS: service_role, postgres. '
-  'Callers: the assert_* helpers and the RPCs.';
+'True when the role the session acts as (SET ROLE, else the login role) bypasses RLS: service_role, postgres. '
+'Callers: the assert_* helpers and the RPCs.';
 
 -- Raise unless the caller may read the pupil's work and reports.
 create or replace function private.assert_can_read_pupil(pupil_id uuid)
@@ -176,7 +176,7 @@ begin
 end
 $$;
 comment on function private.assert_can_read_pupil(uuid) is
-  'Raises PLV01 (null), PLN01 (unknown pupil) or 42501 (not the pupil nor their teacher). Callers: read RPCs.';
+'Raises PLV01 (null), PLN01 (unknown pupil) or 42501 (not the pupil nor their teacher). Callers: read RPCs.';
 
 -- Raise unless the caller teaches the class.
 create or replace function private.assert_can_teach_group(group_id text)
@@ -201,7 +201,7 @@ begin
 end
 $$;
 comment on function private.assert_can_teach_group(text) is
-  'Raises PLV01 (null), PLN02 (unknown class) or 42501 (not a teacher of the class). Callers: RPCs.';
+'Raises PLV01 (null), PLN02 (unknown class) or 42501 (not a teacher of the class). Callers: RPCs.';
 
 -- Existence checks that see past RLS, so that an unknown id and a forbidden one get different errors.
 create or replace function private.profile_exists(user_id uuid)

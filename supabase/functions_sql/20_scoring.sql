@@ -5,20 +5,21 @@
 -- computes a number another way.
 --
 -- They are LANGUAGE sql, SECURITY INVOKER and carry no SET clause, deliberately: PostgreSQL inlines
--- such functions into the calling query, so one definition serves both a single pupil (index scans)
--- and every pupil at once (hash joins). A SET search_path clause would stop the inlining; instead
--- every name inside is schema-qualified, and being SECURITY INVOKER they grant nothing.
--- Each table function takes pupil_ids: an array of pupils, or NULL for every pupil.
+-- such functions into the calling query, so the same definition gets index scans for one pupil and
+-- hash joins for many. A SET search_path clause would stop the inlining; instead every name inside
+-- is schema-qualified, and being SECURITY INVOKER they grant nothing.
 --
 -- Layers, each built only on the one below:
---   criterion_score, score_source        s(p, a, c) and where it came from (scalar)
---   live_pupil_work                      A(p, u): which activities count for which pupil and unit
---   live_criterion_scores                s(p, a, c) for every counted activity and linked criterion
---   live_cells                           the cell score and source of (p, a)
---   live_criterion_rows                  act(c) and ass(c): rows of report_pupil_criterion_scores
---   level_for                            the label of an average in a year (level_boundaries)
---   live_unit_rows                       rows of report_pupil_unit_summaries
---   summarise_subjects, live_subject_rows rows of report_pupil_subject_summaries
+--   criterion_score, score_source   s(p, a, c) and the rule that gave it (scalar)
+--   live_pupil_work                 A(p, u): which activities count for which pupil and unit
+--   live_criterion_scores           s(p, a, c) for every counted activity and linked criterion
+--   cells_of                        the cell score and source of (p, a)          } aggregates of an
+--   criterion_rows_of               act(c), ass(c): report_pupil_criterion_scores } array of scores,
+--   unit_rows_of                    report_pupil_unit_summaries                   } so that they are
+--   level_for                       the label of an average in a year             } computed once
+--   summarise_subjects              report_pupil_subject_summaries from unit rows
+--   live_cells, live_criterion_rows, live_unit_rows, live_subject_rows: the same, computed live for
+--   an array of pupils (NULL: every pupil; fine for checks, use batches for bulk work).
 
 -- s(p, a, c): 0 for missing work, else the teacher's criterion mark, override, AI score, auto score;
 -- NULL when submitted and not yet marked.
@@ -40,7 +41,7 @@ as $$
   end
 $$;
 comment on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) is
-  'DOMAIN.md section 2: the criterion score s(p, a, c). Callers: live_criterion_scores. Never raises.';
+'DOMAIN.md section 2: the criterion score s(p, a, c). Callers: live_criterion_scores. Never raises.';
 
 -- Which rule of criterion_score applied: missing, teacher_criteria, override, ai, auto, or NULL.
 create or replace function private.score_source(
@@ -64,11 +65,11 @@ as $$
   end
 $$;
 comment on function private.score_source(boolean, numeric, numeric, numeric, numeric) is
-  'The rule of criterion_score that applied (shown on the results grid). Callers: live_criterion_scores.';
+'The rule of criterion_score that applied (shown on the results grid). Callers: live_criterion_scores.';
 
 -- A(p, u): the active scorable activities of active lessons of active units assigned to at least one
 -- class in which p is a pupil; a lesson assigned to two of the pupil's classes counts once.
-create or replace function private.live_pupil_work(pupil_ids uuid [])
+create or replace function private.live_pupil_work(pupil_ids uuid[])
 returns table (
   pupil_id uuid,
   unit_id uuid,
@@ -95,25 +96,13 @@ as $$
     gm.role = 'pupil'
     and (live_pupil_work.pupil_ids is null or gm.user_id = any(live_pupil_work.pupil_ids))
 $$;
-comment on function private.live_pupil_work(uuid []) is
-  'DOMAIN.md section 3, A(p, u): the work that counts, per pupil (NULL: every pupil). Callers: live_criterion_scores.';
+comment on function private.live_pupil_work(uuid[]) is
+'DOMAIN.md section 3, A(p, u): the work that counts, per pupil (NULL: every pupil). Callers: live_criterion_scores.';
 
 -- s(p, a, c) for every counted activity and each criterion linked to it. An activity without linked
 -- criteria gives one row with success_criteria_id NULL (rules 1, 3, 4, 5, 6 apply directly).
-create or replace function private.live_criterion_scores(pupil_ids uuid [])
-returns table (
-  pupil_id uuid,
-  unit_id uuid,
-  lesson_id uuid,
-  activity_id uuid,
-  is_summative boolean,
-  submission_id uuid,
-  submitted_at timestamptz,
-  success_criteria_id uuid,
-  criterion_level integer,
-  score numeric,
-  source text
-)
+create or replace function private.live_criterion_scores(pupil_ids uuid[])
+returns setof private.work_score
 language sql
 stable
 as $$
@@ -143,13 +132,14 @@ as $$
   left join public.submission_criterion_scores as m
     on s.submission_id = m.submission_id and link.success_criteria_id = m.success_criteria_id
 $$;
-comment on function private.live_criterion_scores(uuid []) is
-  'DOMAIN.md section 2: s(p, a, c) over A(p, u) and the linked criteria. Callers: live_cells, live_criterion_rows.';
+comment on function private.live_criterion_scores(uuid[]) is
+'DOMAIN.md section 2: s(p, a, c) over A(p, u) and the linked criteria. Callers: report_merge, the live_* '
+'wrappers, read_assignment_results.';
 
 -- The cell of (p, a): the mean of the non-NULL criterion scores (NULL when all are NULL), rounded
 -- half-up to 4 places as shown on the grid; its source is teacher_criteria when any criterion has a
 -- teacher mark, else the submission-wide rule that applied.
-create or replace function private.live_cells(pupil_ids uuid [])
+create or replace function private.cells_of(scores private.work_score[])
 returns table (
   pupil_id uuid,
   unit_id uuid,
@@ -162,7 +152,7 @@ returns table (
   source text
 )
 language sql
-stable
+immutable
 as $$
   select
     cs.pupil_id,
@@ -177,17 +167,19 @@ as $$
       when bool_or(cs.source = 'teacher_criteria') then 'teacher_criteria'
       else max(cs.source)
     end
-  from private.live_criterion_scores(live_cells.pupil_ids) as cs
+  from unnest(cells_of.scores) as cs
   group by cs.pupil_id, cs.unit_id, cs.lesson_id, cs.activity_id, cs.is_summative, cs.submission_id, cs.submitted_at
 $$;
-comment on function private.live_cells(uuid []) is
-  'DOMAIN.md section 2: cell score and source per pupil and counted activity. Callers: live_unit_rows, read_assignment_results.';
+comment on function private.cells_of(private.work_score[]) is
+'DOMAIN.md section 2: cell score and source per pupil and activity of the given scores. Callers: unit_rows_of, '
+'live_cells, read_assignment_results.';
 
--- act(c) and ass(c) per pupil, unit and criterion in C(p, u), as rows of report_pupil_criterion_scores.
-create or replace function private.live_criterion_rows(pupil_ids uuid [])
+-- act(c) and ass(c) per pupil, unit and criterion in C(p, u), as rows of report_pupil_criterion_scores
+-- (version NULL): the mean of the non-NULL scores over the activities linked to c (ass: summative only).
+create or replace function private.criterion_rows_of(scores private.work_score[])
 returns setof public.report_pupil_criterion_scores
 language sql
-stable
+immutable
 as $$
   select
     cs.pupil_id,
@@ -197,12 +189,13 @@ as $$
     round(avg(cs.score), 4),
     round(avg(cs.score) filter (where cs.is_summative), 4),
     null::bigint
-  from private.live_criterion_scores(live_criterion_rows.pupil_ids) as cs
+  from unnest(criterion_rows_of.scores) as cs
   where cs.success_criteria_id is not null
   group by cs.pupil_id, cs.unit_id, cs.success_criteria_id, cs.criterion_level
 $$;
-comment on function private.live_criterion_rows(uuid []) is
-  'DOMAIN.md section 3: act(c), ass(c) per pupil, unit, criterion (version NULL). Callers: live_unit_rows, report_merge, report_verify.';
+comment on function private.criterion_rows_of(private.work_score[]) is
+'DOMAIN.md section 3: act(c), ass(c) per pupil, unit and criterion of the given scores. Callers: unit_rows_of, '
+'report_merge, live_criterion_rows.';
 
 -- The label and rank of an average (a fraction) in a year: the highest rank whose min_percent is at
 -- most 100 x average. No row when the average is NULL or the year has no boundaries.
@@ -218,12 +211,12 @@ as $$
   limit 1
 $$;
 comment on function private.level_for(integer, numeric) is
-  'DOMAIN.md section 4: the level label of an average in a year. Callers: live_unit_rows, tests.';
+'DOMAIN.md section 4: the level label of an average in a year. Callers: unit_rows_of, tests.';
 
--- Rows of report_pupil_unit_summaries computed live (version and computed_at NULL).
+-- Rows of report_pupil_unit_summaries (version and computed_at NULL) from the given scores.
 -- Averages are built from the rounded criterion rows (the numbers the unit page shows); when the unit
 -- has no linked criteria, from the rounded cell scores.
-create or replace function private.live_unit_rows(pupil_ids uuid [])
+create or replace function private.unit_rows_of(scores private.work_score[])
 returns setof public.report_pupil_unit_summaries
 language sql
 stable
@@ -239,18 +232,18 @@ as $$
       max(c.submitted_at) as last_submitted_at,
       avg(c.cell_score) as cell_average,
       avg(c.cell_score) filter (where c.is_summative) as cell_assessment_average
-    from private.live_cells(live_unit_rows.pupil_ids) as c
+    from private.cells_of(unit_rows_of.scores) as c
     group by c.pupil_id, c.unit_id
   ),
 
-  criteria as (
+  criteria as materialized (
     select
       r.pupil_id,
       r.unit_id,
       r.level,
       r.activities_score,
       r.assessment_score
-    from private.live_criterion_rows(live_unit_rows.pupil_ids) as r
+    from private.criterion_rows_of(unit_rows_of.scores) as r
   ),
 
   by_unit as (
@@ -317,12 +310,13 @@ as $$
   inner join public.units as u on a.unit_id = u.unit_id
   left join lateral private.level_for(u.year, a.assessment_average) as lvl on true
 $$;
-comment on function private.live_unit_rows(uuid []) is
-  'DOMAIN.md section 3: unit summaries computed live (version, computed_at NULL). Callers: report_merge, report_verify, benchmarks.';
+comment on function private.unit_rows_of(private.work_score[]) is
+'DOMAIN.md section 3: unit summaries of the given scores (version, computed_at NULL). Callers: report_merge, '
+'live_unit_rows.';
 
 -- Rows of report_pupil_subject_summaries from a set of unit rows: the mean of the unit averages
 -- (non-NULL), the unit count, and the most frequent unit level (ties go to the higher rank).
-create or replace function private.summarise_subjects(units public.report_pupil_unit_summaries [])
+create or replace function private.summarise_subjects(units public.report_pupil_unit_summaries[])
 returns setof public.report_pupil_subject_summaries
 language sql
 stable
@@ -365,43 +359,87 @@ as $$
   left join typical as t on u.pupil_id = t.pupil_id and u.subject = t.subject
   group by u.pupil_id, u.subject
 $$;
-comment on function private.summarise_subjects(public.report_pupil_unit_summaries []) is
-  'DOMAIN.md section 3: subject summaries of the given unit rows. Callers: live_subject_rows, report_merge.';
+comment on function private.summarise_subjects(public.report_pupil_unit_summaries[]) is
+'DOMAIN.md section 3: subject summaries of the given unit rows. Callers: report_merge, live_subject_rows.';
 
--- Rows of report_pupil_subject_summaries computed live.
-create or replace function private.live_subject_rows(pupil_ids uuid [])
+-- The same aggregates computed live for an array of pupils (NULL: every pupil).
+create or replace function private.live_cells(pupil_ids uuid[])
+returns table (
+  pupil_id uuid,
+  unit_id uuid,
+  lesson_id uuid,
+  activity_id uuid,
+  is_summative boolean,
+  submission_id uuid,
+  submitted_at timestamptz,
+  cell_score numeric,
+  source text
+)
+language sql
+stable
+as $$
+  select c.*
+  from private.cells_of(array(select s from private.live_criterion_scores(live_cells.pupil_ids) as s)) as c
+$$;
+comment on function private.live_cells(uuid[]) is
+'Cells computed live for the pupils (NULL: all). Callers: submission_result, tests.';
+
+create or replace function private.live_criterion_rows(pupil_ids uuid[])
+returns setof public.report_pupil_criterion_scores
+language sql
+stable
+as $$
+  select r.*
+  from private.criterion_rows_of(array(select s from private.live_criterion_scores(live_criterion_rows.pupil_ids) as s)) as r
+$$;
+comment on function private.live_criterion_rows(uuid[]) is
+'Criterion rows computed live for the pupils (NULL: all). Callers: report_differences, benchmarks.';
+
+create or replace function private.live_unit_rows(pupil_ids uuid[])
+returns setof public.report_pupil_unit_summaries
+language sql
+stable
+as $$
+  select r.*
+  from private.unit_rows_of(array(select s from private.live_criterion_scores(live_unit_rows.pupil_ids) as s)) as r
+$$;
+comment on function private.live_unit_rows(uuid[]) is
+'Unit summaries computed live for the pupils (NULL: all). Callers: report_differences, benchmarks.';
+
+create or replace function private.live_subject_rows(pupil_ids uuid[])
 returns setof public.report_pupil_subject_summaries
 language sql
 stable
 as $$
   select s.*
-  from (
-    select array_agg(u) as units
-    from private.live_unit_rows(live_subject_rows.pupil_ids) as u
-    group by u.pupil_id
-  ) as per_pupil
-  cross join lateral private.summarise_subjects(per_pupil.units) as s
+  from private.summarise_subjects(array(select u from private.live_unit_rows(live_subject_rows.pupil_ids) as u)) as s
 $$;
-comment on function private.live_subject_rows(uuid []) is
-  'DOMAIN.md section 3: subject summaries computed live. Callers: report_verify, benchmarks.';
+comment on function private.live_subject_rows(uuid[]) is
+'Subject summaries computed live for the pupils (NULL: all). Callers: report_differences, benchmarks.';
 
 revoke all on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) from public;
 revoke all on function private.score_source(boolean, numeric, numeric, numeric, numeric) from public;
-revoke all on function private.live_pupil_work(uuid []) from public;
-revoke all on function private.live_criterion_scores(uuid []) from public;
-revoke all on function private.live_cells(uuid []) from public;
-revoke all on function private.live_criterion_rows(uuid []) from public;
+revoke all on function private.live_pupil_work(uuid[]) from public;
+revoke all on function private.live_criterion_scores(uuid[]) from public;
+revoke all on function private.cells_of(private.work_score[]) from public;
+revoke all on function private.criterion_rows_of(private.work_score[]) from public;
+revoke all on function private.unit_rows_of(private.work_score[]) from public;
+revoke all on function private.live_cells(uuid[]) from public;
+revoke all on function private.live_criterion_rows(uuid[]) from public;
 revoke all on function private.level_for(integer, numeric) from public;
-revoke all on function private.live_unit_rows(uuid []) from public;
-revoke all on function private.summarise_subjects(public.report_pupil_unit_summaries []) from public;
-revoke all on function private.live_subject_rows(uuid []) from public;
+revoke all on function private.live_unit_rows(uuid[]) from public;
+revoke all on function private.summarise_subjects(public.report_pupil_unit_summaries[]) from public;
+revoke all on function private.live_subject_rows(uuid[]) from public;
 grant execute on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) to service_role;
 grant execute on function private.score_source(boolean, numeric, numeric, numeric, numeric) to service_role;
-grant execute on function private.live_pupil_work(uuid []) to service_role;
-grant execute on function private.live_criterion_scores(uuid []) to service_role;
-grant execute on function private.live_cells(uuid []) to service_role;
-grant execute on function private.live_criterion_rows(uuid []) to service_role;
+grant execute on function private.live_pupil_work(uuid[]) to service_role;
+grant execute on function private.live_criterion_scores(uuid[]) to service_role;
+grant execute on function private.cells_of(private.work_score[]) to service_role;
+grant execute on function private.criterion_rows_of(private.work_score[]) to service_role;
+grant execute on function private.unit_rows_of(private.work_score[]) to service_role;
+grant execute on function private.live_cells(uuid[]) to service_role;
+grant execute on function private.live_criterion_rows(uuid[]) to service_role;
 grant execute on function private.level_for(integer, numeric) to service_role;
-grant execute on function private.live_unit_rows(uuid []) to service_role;
-grant execute on function private.summarise_subjects(public.report_pupil_unit_summaries []) to service_role;
-grant execute on function private.live_subject_rows(uuid []) to service_role;
+grant execute on function private.live_unit_rows(uuid[]) to service_role;
+grant execute on function private.summarise_subjects(public.report_pupil_unit_summaries[]) to service_role;
+grant execute on function private.live_subject_rows(uuid[]) to service_role;

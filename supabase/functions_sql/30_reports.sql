@@ -2,11 +2,12 @@
 -- verification against the live computation, and the read RPCs of the report pages.
 -- Every number comes from supabase/functions_sql/20_scoring.sql; nothing here computes a score.
 
--- Replace the cached rows of a set of pupils (NULL: every pupil) with the live computation, in one
--- statement: insert new rows, update changed rows, delete vanished rows, write nothing that did not
--- change, and bump the version of each pupil whose rows changed (changed rows carry that version).
+-- Replace the cached rows of a set of pupils with the live computation, in one statement: insert
+-- new rows, update changed rows, delete vanished rows, write nothing that did not change, and bump
+-- the version of each pupil whose rows changed (changed rows carry that version). The criterion
+-- scores are computed once, then aggregated into criterion, unit and subject rows.
 -- Returns the counts. The caller provides the locking (report_recalculate_pupil, backfill).
-create or replace function private.report_merge(pupil_ids uuid [])
+create or replace function private.report_merge(pupil_ids uuid[])
 returns jsonb
 language plpgsql
 security definer
@@ -14,14 +15,20 @@ set search_path = ''
 set plan_cache_mode = 'force_custom_plan'
 as $$
 declare
+  v_scores private.work_score [];
   v_result jsonb;
 begin
+  if report_merge.pupil_ids is null then
+    raise exception 'pupil_ids is required (merge every pupil in batches: private.report_backfill_all)'
+      using errcode = 'PLV01';
+  end if;
+  v_scores := array(select s from private.live_criterion_scores(report_merge.pupil_ids) as s);
   with live_u as materialized (
-    select * from private.live_unit_rows(report_merge.pupil_ids)
+    select * from private.unit_rows_of(v_scores)
   ),
 
   live_c as materialized (
-    select * from private.live_criterion_rows(report_merge.pupil_ids)
+    select * from private.criterion_rows_of(v_scores)
   ),
 
   live_s as materialized (
@@ -42,7 +49,7 @@ begin
       t.activity_count, t.marked_count, t.missing_count, t.awaiting_marking_count,
       t.last_submitted_at, null::bigint as version, null::timestamptz as computed_at
     from public.report_pupil_unit_summaries as t
-    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
+    where t.pupil_id = any(report_merge.pupil_ids)
   ),
 
   old_c as (
@@ -50,7 +57,7 @@ begin
       t.pupil_id, t.unit_id, t.success_criteria_id, t.level, t.activities_score, t.assessment_score,
       null::bigint as version
     from public.report_pupil_criterion_scores as t
-    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
+    where t.pupil_id = any(report_merge.pupil_ids)
   ),
 
   old_s as (
@@ -58,7 +65,7 @@ begin
       t.pupil_id, t.subject, t.activities_average, t.assessment_average, t.unit_count,
       t.typical_level, t.typical_level_rank, null::bigint as version, null::timestamptz as computed_at
     from public.report_pupil_subject_summaries as t
-    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
+    where t.pupil_id = any(report_merge.pupil_ids)
   ),
 
   diff_u as (
@@ -221,10 +228,10 @@ begin
   return v_result;
 end
 $$;
-comment on function private.report_merge(uuid []) is
-  'Replaces the cached report rows of the pupils (NULL: all) with the live computation; writes only changes '
-  'and bumps the version of changed pupils. Callers: report_recalculate_pupil, report_backfill_step, the '
-  'backfill migration. Lock first: it does not.';
+comment on function private.report_merge(uuid[]) is
+'Replaces the cached report rows of the pupils with the live computation; writes only changes and bumps the '
+'version of changed pupils. Callers: report_recalculate_pupil, report_backfill_step. Lock first: it does not. '
+'Errors: PLV01 pupil_ids NULL.';
 
 -- Recalculate one pupil's cached report now, in the caller's transaction: cost depends on that
 -- pupil's work only. Serialised per pupil by a transaction-level advisory lock.
@@ -259,9 +266,9 @@ begin
 end
 $$;
 comment on function private.report_recalculate_pupil(uuid) is
-  'Recalculates one pupil''s cached report in the current transaction; returns {pupil_id, version, changed, '
-  'units, criteria, subjects} with inserted/updated/deleted counts. Callers: the queue (report_process_pupil, '
-  'report_jobs_process), tests. Errors: PLV01 null pupil_id, PLN01 unknown pupil.';
+'Recalculates one pupil''s cached report in the current transaction; returns {pupil_id, version, changed, '
+'units, criteria, subjects} with inserted/updated/deleted counts. Callers: the queue (report_process_pupil, '
+'report_jobs_process), tests. Errors: PLV01 null pupil_id, PLN01 unknown pupil.';
 
 -- Backfill, batched: for databases too large for one statement. A run walks the pupils in
 -- pupil_id order, one batch per transaction; an interrupted run is resumed by the next start.
@@ -299,8 +306,8 @@ begin
 end
 $$;
 comment on function private.report_backfill_start(integer) is
-  'Starts a batched backfill run, or resumes the unfinished one; returns its run_id. Callers: '
-  'report_backfill_batched, glue backfill. Errors: PLV08 batch_size < 1.';
+'Starts a batched backfill run, or resumes the unfinished one; returns its run_id. Callers: '
+'report_backfill_batched, glue backfill. Errors: PLV08 batch_size < 1.';
 
 -- The pupils a backfill covers, in order, after a given pupil: everyone who is a pupil of a class
 -- or still has cached rows (so that rows of pupils who left every class are removed).
@@ -320,8 +327,8 @@ as $$
   limit report_backfill_pupils.max_count
 $$;
 comment on function private.report_backfill_pupils(uuid, integer) is
-  'The pupils a backfill covers, in pupil_id order after after_pupil (NULL: from the start); max_count NULL: all. '
-  'Callers: report_backfill_start, report_backfill_step.';
+'The pupils a backfill covers, in pupil_id order after after_pupil (NULL: from the start); max_count NULL: all. '
+'Callers: report_backfill_start, report_backfill_step.';
 
 -- One batch of a backfill run: merge the next batch_size pupils and record the progress.
 create or replace function private.report_backfill_step(run_id bigint)
@@ -373,8 +380,33 @@ begin
 end
 $$;
 comment on function private.report_backfill_step(bigint) is
-  'Merges the next batch of a backfill run and records progress; returns {run_id, pupils_done, pupils_total, '
-  'pupils_changed, finished}. Callers: report_backfill_batched, glue backfill. Errors: PLN08 unknown run.';
+'Merges the next batch of a backfill run and records progress; returns {run_id, pupils_done, pupils_total, '
+'pupils_changed, finished}. Callers: report_backfill_batched, glue backfill. Errors: PLN08 unknown run.';
+
+-- The whole backfill in the caller's transaction (the backfill migration): a run of batches, each
+-- batch set-based over its pupils. Returns the run's final progress.
+create or replace function private.report_backfill_all(batch_size integer default 250)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_run_id bigint;
+  v_step jsonb;
+begin
+  v_run_id := private.report_backfill_start(report_backfill_all.batch_size);
+  loop
+    v_step := private.report_backfill_step(v_run_id);
+    exit when (v_step ->> 'finished')::boolean;
+  end loop;
+  return v_step;
+end
+$$;
+comment on function private.report_backfill_all(integer) is
+'Backfills every pupil''s cached report in the current transaction, batch by batch (each set-based); returns '
+'{run_id, pupils_done, pupils_total, pupils_changed, finished}. Callers: the backfill migration, tests. '
+'Errors: PLV08 batch_size < 1.';
 
 -- The batched backfill for very large databases: commits after every batch, reports progress with
 -- NOTICEs, resumes an interrupted run. Call it outside a transaction block: call private.report_backfill_batched();
@@ -398,33 +430,47 @@ begin
   end loop;
 end
 $$;
-comment on procedure private.report_backfill_batched(integer) is
-  'Batched, resumable backfill of every pupil''s cached report, one transaction per batch, with progress '
-  'NOTICEs. Callers: DBAs (psql), pg_cron. Errors: PLV08 batch_size < 1.';
+comment on procedure private.report_backfill_batched (integer) is
+'Batched, resumable backfill of every pupil''s cached report, one transaction per batch, with progress '
+'NOTICEs. Callers: DBAs (psql), pg_cron. Errors: PLV08 batch_size < 1.';
 
 -- Every difference between a set of pupils' cached rows and the live computation (exact comparison).
-create or replace function private.report_differences(pupil_ids uuid [])
+create or replace function private.report_differences(pupil_ids uuid[])
 returns table (pupil_id uuid, kind text, key text, difference text, stored jsonb, live jsonb)
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
+set plan_cache_mode = 'force_custom_plan'
 as $$
+declare
+  v_scores private.work_score [];
+begin
+  if report_differences.pupil_ids is null then
+    raise exception 'pupil_ids is required' using errcode = 'PLV01';
+  end if;
+  v_scores := array(select s from private.live_criterion_scores(report_differences.pupil_ids) as s);
+  return query
   with
-  live_u as (select * from private.live_unit_rows(report_differences.pupil_ids)),
+  live_u as materialized (select * from private.unit_rows_of(v_scores)),
   old_u as (
-    select * from public.report_pupil_unit_summaries as t
-    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
+    select * from public.report_pupil_unit_summaries as t where t.pupil_id = any(report_differences.pupil_ids)
   ),
-  live_c as (select * from private.live_criterion_rows(report_differences.pupil_ids)),
+  live_c as (select * from private.criterion_rows_of(v_scores)),
   old_c as (
-    select * from public.report_pupil_criterion_scores as t
-    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
+    select * from public.report_pupil_criterion_scores as t where t.pupil_id = any(report_differences.pupil_ids)
   ),
-  live_s as (select * from private.live_subject_rows(report_differences.pupil_ids)),
+  live_s as (
+    select s.*
+    from (
+      select array_agg(row(u.*)::public.report_pupil_unit_summaries) as units
+      from live_u as u
+      group by u.pupil_id
+    ) as per_pupil
+    cross join lateral private.summarise_subjects(per_pupil.units) as s
+  ),
   old_s as (
-    select * from public.report_pupil_subject_summaries as t
-    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
+    select * from public.report_pupil_subject_summaries as t where t.pupil_id = any(report_differences.pupil_ids)
   ),
   pairs as (
     select
@@ -454,11 +500,12 @@ as $$
     p.live
   from pairs as p
   where p.stored is distinct from p.live
-  order by p.pupil_id, p.kind, p.key
+  order by p.pupil_id, p.kind, p.key;
+end
 $$;
-comment on function private.report_differences(uuid []) is
-  'Every difference between cached and live rows for the pupils (NULL: all): missing (not cached), stale '
-  '(cached, no longer live) or different. Callers: report_verify, report_verify_sweep, tests.';
+comment on function private.report_differences(uuid[]) is
+'Every difference between cached and live rows for the pupils: missing (not cached), stale (cached, no longer '
+'live) or different. Callers: report_verify, report_verify_sweep, tests. Errors: PLV01 pupil_ids NULL.';
 
 -- Verify one pupil's cached report against the live computation.
 create or replace function public.report_verify(pupil_id uuid)
@@ -481,12 +528,12 @@ begin
 end
 $$;
 comment on function public.report_verify(uuid) is
-  'Every difference between the pupil''s cached report rows and the live computation; no rows: the cache is '
-  'exact. Callers: operators, glue verify (service_role). Errors: PLV01 null, PLN01 unknown pupil.';
+'Every difference between the pupil''s cached report rows and the live computation; no rows: the cache is '
+'exact. Callers: operators, glue verify (service_role). Errors: PLV01 null, PLN01 unknown pupil.';
 
--- Verify every pupil, or a random sample of sample_size pupils.
+-- Verify every pupil, or a random sample of sample_size pupils, in batches of 200.
 create or replace function public.report_verify_sweep(sample_size integer default null)
-returns table (pupils_checked integer, pupils_mismatched integer, differences integer, mismatched_pupils uuid [])
+returns table (pupils_checked integer, pupils_mismatched integer, differences integer, mismatched_pupils uuid[])
 language plpgsql
 stable
 security definer
@@ -494,30 +541,43 @@ set search_path = ''
 as $$
 declare
   v_pupils uuid [];
+  v_batch uuid [];
+  v_offset integer := 0;
+  v_mismatched uuid [] := '{}'::uuid [];
+  v_differences integer := 0;
+  v_pupil uuid;
+  v_count integer;
 begin
   if report_verify_sweep.sample_size is not null and report_verify_sweep.sample_size < 1 then
     raise exception 'sample_size must be positive or null (every pupil), not %', report_verify_sweep.sample_size
       using errcode = 'PLV08';
   end if;
-  select array_agg(x.pupil_id) into v_pupils
+  select coalesce(array_agg(x.pupil_id), '{}'::uuid []) into v_pupils
   from (
     select b.pupil_id
     from private.report_backfill_pupils(null, null) as b
     order by case when report_verify_sweep.sample_size is null then 0 else random() end
     limit report_verify_sweep.sample_size
   ) as x;
+  loop
+    v_batch := v_pupils[v_offset + 1:v_offset + 200];
+    exit when coalesce(cardinality(v_batch), 0) = 0;
+    for v_pupil, v_count in
+      select d.pupil_id, count(*)::integer from private.report_differences(v_batch) as d group by d.pupil_id
+    loop
+      v_mismatched := v_mismatched || v_pupil;
+      v_differences := v_differences + v_count;
+    end loop;
+    v_offset := v_offset + 200;
+  end loop;
   return query
-  select
-    coalesce(cardinality(v_pupils), 0),
-    count(distinct d.pupil_id)::integer,
-    count(d.pupil_id)::integer,
-    coalesce(array_agg(distinct d.pupil_id) filter (where d.pupil_id is not null), '{}')
-  from private.report_differences(coalesce(v_pupils, '{}')) as d;
+  select cardinality(v_pupils), cardinality(v_mismatched), v_differences, v_mismatched;
 end
 $$;
 comment on function public.report_verify_sweep(integer) is
-  'Compares the cache with the live computation for every pupil (NULL) or a random sample; returns counts and '
-  'the mismatched pupils. Callers: operators, glue verify, tests (service_role). Errors: PLV08 sample_size < 1.';
+'Compares the cache with the live computation for every pupil (NULL) or a random sample, in batches of 200; '
+'returns counts and the mismatched pupils. Callers: operators, glue verify, tests (service_role). Errors: PLV08 '
+'sample_size < 1.';
 
 -- The pupil report page (/reports/{pupilId}), from the cache: subjects, their units with averages,
 -- levels and counts, and each unit's criteria grouped by level.
@@ -600,9 +660,9 @@ begin
 end
 $$;
 comment on function public.report_pupil(uuid) is
-  'The pupil report (/reports/{pupilId}) from the cache: subjects -> units -> averages, levels, counts and '
-  'criteria grouped by level. Callers: the report page, glue report pupil (the pupil, their teachers, '
-  'service_role; RLS applies). Errors: PLV01 null, PLN01 unknown pupil, 42501 not allowed.';
+'The pupil report (/reports/{pupilId}) from the cache: subjects -> units -> averages, levels, counts and '
+'criteria grouped by level. Callers: the report page, glue report pupil (the pupil, their teachers, '
+'service_role; RLS applies). Errors: PLV01 null, PLN01 unknown pupil, 42501 not allowed.';
 
 -- The class report page (/reports/groups/{groupId}), derived from the cached unit rows.
 create or replace function public.report_group(group_id text)
@@ -698,17 +758,18 @@ begin
 end
 $$;
 comment on function public.report_group(text) is
-  'The class report (/reports/groups/{groupId}) from the cached unit rows: pupils by name, units by subject and '
-  'title, cells, cohort means and level counts per unit. Callers: the report page, glue report group (teachers '
-  'of the class, service_role). Errors: PLV01 null, PLN02 unknown group, 42501 not a teacher of the class.';
+'The class report (/reports/groups/{groupId}) from the cached unit rows: pupils by name, units by subject and '
+'title, cells, cohort means and level counts per unit. Callers: the report page, glue report group (teachers '
+'of the class, service_role). Errors: PLV01 null, PLN02 unknown group, 42501 not a teacher of the class.';
 
-revoke all on function private.report_merge(uuid []) from public;
+revoke all on function private.report_merge(uuid[]) from public;
 revoke all on function private.report_recalculate_pupil(uuid) from public;
 revoke all on function private.report_backfill_start(integer) from public;
 revoke all on function private.report_backfill_pupils(uuid, integer) from public;
 revoke all on function private.report_backfill_step(bigint) from public;
+revoke all on function private.report_backfill_all(integer) from public;
 revoke all on procedure private.report_backfill_batched(integer) from public;
-revoke all on function private.report_differences(uuid []) from public;
+revoke all on function private.report_differences(uuid[]) from public;
 revoke all on function public.report_verify(uuid) from public, anon, authenticated;
 revoke all on function public.report_verify_sweep(integer) from public, anon, authenticated;
 revoke all on function public.report_pupil(uuid) from public, anon;
@@ -716,6 +777,7 @@ revoke all on function public.report_group(text) from public, anon;
 grant execute on function private.report_recalculate_pupil(uuid) to service_role;
 grant execute on function private.report_backfill_start(integer) to service_role;
 grant execute on function private.report_backfill_step(bigint) to service_role;
+grant execute on function private.report_backfill_all(integer) to service_role;
 grant execute on procedure private.report_backfill_batched(integer) to service_role;
 grant execute on function public.report_verify(uuid) to service_role;
 grant execute on function public.report_verify_sweep(integer) to service_role;

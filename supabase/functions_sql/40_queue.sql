@@ -13,7 +13,7 @@
 
 -- Enqueue a recalculation for each pupil, in the caller's transaction (the write's). A pupil who
 -- already has a waiting job gets no second one: the write is coalesced into it.
-create or replace function private.report_enqueue(pupil_ids uuid [], reason text)
+create or replace function private.report_enqueue(pupil_ids uuid[], reason text)
 returns integer
 language plpgsql
 security definer
@@ -36,9 +36,9 @@ begin
   return v_count;
 end
 $$;
-comment on function private.report_enqueue(uuid [], text) is
-  'Enqueues (or coalesces into the waiting job) a recalculation per pupil, in the caller''s transaction; '
-  'notifies channel report_jobs. Callers: every write RPC. Returns the number of pupils enqueued.';
+comment on function private.report_enqueue(uuid[], text) is
+'Enqueues (or coalesces into the waiting job) a recalculation per pupil, in the caller''s transaction; '
+'notifies channel report_jobs. Callers: every write RPC. Returns the number of pupils enqueued.';
 
 -- The delay before retry number attempts: exponential from backoff_base, capped, with +/-25 % jitter.
 create or replace function private.report_backoff(attempts integer)
@@ -51,7 +51,7 @@ as $$
   from private.report_queue_settings as s
 $$;
 comment on function private.report_backoff(integer) is
-  'Exponential backoff with jitter for retry number attempts. Callers: report_job_record_failure.';
+'Exponential backoff with jitter for retry number attempts. Callers: report_job_record_failure.';
 
 -- Record a failed attempt: back to waiting with a backoff, or dead after max_attempts. A job that
 -- was running while a newer waiting job appeared for the same pupil is folded into that job.
@@ -112,8 +112,8 @@ begin
 end
 $$;
 comment on function private.report_job_record_failure(bigint, integer, text, text) is
-  'Marks an attempt failed (retry after backoff) or dead (max_attempts reached), keeping the error. '
-  'Callers: report_job_run, report_jobs_reap.';
+'Marks an attempt failed (retry after backoff) or dead (max_attempts reached), keeping the error. '
+'Callers: report_job_run, report_jobs_reap.';
 
 -- Run one job in the caller's transaction: recalculate the pupil inside a savepoint, delete the job
 -- on success, record the failure otherwise, and log the attempt in report_job_history.
@@ -193,8 +193,8 @@ begin
 end
 $$;
 comment on function private.report_job_run(bigint, text) is
-  'Runs one job in a savepoint: recalculates, deletes the job, or records the failure; logs the attempt. '
-  'Callers: report_process_pupil, report_jobs_process, report_jobs_drain.';
+'Runs one job in a savepoint: recalculates, deletes the job, or records the failure; logs the attempt. '
+'Callers: report_process_pupil, report_jobs_process, report_jobs_drain.';
 
 -- Return running jobs whose lease expired (their worker died) to the waiting jobs, as a failed
 -- attempt; prune old history. Returns the number of jobs reaped.
@@ -234,8 +234,8 @@ begin
 end
 $$;
 comment on function private.report_jobs_reap() is
-  'Fails running jobs whose lease expired (retried later, dead after max_attempts) and prunes history. '
-  'Callers: report_jobs_process, report_jobs_drain.';
+'Fails running jobs whose lease expired (retried later, dead after max_attempts) and prunes history. '
+'Callers: report_jobs_process, report_jobs_drain.';
 
 -- The caller's label in the job history.
 create or replace function private.report_worker_name()
@@ -284,9 +284,9 @@ begin
 end
 $$;
 comment on function public.report_process_pupil(uuid) is
-  'Recalculates the pupil now if a waiting job is due (what fire-and-forget calls after a write); safe '
-  'alongside workers. Returns {processed, outcome, waited_ms, run_ms, changed, version} or {processed: false, '
-  'reason}. Callers: glue.results (service_role, or the teacher/pupil who wrote). Errors: PLV01, PLN01, 42501.';
+'Recalculates the pupil now if a waiting job is due (what fire-and-forget calls after a write); safe '
+'alongside workers. Returns {processed, outcome, waited_ms, run_ms, changed, version} or {processed: false, '
+'reason}. Callers: glue.results (service_role, or the teacher/pupil who wrote). Errors: PLV01, PLN01, 42501.';
 
 -- One bounded batch for a worker: up to max_jobs due jobs or max_ms milliseconds, one transaction.
 create or replace function public.report_jobs_process(max_jobs integer default 100, max_ms integer default 500)
@@ -339,8 +339,8 @@ begin
 end
 $$;
 comment on function public.report_jobs_process(integer, integer) is
-  'Processes one bounded batch of due jobs (max_jobs, max_ms) in one transaction; returns counts by outcome, '
-  'processed, reaped, elapsed_ms and remaining. Callers: glue worker (service_role). Errors: PLV08 out-of-range limits.';
+'Processes one bounded batch of due jobs (max_jobs, max_ms) in one transaction; returns counts by outcome, '
+'processed, reaped, elapsed_ms and remaining. Callers: glue worker (service_role). Errors: PLV08 out-of-range limits.';
 
 -- Two-phase claim for report_jobs_drain: mark up to max_jobs due jobs running with a lease.
 create or replace function private.report_jobs_claim(max_jobs integer, worker text)
@@ -371,7 +371,7 @@ as $$
   returning j.job_id
 $$;
 comment on function private.report_jobs_claim(integer, text) is
-  'Claims up to max_jobs due jobs as running with a lease (two-phase). Callers: report_jobs_drain.';
+'Claims up to max_jobs due jobs as running with a lease (two-phase). Callers: report_jobs_drain.';
 
 -- The pg_cron drain: claim a batch (commit), run it (commit), until the queue is empty or
 -- max_batches batches are done.
@@ -403,9 +403,9 @@ begin
   end loop;
 end
 $$;
-comment on procedure private.report_jobs_drain(integer, integer) is
-  'Drains the queue in committed batches (two-phase claims with a lease). Callers: pg_cron, DBAs. '
-  'Errors: PLV08 non-positive limits.';
+comment on procedure private.report_jobs_drain (integer, integer) is
+'Drains the queue in committed batches (two-phase claims with a lease). Callers: pg_cron, DBAs. '
+'Errors: PLV08 non-positive limits.';
 
 -- What operators watch: queue depth, age, failures, latency and coalescing.
 create or replace function public.report_queue_health()
@@ -451,9 +451,9 @@ as $$
   from private.report_jobs as j
 $$;
 comment on function public.report_queue_health() is
-  'Queue state for operators: pending, due, running, failed, dead, oldest pending age, and over the last hour '
-  'jobs, writes coalesced, wait, freshness (last write to fresh cache) and run-time percentiles. '
-  'Callers: glue health, dashboards (service_role).';
+'Queue state for operators: pending, due, running, failed, dead, oldest pending age, and over the last hour '
+'jobs, writes coalesced, wait, freshness (last write to fresh cache) and run-time percentiles. '
+'Callers: glue health, dashboards (service_role).';
 
 -- Failed and dead jobs with their errors.
 create or replace function public.report_jobs_failures()
@@ -474,7 +474,7 @@ as $$
   order by j.state desc, j.failed_at desc
 $$;
 comment on function public.report_jobs_failures() is
-  'Every failed (waiting for a retry) and dead job with its last error. Callers: glue health, operators (service_role).';
+'Every failed (waiting for a retry) and dead job with its last error. Callers: glue health, operators (service_role).';
 
 -- Give a dead job another round of attempts.
 create or replace function public.report_jobs_requeue(job_id bigint)
@@ -504,8 +504,8 @@ begin
 end
 $$;
 comment on function public.report_jobs_requeue(bigint) is
-  'Re-queues a dead job (fresh attempts; coalesced into a waiting job if there is one); returns the waiting job. '
-  'Callers: operators (service_role). Errors: PLN08 unknown job, PLS01 job not dead.';
+'Re-queues a dead job (fresh attempts; coalesced into a waiting job if there is one); returns the waiting job. '
+'Callers: operators (service_role). Errors: PLN08 unknown job, PLS01 job not dead.';
 
 -- The safety net: compare a sample of pupils with the live computation and enqueue every mismatch.
 create or replace function public.report_verify_and_enqueue(sample_size integer default 100)
@@ -528,10 +528,10 @@ begin
 end
 $$;
 comment on function public.report_verify_and_enqueue(integer) is
-  'Verifies a random sample (NULL: everyone) against the live computation and enqueues every mismatched pupil; '
-  'returns the counts. Callers: pg_cron, glue verify (service_role). Errors: PLV08 sample_size < 1.';
+'Verifies a random sample (NULL: everyone) against the live computation and enqueues every mismatched pupil; '
+'returns the counts. Callers: pg_cron, glue verify (service_role). Errors: PLV08 sample_size < 1.';
 
-revoke all on function private.report_enqueue(uuid [], text) from public;
+revoke all on function private.report_enqueue(uuid[], text) from public;
 revoke all on function private.report_backoff(integer) from public;
 revoke all on function private.report_job_record_failure(bigint, integer, text, text) from public;
 revoke all on function private.report_job_run(bigint, text) from public;

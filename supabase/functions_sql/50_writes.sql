@@ -37,8 +37,8 @@ $$;
 comment on function private.assert_score(numeric, text) is 'Returns score, or raises PLV02 when it is outside [0, 1].';
 
 -- The pupils of classes to which any of the lessons is assigned.
-create or replace function private.pupils_assigned_lessons(lesson_ids uuid [])
-returns uuid []
+create or replace function private.pupils_assigned_lessons(lesson_ids uuid[])
+returns uuid[]
 language sql
 stable
 security definer
@@ -49,8 +49,8 @@ as $$
   inner join public.group_membership as gm on la.group_id = gm.group_id and gm.role = 'pupil'
   where la.lesson_id = any(pupils_assigned_lessons.lesson_ids)
 $$;
-comment on function private.pupils_assigned_lessons(uuid []) is
-  'Pupils of the classes that have any of the lessons assigned: whom a curriculum change affects.';
+comment on function private.pupils_assigned_lessons(uuid[]) is
+'Pupils of the classes that have any of the lessons assigned: whom a curriculum change affects.';
 
 -- Who may mark a pupil's work on an activity: the service role, or a teacher of a class in which the
 -- pupil is a pupil and the activity's lesson is assigned. Returns the activity row.
@@ -101,7 +101,7 @@ begin
 end
 $$;
 comment on function private.assert_can_mark(uuid, uuid) is
-  'Returns the activity if the caller may mark the pupil''s work on it. Errors: PLV01, PLN03, PLN01, PLV04, 42501.';
+'Returns the activity if the caller may mark the pupil''s work on it. Errors: PLV01, PLN03, PLN01, PLV04, 42501.';
 
 -- Who may submit work: the pupil themselves (or the service role on their behalf), on an active,
 -- answerable activity assigned to one of their classes. Returns the pupil id and the activity.
@@ -149,8 +149,8 @@ begin
 end
 $$;
 comment on function private.assert_can_submit(uuid, uuid, text) is
-  'Returns the activity if the pupil may submit this kind of answer to it. Errors: PLV01, 42501, PLN03, PLN01, '
-  'PLV06, PLV04.';
+'Returns the activity if the pupil may submit this kind of answer to it. Errors: PLV01, 42501, PLN03, PLN01, '
+'PLV06, PLV04.';
 
 -- The authoritative row a write returns: the submission (or NULL when there is none), its criterion
 -- marks, and the cell as the results grid shows it.
@@ -192,7 +192,7 @@ as $$
   )
 $$;
 comment on function private.submission_result(uuid, uuid) is
-  'The submission row with its criterion marks and the live cell (state, score, source). Callers: write RPCs.';
+'The submission row with its criterion marks and the live cell (state, score, source). Callers: write RPCs.';
 
 -- Clear every mark of a submission: new work is unmarked work.
 create or replace function private.clear_marks(submission_id uuid)
@@ -246,7 +246,7 @@ begin
 end
 $$;
 comment on function private.save_answer(uuid, uuid, jsonb, numeric, text) is
-  'Inserts or resubmits a pupil''s answer; a changed answer clears every mark. Callers: submissions_* RPCs.';
+'Inserts or resubmits a pupil''s answer; a changed answer clears every mark. Callers: submissions_* RPCs.';
 
 -- A pupil submits (or saves in progress) a text or multiple-choice answer.
 create or replace function public.submissions_submit_answer(
@@ -311,9 +311,9 @@ begin
 end
 $$;
 comment on function public.submissions_submit_answer(uuid, text, text, text, uuid) is
-  'A pupil saves (inprogress) or submits a text or MCQ answer; MCQ is auto-marked from body_data.correct_option_id; '
-  'a changed answer clears every mark. Enqueues the pupil; returns {submission, cell}. Callers: pupils, service_role '
-  '(pupil_id). Errors: PLV01, PLV06, PLV07, PLV04, PLN01, PLN03, 42501.';
+'A pupil saves (inprogress) or submits a text or MCQ answer; MCQ is auto-marked from body_data.correct_option_id; '
+'a changed answer clears every mark. Enqueues the pupil; returns {submission, cell}. Callers: pupils, service_role '
+'(pupil_id). Errors: PLV01, PLV06, PLV07, PLV04, PLN01, PLN03, 42501.';
 
 -- A pupil uploads a file for an upload activity (the file itself lives in Storage).
 create or replace function public.submissions_record_upload(
@@ -344,8 +344,8 @@ begin
 end
 $$;
 comment on function public.submissions_record_upload(uuid, text, text, uuid) is
-  'Records an uploaded file as the pupil''s submission (a new file clears every mark). Enqueues the pupil; returns '
-  '{submission, cell}. Callers: pupils, service_role (pupil_id). Errors: PLV01, PLV06, PLV07, PLV04, PLN01, PLN03, 42501.';
+'Records an uploaded file as the pupil''s submission (a new file clears every mark). Enqueues the pupil; returns '
+'{submission, cell}. Callers: pupils, service_role (pupil_id). Errors: PLV01, PLV06, PLV07, PLV04, PLN01, PLN03, 42501.';
 
 -- A pupil deletes their uploaded file: the submission goes, the cell is untouched again.
 create or replace function public.submissions_delete_upload(activity_id uuid, pupil_id uuid default null)
@@ -369,8 +369,8 @@ begin
 end
 $$;
 comment on function public.submissions_delete_upload(uuid, uuid) is
-  'Deletes the pupil''s upload submission (idempotent: deleted false when there was none). Enqueues the pupil; '
-  'returns {submission: null, cell, deleted}. Callers: pupils, service_role. Errors: PLV01, PLV06, PLV04, PLN01, PLN03, 42501.';
+'Deletes the pupil''s upload submission (idempotent: deleted false when there was none). Enqueues the pupil; '
+'returns {submission: null, cell, deleted}. Callers: pupils, service_role. Errors: PLV01, PLV06, PLV04, PLN01, PLN03, 42501.';
 
 -- A teacher's feedback on one cell: an override score, per-criterion marks and/or feedback text.
 -- NULL leaves a part unchanged; a criterion given with score NULL removes that mark.
@@ -411,9 +411,12 @@ begin
       raise exception 'criterion_scores must be an array of {success_criteria_id, score}' using errcode = 'PLV10';
     end if;
     for v_item in select e from jsonb_array_elements(results_save_feedback.criterion_scores) as e loop
-      if jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'success_criteria_id') <> 'string'
+      if coalesce(
+        jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'success_criteria_id') is distinct from 'string'
         or coalesce(jsonb_typeof(v_item -> 'score'), 'missing') not in ('number', 'null')
-        or (v_item ->> 'success_criteria_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+        or (v_item ->> 'success_criteria_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+        true
+      ) then
         raise exception 'criterion_scores[%] must be {"success_criteria_id": uuid, "score": number or null}', v_index
           using errcode = 'PLV10';
       end if;
@@ -441,7 +444,14 @@ begin
   where s.user_id = results_save_feedback.pupil_id and s.activity_id = v_activity.activity_id
   for update;
   if v_submission_id is null then
-    -- Marking work that was never submitted (for example done on paper) records it as completed.
+    -- Marking work that was never submitted (for example done on paper) records it as completed; it
+    -- needs a mark, or the cell would go from missing (0) to awaiting marking (no score).
+    if results_save_feedback.override_score is null and not exists (
+      select from jsonb_array_elements(v_marks) as x where x -> 'score' <> 'null'
+    ) then
+      raise exception 'pupil % has not handed this work in: give a score to mark it', results_save_feedback.pupil_id
+        using errcode = 'PLS02', hint = 'Feedback alone cannot be saved on missing work.';
+    end if;
     insert into public.submissions (activity_id, user_id, status, submitted_at)
     values (v_activity.activity_id, results_save_feedback.pupil_id, 'completed', now())
     returning submission_id into v_submission_id;
@@ -468,9 +478,10 @@ begin
 end
 $$;
 comment on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text) is
-  'A teacher''s override score, per-criterion marks and/or feedback on one cell (creates a completed submission '
-  'when there is none). Enqueues the pupil; returns {submission, cell}. Callers: teachers of the pupil''s class, '
-  'service_role. Errors: PLV01, PLV02, PLV03, PLV04, PLV07, PLV10, PLN01, PLN03, PLN05, 42501.';
+'A teacher''s override score, per-criterion marks and/or feedback on one cell (creates a completed submission '
+'when there is none). Enqueues the pupil; returns {submission, cell}. Callers: teachers of the pupil''s class, '
+'service_role. Errors: PLV01, PLV02, PLV03, PLV04, PLV07, PLV10, PLN01, PLN03, PLN05, PLS02 (feedback alone on '
+'work not handed in), 42501.';
 
 -- A teacher removes their override, feedback and criterion marks from one cell (AI marks stay).
 create or replace function public.results_reset_feedback(activity_id uuid, pupil_id uuid)
@@ -499,8 +510,8 @@ begin
 end
 $$;
 comment on function public.results_reset_feedback(uuid, uuid) is
-  'Removes the teacher''s override, feedback and criterion marks of one cell (AI and auto marks stay). Enqueues '
-  'the pupil; returns {submission, cell}. Callers: teachers, service_role. Errors: PLV01, PLV04, PLN01, PLN03, 42501.';
+'Removes the teacher''s override, feedback and criterion marks of one cell (AI and auto marks stay). Enqueues '
+'the pupil; returns {submission, cell}. Callers: teachers, service_role. Errors: PLV01, PLV04, PLN01, PLN03, 42501.';
 
 -- Parse '{groupId}__{lessonId}' and check the assignment exists and the caller teaches the class.
 create or replace function private.resolve_assignment(group_assignment_id text, activity_id uuid)
@@ -543,8 +554,8 @@ begin
 end
 $$;
 comment on function private.resolve_assignment(text, uuid) is
-  'Checks {groupId}__{lessonId} and the activity and that the caller teaches the class; returns the activity. '
-  'Errors: PLV01, PLV12, PLN02, 42501, PLN04, PLN07, PLN03, PLV06.';
+'Checks {groupId}__{lessonId} and the activity and that the caller teaches the class; returns the activity. '
+'Errors: PLV01, PLV12, PLN02, 42501, PLN04, PLN07, PLN03, PLV06.';
 
 -- The AI marker's results for one activity of one assignment. Teacher overrides and criterion marks
 -- are kept (they outrank the AI score). Items for pupils outside the class are reported, not applied.
@@ -569,7 +580,8 @@ declare
   v_touched uuid [];
 begin
   v_activity := private.resolve_assignment(results_apply_ai_marks.group_assignment_id, results_apply_ai_marks.activity_id);
-  if results_apply_ai_marks.results is null or jsonb_typeof(results_apply_ai_marks.results) <> 'array' then
+  perform private.require(results_apply_ai_marks.results, 'results');
+  if jsonb_typeof(results_apply_ai_marks.results) <> 'array' then
     raise exception 'results must be an array of {pupil_id, score, feedback}' using errcode = 'PLV05';
   end if;
   if results_apply_ai_marks.ai_meta is not null and jsonb_typeof(results_apply_ai_marks.ai_meta) <> 'object' then
@@ -581,11 +593,14 @@ begin
   end if;
   -- Validate the whole batch before writing anything.
   for v_item in select e from jsonb_array_elements(results_apply_ai_marks.results) as e loop
-    if jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'pupil_id') <> 'string'
+    if coalesce(
+      jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'pupil_id') is distinct from 'string'
       or (v_item ->> 'pupil_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
       or jsonb_typeof(v_item -> 'score') is distinct from 'number'
       or coalesce(jsonb_typeof(v_item -> 'feedback'), 'null') not in ('string', 'null')
-      or length(v_item ->> 'feedback') > 20000 then
+      or coalesce(length(v_item ->> 'feedback'), 0) > 20000,
+      true
+    ) then
       raise exception 'results[%] must be {"pupil_id": uuid, "score": number, "feedback": text or null}', v_index
         using errcode = 'PLV05', detail = left(v_item::text, 200);
     end if;
@@ -652,10 +667,10 @@ begin
 end
 $$;
 comment on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) is
-  'Applies AI scores and feedback for one activity of one assignment ({groupId}__{lessonId}); keeps teacher '
-  'overrides and criterion marks; creates a submission where there was none. Enqueues the pupils touched; returns '
-  '{updated, created, skipped, errors}. Callers: the AI webhook (service_role), teachers of the class. Errors: '
-  'PLV01, PLV02, PLV05, PLV06, PLV12, PLN02, PLN03, PLN04, PLN07, 42501.';
+'Applies AI scores and feedback for one activity of one assignment ({groupId}__{lessonId}); keeps teacher '
+'overrides and criterion marks; creates a submission where there was none. Enqueues the pupils touched; returns '
+'{updated, created, skipped, errors}. Callers: the AI webhook (service_role), teachers of the class. Errors: '
+'PLV01, PLV02, PLV05, PLV06, PLV12, PLN02, PLN03, PLN04, PLN07, 42501.';
 
 -- Clear the AI marks of one activity for the pupils of one assignment's class.
 create or replace function public.results_clear_ai_marks(group_assignment_id text, activity_id uuid)
@@ -687,9 +702,9 @@ begin
 end
 $$;
 comment on function public.results_clear_ai_marks(text, uuid) is
-  'Clears the AI score, feedback and metadata of one activity for the pupils of the class. Enqueues each pupil '
-  'touched; returns {cleared, pupil_ids}. Callers: teachers of the class, service_role. Errors: as '
-  'results_apply_ai_marks.';
+'Clears the AI score, feedback and metadata of one activity for the pupils of the class. Enqueues each pupil '
+'touched; returns {cleared, pupil_ids}. Callers: teachers of the class, service_role. Errors: as '
+'results_apply_ai_marks.';
 
 -- Add a person to a class (or change their role in it).
 create or replace function public.groups_add_member(group_id text, user_id uuid, role text default 'pupil')
@@ -704,6 +719,12 @@ declare
 begin
   perform private.require(groups_add_member.user_id, 'user_id');
   perform private.assert_can_teach_group(groups_add_member.group_id);
+  -- Enrolling someone gives the class's teachers read access to all of that pupil's work, so it is
+  -- for the enrolment flow (join codes, the school's roster sync) running as the service role.
+  if not private.caller_bypasses_rls() then
+    raise exception 'class membership is managed by the school''s enrolment (service role)'
+      using errcode = '42501', hint = 'Pupils join with the class join code.';
+  end if;
   if groups_add_member.role is null or groups_add_member.role not in ('pupil', 'teacher') then
     raise exception 'role must be pupil or teacher, not %', groups_add_member.role using errcode = 'PLV11';
   end if;
@@ -724,9 +745,9 @@ begin
 end
 $$;
 comment on function public.groups_add_member(text, uuid, text) is
-  'Adds a person to a class as pupil or teacher (or changes the role). Enqueues them when their pupil membership '
-  'changed; returns the membership row. Callers: teachers of the class, service_role. Errors: PLV01, PLV11, PLN01, '
-  'PLN02, 42501.';
+'Adds a person to a class as pupil or teacher (or changes the role). Enqueues them when their pupil membership '
+'changed; returns the membership row. Callers: the enrolment flow (service_role only: enrolling a pupil opens '
+'their work to the class''s teachers). Errors: PLV01, PLV11, PLN01, PLN02, 42501.';
 
 -- Remove a person from a class.
 create or replace function public.groups_remove_member(group_id text, user_id uuid)
@@ -750,8 +771,8 @@ begin
 end
 $$;
 comment on function public.groups_remove_member(text, uuid) is
-  'Removes a person from a class (idempotent). Enqueues a removed pupil; returns {removed, role}. Callers: teachers of '
-  'the class, service_role. Errors: PLV01, PLN02, 42501.';
+'Removes a person from a class (idempotent). Enqueues a removed pupil; returns {removed, role}. Callers: teachers of '
+'the class, service_role. Errors: PLV01, PLN02, 42501.';
 
 -- Assign a lesson to a class (or change its start date and feedback visibility).
 create or replace function public.lessons_assign(
@@ -794,9 +815,9 @@ begin
 end
 $$;
 comment on function public.lessons_assign(text, uuid, date, boolean) is
-  'Assigns a lesson to a class (start date and feedback visibility do not affect reports). Enqueues the class''s '
-  'pupils when newly assigned; returns the assignment row. Callers: teachers of the class, service_role. Errors: '
-  'PLV01, PLN02, PLN04, 42501.';
+'Assigns a lesson to a class (start date and feedback visibility do not affect reports). Enqueues the class''s '
+'pupils when newly assigned; returns the assignment row. Callers: teachers of the class, service_role. Errors: '
+'PLV01, PLN02, PLN04, 42501.';
 
 -- Unassign a lesson from a class.
 create or replace function public.lessons_unassign(group_id text, lesson_id uuid)
@@ -824,8 +845,8 @@ begin
 end
 $$;
 comment on function public.lessons_unassign(text, uuid) is
-  'Unassigns a lesson from a class (idempotent). Enqueues the class''s pupils; returns {unassigned}. Callers: '
-  'teachers of the class, service_role. Errors: PLV01, PLN02, 42501.';
+'Unassigns a lesson from a class (idempotent). Enqueues the class''s pupils; returns {unassigned}. Callers: '
+'teachers of the class, service_role. Errors: PLV01, PLN02, 42501.';
 
 -- Raise 42501 unless the caller is a teacher (curriculum edits) or the service role.
 create or replace function private.assert_teacher()
@@ -847,7 +868,7 @@ $$;
 comment on function private.assert_teacher() is 'Raises 42501 unless the caller is a teacher or the service role.';
 
 -- Replace the success criteria an activity scores.
-create or replace function public.activities_set_criteria(activity_id uuid, success_criteria_ids uuid [])
+create or replace function public.activities_set_criteria(activity_id uuid, success_criteria_ids uuid[])
 returns jsonb
 language plpgsql
 security definer
@@ -896,9 +917,9 @@ begin
   );
 end
 $$;
-comment on function public.activities_set_criteria(uuid, uuid []) is
-  'Replaces the success criteria linked to an activity. Enqueues the pupils with that lesson assigned when the '
-  'links changed; returns the links. Callers: teachers, service_role. Errors: PLV01, PLN03, PLN05, 42501.';
+comment on function public.activities_set_criteria(uuid, uuid[]) is
+'Replaces the success criteria linked to an activity. Enqueues the pupils with that lesson assigned when the '
+'links changed; returns the links. Callers: teachers, service_role. Errors: PLV01, PLN03, PLN05, 42501.';
 
 -- Change an activity's summative flag, active flag or type.
 create or replace function public.activities_update(
@@ -937,9 +958,9 @@ begin
 end
 $$;
 comment on function public.activities_update(uuid, boolean, boolean, text) is
-  'Changes an activity''s is_summative, active or type (NULL: unchanged). Enqueues the pupils with that lesson '
-  'assigned when something changed; returns the activity. Callers: teachers, service_role. Errors: PLV01, PLV06, '
-  'PLN03, 42501.';
+'Changes an activity''s is_summative, active or type (NULL: unchanged). Enqueues the pupils with that lesson '
+'assigned when something changed; returns the activity. Callers: teachers, service_role. Errors: PLV01, PLV06, '
+'PLN03, 42501.';
 
 -- Activate or deactivate a lesson.
 create or replace function public.lessons_set_active(lesson_id uuid, active boolean)
@@ -969,8 +990,8 @@ begin
 end
 $$;
 comment on function public.lessons_set_active(uuid, boolean) is
-  'Activates or deactivates a lesson. Enqueues the pupils with it assigned when it changed; returns the lesson. '
-  'Callers: teachers, service_role. Errors: PLV01, PLN04, 42501.';
+'Activates or deactivates a lesson. Enqueues the pupils with it assigned when it changed; returns the lesson. '
+'Callers: teachers, service_role. Errors: PLV01, PLN04, 42501.';
 
 -- Change a unit's year or active flag.
 create or replace function public.units_update(unit_id uuid, year integer default null, active boolean default null)
@@ -1006,8 +1027,8 @@ begin
 end
 $$;
 comment on function public.units_update(uuid, integer, boolean) is
-  'Changes a unit''s year (7-13) or active flag (NULL: unchanged). Enqueues the pupils with any of its lessons '
-  'assigned when something changed; returns the unit. Callers: teachers, service_role. Errors: PLV01, PLV08, PLN06, 42501.';
+'Changes a unit''s year (7-13) or active flag (NULL: unchanged). Enqueues the pupils with any of its lessons '
+'assigned when something changed; returns the unit. Callers: teachers, service_role. Errors: PLV01, PLV08, PLN06, 42501.';
 
 -- Replace the level boundaries of one year: {"0": 0, "1L": 6, ...}. Every pupil with work in a unit
 -- of that year is enqueued.
@@ -1084,13 +1105,13 @@ begin
 end
 $$;
 comment on function public.level_boundaries_set(integer, jsonb) is
-  'Replaces the level boundaries of a year ({label: min_percent}, increasing with rank, 0 at 0). Enqueues every '
-  'pupil with work in a unit of that year; returns {year, labels}. Callers: administrators (service_role). Errors: '
-  'PLV01, PLV08, PLV09, 42501.';
+'Replaces the level boundaries of a year ({label: min_percent}, increasing with rank, 0 at 0). Enqueues every '
+'pupil with work in a unit of that year; returns {year, labels}. Callers: administrators (service_role). Errors: '
+'PLV01, PLV08, PLV09, 42501.';
 
 revoke all on function private.require(anyelement, text) from public;
 revoke all on function private.assert_score(numeric, text) from public;
-revoke all on function private.pupils_assigned_lessons(uuid []) from public;
+revoke all on function private.pupils_assigned_lessons(uuid[]) from public;
 revoke all on function private.assert_can_mark(uuid, uuid) from public;
 revoke all on function private.assert_can_submit(uuid, uuid, text) from public;
 revoke all on function private.submission_result(uuid, uuid) from public;
@@ -1109,7 +1130,7 @@ revoke all on function public.groups_add_member(text, uuid, text) from public, a
 revoke all on function public.groups_remove_member(text, uuid) from public, anon;
 revoke all on function public.lessons_assign(text, uuid, date, boolean) from public, anon;
 revoke all on function public.lessons_unassign(text, uuid) from public, anon;
-revoke all on function public.activities_set_criteria(uuid, uuid []) from public, anon;
+revoke all on function public.activities_set_criteria(uuid, uuid[]) from public, anon;
 revoke all on function public.activities_update(uuid, boolean, boolean, text) from public, anon;
 revoke all on function public.lessons_set_active(uuid, boolean) from public, anon;
 revoke all on function public.units_update(uuid, integer, boolean) from public, anon;
@@ -1125,7 +1146,7 @@ grant execute on function public.groups_add_member(text, uuid, text) to authenti
 grant execute on function public.groups_remove_member(text, uuid) to authenticated, service_role;
 grant execute on function public.lessons_assign(text, uuid, date, boolean) to authenticated, service_role;
 grant execute on function public.lessons_unassign(text, uuid) to authenticated, service_role;
-grant execute on function public.activities_set_criteria(uuid, uuid []) to authenticated, service_role;
+grant execute on function public.activities_set_criteria(uuid, uuid[]) to authenticated, service_role;
 grant execute on function public.activities_update(uuid, boolean, boolean, text) to authenticated, service_role;
 grant execute on function public.lessons_set_active(uuid, boolean) to authenticated, service_role;
 grant execute on function public.units_update(uuid, integer, boolean) to authenticated, service_role;

@@ -3,6 +3,25 @@
 -- recalculation and the backfill); every number in them is defined once, by the functions of
 -- supabase/functions_sql/20_scoring.sql. Averages are stored rounded half-up to 4 decimal places.
 
+-- One criterion score s(p, a, c) with what it depends on: the rows private.live_criterion_scores
+-- returns, which the aggregates (cells, criterion, unit rows) take as an array so that one
+-- recalculation computes the scores once.
+create type private.work_score as (
+  pupil_id uuid,
+  unit_id uuid,
+  lesson_id uuid,
+  activity_id uuid,
+  is_summative boolean,
+  submission_id uuid,
+  submitted_at timestamptz,
+  success_criteria_id uuid,
+  criterion_level integer,
+  score numeric,
+  source text
+);
+comment on type private.work_score is
+'A criterion score s(p, a, c) (success_criteria_id NULL for an activity without criteria) and its context.';
+
 -- The per-pupil report version: grows by one with every recalculation that changed something.
 create table public.report_pupil_versions (
   pupil_id uuid primary key references public.profiles (user_id) on delete cascade,
@@ -12,7 +31,7 @@ create table public.report_pupil_versions (
   constraint report_pupil_versions_changed_at_check check ((version = 0) = (changed_at is null))
 );
 comment on table public.report_pupil_versions is
-  'The version of each pupil''s cached report; bumped by every recalculation that changed a row.';
+'The version of each pupil''s cached report; bumped by every recalculation that changed a row.';
 
 create table public.report_pupil_unit_summaries (
   pupil_id uuid not null references public.profiles (user_id) on delete cascade,
@@ -50,7 +69,7 @@ create table public.report_pupil_unit_summaries (
 );
 create index report_pupil_unit_summaries_unit_idx on public.report_pupil_unit_summaries (unit_id);
 comment on table public.report_pupil_unit_summaries is
-  'One row per pupil and unit with assigned scorable work: averages, levels, counts (DOMAIN.md section 3).';
+'One row per pupil and unit with assigned scorable work: averages, levels, counts (DOMAIN.md section 3).';
 
 create table public.report_pupil_criterion_scores (
   pupil_id uuid not null,
@@ -71,7 +90,7 @@ create table public.report_pupil_criterion_scores (
 create index report_pupil_criterion_scores_criterion_idx
 on public.report_pupil_criterion_scores (success_criteria_id);
 comment on table public.report_pupil_criterion_scores is
-  'act(c) and ass(c) per pupil, unit and success criterion: the unit page''s criteria grouped by level.';
+'act(c) and ass(c) per pupil, unit and success criterion: the unit page''s criteria grouped by level.';
 
 create table public.report_pupil_subject_summaries (
   pupil_id uuid not null references public.profiles (user_id) on delete cascade,
@@ -93,7 +112,7 @@ create table public.report_pupil_subject_summaries (
   constraint report_pupil_subject_summaries_unit_count_check check (unit_count > 0)
 );
 comment on table public.report_pupil_subject_summaries is
-  'Per pupil and subject: the mean of the unit averages and the most frequent unit level.';
+'Per pupil and subject: the mean of the unit averages and the most frequent unit level.';
 
 -- Batched backfill runs (private.report_backfill_batched, glue backfill): progress and resumption.
 create table private.report_backfill_runs (
@@ -115,4 +134,4 @@ create table private.report_backfill_runs (
 create unique index report_backfill_runs_one_open_idx on private.report_backfill_runs ((true))
 where finished_at is null;
 comment on table private.report_backfill_runs is
-  'Batched backfill runs: where each run got to, so an interrupted run resumes; at most one unfinished run.';
+'Batched backfill runs: where each run got to, so an interrupted run resumes; at most one unfinished run.';

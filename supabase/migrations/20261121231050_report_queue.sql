@@ -44,7 +44,7 @@ where state in ('pending', 'failed');
 create index report_jobs_running_idx on private.report_jobs (pupil_id, lease_expires_at)
 where state = 'running';
 comment on table private.report_jobs is
-  'Pending, running, failed (waiting for a retry) and dead recalculations of a pupil''s cached report.';
+'Pending, running, failed (waiting for a retry) and dead recalculations of a pupil''s cached report.';
 
 -- What happened to each processed job, for latency figures and operations. Pruned after a day.
 create table private.report_job_history (
@@ -69,7 +69,7 @@ create table private.report_job_history (
 );
 create index report_job_history_finished_idx on private.report_job_history (finished_at);
 comment on table private.report_job_history is
-  'One row per processed job attempt: waits (started_at - enqueued_at), run times, coalesced writes.';
+'One row per processed job attempt: waits (started_at - enqueued_at), run times, coalesced writes.';
 
 -- Queue settings, one row. Changed by operators with plain UPDATE.
 create table private.report_queue_settings (

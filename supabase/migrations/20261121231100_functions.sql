@@ -99,7 +99,7 @@ as $$
   where t.user_id = auth.uid() and t.role = 'teacher'
 $$;
 comment on function private.readable_pupil_ids() is
-  'auth.uid() and the pupils of the classes auth.uid() teaches. Used by RLS policies (evaluated once per query).';
+'auth.uid() and the pupils of the classes auth.uid() teaches. Used by RLS policies (evaluated once per query).';
 
 -- The classes the current user belongs to, in any role.
 create or replace function private.member_group_ids()
@@ -155,8 +155,8 @@ as $$
   ), false)
 $$;
 comment on function private.caller_bypasses_rls() is
-  'True when the role the session acts as (SET ROLE, else the login role) bypasses RLS: service_role, postgres. '
-  'Callers: the assert_* helpers and the RPCs.';
+'True when the role the session acts as (SET ROLE, else the login role) bypasses RLS: service_role, postgres. '
+'Callers: the assert_* helpers and the RPCs.';
 
 -- Raise unless the caller may read the pupil's work and reports.
 create or replace function private.assert_can_read_pupil(pupil_id uuid)
@@ -182,7 +182,7 @@ begin
 end
 $$;
 comment on function private.assert_can_read_pupil(uuid) is
-  'Raises PLV01 (null), PLN01 (unknown pupil) or 42501 (not the pupil nor their teacher). Callers: read RPCs.';
+'Raises PLV01 (null), PLN01 (unknown pupil) or 42501 (not the pupil nor their teacher). Callers: read RPCs.';
 
 -- Raise unless the caller teaches the class.
 create or replace function private.assert_can_teach_group(group_id text)
@@ -207,7 +207,7 @@ begin
 end
 $$;
 comment on function private.assert_can_teach_group(text) is
-  'Raises PLV01 (null), PLN02 (unknown class) or 42501 (not a teacher of the class). Callers: RPCs.';
+'Raises PLV01 (null), PLN02 (unknown class) or 42501 (not a teacher of the class). Callers: RPCs.';
 
 -- Existence checks that see past RLS, so that an unknown id and a forbidden one get different errors.
 create or replace function private.profile_exists(user_id uuid)
@@ -252,20 +252,21 @@ grant execute on function private.group_exists(text) to authenticated, service_r
 -- computes a number another way.
 --
 -- They are LANGUAGE sql, SECURITY INVOKER and carry no SET clause, deliberately: PostgreSQL inlines
--- such functions into the calling query, so one definition serves both a single pupil (index scans)
--- and every pupil at once (hash joins). A SET search_path clause would stop the inlining; instead
--- every name inside is schema-qualified, and being SECURITY INVOKER they grant nothing.
--- Each table function takes pupil_ids: an array of pupils, or NULL for every pupil.
+-- such functions into the calling query, so the same definition gets index scans for one pupil and
+-- hash joins for many. A SET search_path clause would stop the inlining; instead every name inside
+-- is schema-qualified, and being SECURITY INVOKER they grant nothing.
 --
 -- Layers, each built only on the one below:
---   criterion_score, score_source        s(p, a, c) and where it came from (scalar)
---   live_pupil_work                      A(p, u): which activities count for which pupil and unit
---   live_criterion_scores                s(p, a, c) for every counted activity and linked criterion
---   live_cells                           the cell score and source of (p, a)
---   live_criterion_rows                  act(c) and ass(c): rows of report_pupil_criterion_scores
---   level_for                            the label of an average in a year (level_boundaries)
---   live_unit_rows                       rows of report_pupil_unit_summaries
---   summarise_subjects, live_subject_rows rows of report_pupil_subject_summaries
+--   criterion_score, score_source   s(p, a, c) and the rule that gave it (scalar)
+--   live_pupil_work                 A(p, u): which activities count for which pupil and unit
+--   live_criterion_scores           s(p, a, c) for every counted activity and linked criterion
+--   cells_of                        the cell score and source of (p, a)          } aggregates of an
+--   criterion_rows_of               act(c), ass(c): report_pupil_criterion_scores } array of scores,
+--   unit_rows_of                    report_pupil_unit_summaries                   } so that they are
+--   level_for                       the label of an average in a year             } computed once
+--   summarise_subjects              report_pupil_subject_summaries from unit rows
+--   live_cells, live_criterion_rows, live_unit_rows, live_subject_rows: the same, computed live for
+--   an array of pupils (NULL: every pupil; fine for checks, use batches for bulk work).
 
 -- s(p, a, c): 0 for missing work, else the teacher's criterion mark, override, AI score, auto score;
 -- NULL when submitted and not yet marked.
@@ -287,7 +288,7 @@ as $$
   end
 $$;
 comment on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) is
-  'DOMAIN.md section 2: the criterion score s(p, a, c). Callers: live_criterion_scores. Never raises.';
+'DOMAIN.md section 2: the criterion score s(p, a, c). Callers: live_criterion_scores. Never raises.';
 
 -- Which rule of criterion_score applied: missing, teacher_criteria, override, ai, auto, or NULL.
 create or replace function private.score_source(
@@ -311,11 +312,11 @@ as $$
   end
 $$;
 comment on function private.score_source(boolean, numeric, numeric, numeric, numeric) is
-  'The rule of criterion_score that applied (shown on the results grid). Callers: live_criterion_scores.';
+'The rule of criterion_score that applied (shown on the results grid). Callers: live_criterion_scores.';
 
 -- A(p, u): the active scorable activities of active lessons of active units assigned to at least one
 -- class in which p is a pupil; a lesson assigned to two of the pupil's classes counts once.
-create or replace function private.live_pupil_work(pupil_ids uuid [])
+create or replace function private.live_pupil_work(pupil_ids uuid[])
 returns table (
   pupil_id uuid,
   unit_id uuid,
@@ -342,25 +343,13 @@ as $$
     gm.role = 'pupil'
     and (live_pupil_work.pupil_ids is null or gm.user_id = any(live_pupil_work.pupil_ids))
 $$;
-comment on function private.live_pupil_work(uuid []) is
-  'DOMAIN.md section 3, A(p, u): the work that counts, per pupil (NULL: every pupil). Callers: live_criterion_scores.';
+comment on function private.live_pupil_work(uuid[]) is
+'DOMAIN.md section 3, A(p, u): the work that counts, per pupil (NULL: every pupil). Callers: live_criterion_scores.';
 
 -- s(p, a, c) for every counted activity and each criterion linked to it. An activity without linked
 -- criteria gives one row with success_criteria_id NULL (rules 1, 3, 4, 5, 6 apply directly).
-create or replace function private.live_criterion_scores(pupil_ids uuid [])
-returns table (
-  pupil_id uuid,
-  unit_id uuid,
-  lesson_id uuid,
-  activity_id uuid,
-  is_summative boolean,
-  submission_id uuid,
-  submitted_at timestamptz,
-  success_criteria_id uuid,
-  criterion_level integer,
-  score numeric,
-  source text
-)
+create or replace function private.live_criterion_scores(pupil_ids uuid[])
+returns setof private.work_score
 language sql
 stable
 as $$
@@ -390,13 +379,14 @@ as $$
   left join public.submission_criterion_scores as m
     on s.submission_id = m.submission_id and link.success_criteria_id = m.success_criteria_id
 $$;
-comment on function private.live_criterion_scores(uuid []) is
-  'DOMAIN.md section 2: s(p, a, c) over A(p, u) and the linked criteria. Callers: live_cells, live_criterion_rows.';
+comment on function private.live_criterion_scores(uuid[]) is
+'DOMAIN.md section 2: s(p, a, c) over A(p, u) and the linked criteria. Callers: report_merge, the live_* '
+'wrappers, read_assignment_results.';
 
 -- The cell of (p, a): the mean of the non-NULL criterion scores (NULL when all are NULL), rounded
 -- half-up to 4 places as shown on the grid; its source is teacher_criteria when any criterion has a
 -- teacher mark, else the submission-wide rule that applied.
-create or replace function private.live_cells(pupil_ids uuid [])
+create or replace function private.cells_of(scores private.work_score[])
 returns table (
   pupil_id uuid,
   unit_id uuid,
@@ -409,7 +399,7 @@ returns table (
   source text
 )
 language sql
-stable
+immutable
 as $$
   select
     cs.pupil_id,
@@ -424,17 +414,19 @@ as $$
       when bool_or(cs.source = 'teacher_criteria') then 'teacher_criteria'
       else max(cs.source)
     end
-  from private.live_criterion_scores(live_cells.pupil_ids) as cs
+  from unnest(cells_of.scores) as cs
   group by cs.pupil_id, cs.unit_id, cs.lesson_id, cs.activity_id, cs.is_summative, cs.submission_id, cs.submitted_at
 $$;
-comment on function private.live_cells(uuid []) is
-  'DOMAIN.md section 2: cell score and source per pupil and counted activity. Callers: live_unit_rows, read_assignment_results.';
+comment on function private.cells_of(private.work_score[]) is
+'DOMAIN.md section 2: cell score and source per pupil and activity of the given scores. Callers: unit_rows_of, '
+'live_cells, read_assignment_results.';
 
--- act(c) and ass(c) per pupil, unit and criterion in C(p, u), as rows of report_pupil_criterion_scores.
-create or replace function private.live_criterion_rows(pupil_ids uuid [])
+-- act(c) and ass(c) per pupil, unit and criterion in C(p, u), as rows of report_pupil_criterion_scores
+-- (version NULL): the mean of the non-NULL scores over the activities linked to c (ass: summative only).
+create or replace function private.criterion_rows_of(scores private.work_score[])
 returns setof public.report_pupil_criterion_scores
 language sql
-stable
+immutable
 as $$
   select
     cs.pupil_id,
@@ -444,12 +436,13 @@ as $$
     round(avg(cs.score), 4),
     round(avg(cs.score) filter (where cs.is_summative), 4),
     null::bigint
-  from private.live_criterion_scores(live_criterion_rows.pupil_ids) as cs
+  from unnest(criterion_rows_of.scores) as cs
   where cs.success_criteria_id is not null
   group by cs.pupil_id, cs.unit_id, cs.success_criteria_id, cs.criterion_level
 $$;
-comment on function private.live_criterion_rows(uuid []) is
-  'DOMAIN.md section 3: act(c), ass(c) per pupil, unit, criterion (version NULL). Callers: live_unit_rows, report_merge, report_verify.';
+comment on function private.criterion_rows_of(private.work_score[]) is
+'DOMAIN.md section 3: act(c), ass(c) per pupil, unit and criterion of the given scores. Callers: unit_rows_of, '
+'report_merge, live_criterion_rows.';
 
 -- The label and rank of an average (a fraction) in a year: the highest rank whose min_percent is at
 -- most 100 x average. No row when the average is NULL or the year has no boundaries.
@@ -465,12 +458,12 @@ as $$
   limit 1
 $$;
 comment on function private.level_for(integer, numeric) is
-  'DOMAIN.md section 4: the level label of an average in a year. Callers: live_unit_rows, tests.';
+'DOMAIN.md section 4: the level label of an average in a year. Callers: unit_rows_of, tests.';
 
--- Rows of report_pupil_unit_summaries computed live (version and computed_at NULL).
+-- Rows of report_pupil_unit_summaries (version and computed_at NULL) from the given scores.
 -- Averages are built from the rounded criterion rows (the numbers the unit page shows); when the unit
 -- has no linked criteria, from the rounded cell scores.
-create or replace function private.live_unit_rows(pupil_ids uuid [])
+create or replace function private.unit_rows_of(scores private.work_score[])
 returns setof public.report_pupil_unit_summaries
 language sql
 stable
@@ -486,18 +479,18 @@ as $$
       max(c.submitted_at) as last_submitted_at,
       avg(c.cell_score) as cell_average,
       avg(c.cell_score) filter (where c.is_summative) as cell_assessment_average
-    from private.live_cells(live_unit_rows.pupil_ids) as c
+    from private.cells_of(unit_rows_of.scores) as c
     group by c.pupil_id, c.unit_id
   ),
 
-  criteria as (
+  criteria as materialized (
     select
       r.pupil_id,
       r.unit_id,
       r.level,
       r.activities_score,
       r.assessment_score
-    from private.live_criterion_rows(live_unit_rows.pupil_ids) as r
+    from private.criterion_rows_of(unit_rows_of.scores) as r
   ),
 
   by_unit as (
@@ -564,12 +557,13 @@ as $$
   inner join public.units as u on a.unit_id = u.unit_id
   left join lateral private.level_for(u.year, a.assessment_average) as lvl on true
 $$;
-comment on function private.live_unit_rows(uuid []) is
-  'DOMAIN.md section 3: unit summaries computed live (version, computed_at NULL). Callers: report_merge, report_verify, benchmarks.';
+comment on function private.unit_rows_of(private.work_score[]) is
+'DOMAIN.md section 3: unit summaries of the given scores (version, computed_at NULL). Callers: report_merge, '
+'live_unit_rows.';
 
 -- Rows of report_pupil_subject_summaries from a set of unit rows: the mean of the unit averages
 -- (non-NULL), the unit count, and the most frequent unit level (ties go to the higher rank).
-create or replace function private.summarise_subjects(units public.report_pupil_unit_summaries [])
+create or replace function private.summarise_subjects(units public.report_pupil_unit_summaries[])
 returns setof public.report_pupil_subject_summaries
 language sql
 stable
@@ -612,46 +606,90 @@ as $$
   left join typical as t on u.pupil_id = t.pupil_id and u.subject = t.subject
   group by u.pupil_id, u.subject
 $$;
-comment on function private.summarise_subjects(public.report_pupil_unit_summaries []) is
-  'DOMAIN.md section 3: subject summaries of the given unit rows. Callers: live_subject_rows, report_merge.';
+comment on function private.summarise_subjects(public.report_pupil_unit_summaries[]) is
+'DOMAIN.md section 3: subject summaries of the given unit rows. Callers: report_merge, live_subject_rows.';
 
--- Rows of report_pupil_subject_summaries computed live.
-create or replace function private.live_subject_rows(pupil_ids uuid [])
+-- The same aggregates computed live for an array of pupils (NULL: every pupil).
+create or replace function private.live_cells(pupil_ids uuid[])
+returns table (
+  pupil_id uuid,
+  unit_id uuid,
+  lesson_id uuid,
+  activity_id uuid,
+  is_summative boolean,
+  submission_id uuid,
+  submitted_at timestamptz,
+  cell_score numeric,
+  source text
+)
+language sql
+stable
+as $$
+  select c.*
+  from private.cells_of(array(select s from private.live_criterion_scores(live_cells.pupil_ids) as s)) as c
+$$;
+comment on function private.live_cells(uuid[]) is
+'Cells computed live for the pupils (NULL: all). Callers: submission_result, tests.';
+
+create or replace function private.live_criterion_rows(pupil_ids uuid[])
+returns setof public.report_pupil_criterion_scores
+language sql
+stable
+as $$
+  select r.*
+  from private.criterion_rows_of(array(select s from private.live_criterion_scores(live_criterion_rows.pupil_ids) as s)) as r
+$$;
+comment on function private.live_criterion_rows(uuid[]) is
+'Criterion rows computed live for the pupils (NULL: all). Callers: report_differences, benchmarks.';
+
+create or replace function private.live_unit_rows(pupil_ids uuid[])
+returns setof public.report_pupil_unit_summaries
+language sql
+stable
+as $$
+  select r.*
+  from private.unit_rows_of(array(select s from private.live_criterion_scores(live_unit_rows.pupil_ids) as s)) as r
+$$;
+comment on function private.live_unit_rows(uuid[]) is
+'Unit summaries computed live for the pupils (NULL: all). Callers: report_differences, benchmarks.';
+
+create or replace function private.live_subject_rows(pupil_ids uuid[])
 returns setof public.report_pupil_subject_summaries
 language sql
 stable
 as $$
   select s.*
-  from (
-    select array_agg(u) as units
-    from private.live_unit_rows(live_subject_rows.pupil_ids) as u
-    group by u.pupil_id
-  ) as per_pupil
-  cross join lateral private.summarise_subjects(per_pupil.units) as s
+  from private.summarise_subjects(array(select u from private.live_unit_rows(live_subject_rows.pupil_ids) as u)) as s
 $$;
-comment on function private.live_subject_rows(uuid []) is
-  'DOMAIN.md section 3: subject summaries computed live. Callers: report_verify, benchmarks.';
+comment on function private.live_subject_rows(uuid[]) is
+'Subject summaries computed live for the pupils (NULL: all). Callers: report_differences, benchmarks.';
 
 revoke all on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) from public;
 revoke all on function private.score_source(boolean, numeric, numeric, numeric, numeric) from public;
-revoke all on function private.live_pupil_work(uuid []) from public;
-revoke all on function private.live_criterion_scores(uuid []) from public;
-revoke all on function private.live_cells(uuid []) from public;
-revoke all on function private.live_criterion_rows(uuid []) from public;
+revoke all on function private.live_pupil_work(uuid[]) from public;
+revoke all on function private.live_criterion_scores(uuid[]) from public;
+revoke all on function private.cells_of(private.work_score[]) from public;
+revoke all on function private.criterion_rows_of(private.work_score[]) from public;
+revoke all on function private.unit_rows_of(private.work_score[]) from public;
+revoke all on function private.live_cells(uuid[]) from public;
+revoke all on function private.live_criterion_rows(uuid[]) from public;
 revoke all on function private.level_for(integer, numeric) from public;
-revoke all on function private.live_unit_rows(uuid []) from public;
-revoke all on function private.summarise_subjects(public.report_pupil_unit_summaries []) from public;
-revoke all on function private.live_subject_rows(uuid []) from public;
+revoke all on function private.live_unit_rows(uuid[]) from public;
+revoke all on function private.summarise_subjects(public.report_pupil_unit_summaries[]) from public;
+revoke all on function private.live_subject_rows(uuid[]) from public;
 grant execute on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) to service_role;
 grant execute on function private.score_source(boolean, numeric, numeric, numeric, numeric) to service_role;
-grant execute on function private.live_pupil_work(uuid []) to service_role;
-grant execute on function private.live_criterion_scores(uuid []) to service_role;
-grant execute on function private.live_cells(uuid []) to service_role;
-grant execute on function private.live_criterion_rows(uuid []) to service_role;
+grant execute on function private.live_pupil_work(uuid[]) to service_role;
+grant execute on function private.live_criterion_scores(uuid[]) to service_role;
+grant execute on function private.cells_of(private.work_score[]) to service_role;
+grant execute on function private.criterion_rows_of(private.work_score[]) to service_role;
+grant execute on function private.unit_rows_of(private.work_score[]) to service_role;
+grant execute on function private.live_cells(uuid[]) to service_role;
+grant execute on function private.live_criterion_rows(uuid[]) to service_role;
 grant execute on function private.level_for(integer, numeric) to service_role;
-grant execute on function private.live_unit_rows(uuid []) to service_role;
-grant execute on function private.summarise_subjects(public.report_pupil_unit_summaries []) to service_role;
-grant execute on function private.live_subject_rows(uuid []) to service_role;
+grant execute on function private.live_unit_rows(uuid[]) to service_role;
+grant execute on function private.summarise_subjects(public.report_pupil_unit_summaries[]) to service_role;
+grant execute on function private.live_subject_rows(uuid[]) to service_role;
 
 -- ==== supabase/functions_sql/30_reports.sql ====
 
@@ -659,11 +697,12 @@ grant execute on function private.live_subject_rows(uuid []) to service_role;
 -- verification against the live computation, and the read RPCs of the report pages.
 -- Every number comes from supabase/functions_sql/20_scoring.sql; nothing here computes a score.
 
--- Replace the cached rows of a set of pupils (NULL: every pupil) with the live computation, in one
--- statement: insert new rows, update changed rows, delete vanished rows, write nothing that did not
--- change, and bump the version of each pupil whose rows changed (changed rows carry that version).
+-- Replace the cached rows of a set of pupils with the live computation, in one statement: insert
+-- new rows, update changed rows, delete vanished rows, write nothing that did not change, and bump
+-- the version of each pupil whose rows changed (changed rows carry that version). The criterion
+-- scores are computed once, then aggregated into criterion, unit and subject rows.
 -- Returns the counts. The caller provides the locking (report_recalculate_pupil, backfill).
-create or replace function private.report_merge(pupil_ids uuid [])
+create or replace function private.report_merge(pupil_ids uuid[])
 returns jsonb
 language plpgsql
 security definer
@@ -671,14 +710,20 @@ set search_path = ''
 set plan_cache_mode = 'force_custom_plan'
 as $$
 declare
+  v_scores private.work_score [];
   v_result jsonb;
 begin
+  if report_merge.pupil_ids is null then
+    raise exception 'pupil_ids is required (merge every pupil in batches: private.report_backfill_all)'
+      using errcode = 'PLV01';
+  end if;
+  v_scores := array(select s from private.live_criterion_scores(report_merge.pupil_ids) as s);
   with live_u as materialized (
-    select * from private.live_unit_rows(report_merge.pupil_ids)
+    select * from private.unit_rows_of(v_scores)
   ),
 
   live_c as materialized (
-    select * from private.live_criterion_rows(report_merge.pupil_ids)
+    select * from private.criterion_rows_of(v_scores)
   ),
 
   live_s as materialized (
@@ -699,7 +744,7 @@ begin
       t.activity_count, t.marked_count, t.missing_count, t.awaiting_marking_count,
       t.last_submitted_at, null::bigint as version, null::timestamptz as computed_at
     from public.report_pupil_unit_summaries as t
-    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
+    where t.pupil_id = any(report_merge.pupil_ids)
   ),
 
   old_c as (
@@ -707,7 +752,7 @@ begin
       t.pupil_id, t.unit_id, t.success_criteria_id, t.level, t.activities_score, t.assessment_score,
       null::bigint as version
     from public.report_pupil_criterion_scores as t
-    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
+    where t.pupil_id = any(report_merge.pupil_ids)
   ),
 
   old_s as (
@@ -715,7 +760,7 @@ begin
       t.pupil_id, t.subject, t.activities_average, t.assessment_average, t.unit_count,
       t.typical_level, t.typical_level_rank, null::bigint as version, null::timestamptz as computed_at
     from public.report_pupil_subject_summaries as t
-    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
+    where t.pupil_id = any(report_merge.pupil_ids)
   ),
 
   diff_u as (
@@ -878,10 +923,10 @@ begin
   return v_result;
 end
 $$;
-comment on function private.report_merge(uuid []) is
-  'Replaces the cached report rows of the pupils (NULL: all) with the live computation; writes only changes '
-  'and bumps the version of changed pupils. Callers: report_recalculate_pupil, report_backfill_step, the '
-  'backfill migration. Lock first: it does not.';
+comment on function private.report_merge(uuid[]) is
+'Replaces the cached report rows of the pupils with the live computation; writes only changes and bumps the '
+'version of changed pupils. Callers: report_recalculate_pupil, report_backfill_step. Lock first: it does not. '
+'Errors: PLV01 pupil_ids NULL.';
 
 -- Recalculate one pupil's cached report now, in the caller's transaction: cost depends on that
 -- pupil's work only. Serialised per pupil by a transaction-level advisory lock.
@@ -916,9 +961,9 @@ begin
 end
 $$;
 comment on function private.report_recalculate_pupil(uuid) is
-  'Recalculates one pupil''s cached report in the current transaction; returns {pupil_id, version, changed, '
-  'units, criteria, subjects} with inserted/updated/deleted counts. Callers: the queue (report_process_pupil, '
-  'report_jobs_process), tests. Errors: PLV01 null pupil_id, PLN01 unknown pupil.';
+'Recalculates one pupil''s cached report in the current transaction; returns {pupil_id, version, changed, '
+'units, criteria, subjects} with inserted/updated/deleted counts. Callers: the queue (report_process_pupil, '
+'report_jobs_process), tests. Errors: PLV01 null pupil_id, PLN01 unknown pupil.';
 
 -- Backfill, batched: for databases too large for one statement. A run walks the pupils in
 -- pupil_id order, one batch per transaction; an interrupted run is resumed by the next start.
@@ -956,8 +1001,8 @@ begin
 end
 $$;
 comment on function private.report_backfill_start(integer) is
-  'Starts a batched backfill run, or resumes the unfinished one; returns its run_id. Callers: '
-  'report_backfill_batched, glue backfill. Errors: PLV08 batch_size < 1.';
+'Starts a batched backfill run, or resumes the unfinished one; returns its run_id. Callers: '
+'report_backfill_batched, glue backfill. Errors: PLV08 batch_size < 1.';
 
 -- The pupils a backfill covers, in order, after a given pupil: everyone who is a pupil of a class
 -- or still has cached rows (so that rows of pupils who left every class are removed).
@@ -977,8 +1022,8 @@ as $$
   limit report_backfill_pupils.max_count
 $$;
 comment on function private.report_backfill_pupils(uuid, integer) is
-  'The pupils a backfill covers, in pupil_id order after after_pupil (NULL: from the start); max_count NULL: all. '
-  'Callers: report_backfill_start, report_backfill_step.';
+'The pupils a backfill covers, in pupil_id order after after_pupil (NULL: from the start); max_count NULL: all. '
+'Callers: report_backfill_start, report_backfill_step.';
 
 -- One batch of a backfill run: merge the next batch_size pupils and record the progress.
 create or replace function private.report_backfill_step(run_id bigint)
@@ -1030,8 +1075,33 @@ begin
 end
 $$;
 comment on function private.report_backfill_step(bigint) is
-  'Merges the next batch of a backfill run and records progress; returns {run_id, pupils_done, pupils_total, '
-  'pupils_changed, finished}. Callers: report_backfill_batched, glue backfill. Errors: PLN08 unknown run.';
+'Merges the next batch of a backfill run and records progress; returns {run_id, pupils_done, pupils_total, '
+'pupils_changed, finished}. Callers: report_backfill_batched, glue backfill. Errors: PLN08 unknown run.';
+
+-- The whole backfill in the caller's transaction (the backfill migration): a run of batches, each
+-- batch set-based over its pupils. Returns the run's final progress.
+create or replace function private.report_backfill_all(batch_size integer default 250)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_run_id bigint;
+  v_step jsonb;
+begin
+  v_run_id := private.report_backfill_start(report_backfill_all.batch_size);
+  loop
+    v_step := private.report_backfill_step(v_run_id);
+    exit when (v_step ->> 'finished')::boolean;
+  end loop;
+  return v_step;
+end
+$$;
+comment on function private.report_backfill_all(integer) is
+'Backfills every pupil''s cached report in the current transaction, batch by batch (each set-based); returns '
+'{run_id, pupils_done, pupils_total, pupils_changed, finished}. Callers: the backfill migration, tests. '
+'Errors: PLV08 batch_size < 1.';
 
 -- The batched backfill for very large databases: commits after every batch, reports progress with
 -- NOTICEs, resumes an interrupted run. Call it outside a transaction block: call private.report_backfill_batched();
@@ -1055,33 +1125,47 @@ begin
   end loop;
 end
 $$;
-comment on procedure private.report_backfill_batched(integer) is
-  'Batched, resumable backfill of every pupil''s cached report, one transaction per batch, with progress '
-  'NOTICEs. Callers: DBAs (psql), pg_cron. Errors: PLV08 batch_size < 1.';
+comment on procedure private.report_backfill_batched (integer) is
+'Batched, resumable backfill of every pupil''s cached report, one transaction per batch, with progress '
+'NOTICEs. Callers: DBAs (psql), pg_cron. Errors: PLV08 batch_size < 1.';
 
 -- Every difference between a set of pupils' cached rows and the live computation (exact comparison).
-create or replace function private.report_differences(pupil_ids uuid [])
+create or replace function private.report_differences(pupil_ids uuid[])
 returns table (pupil_id uuid, kind text, key text, difference text, stored jsonb, live jsonb)
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
+set plan_cache_mode = 'force_custom_plan'
 as $$
+declare
+  v_scores private.work_score [];
+begin
+  if report_differences.pupil_ids is null then
+    raise exception 'pupil_ids is required' using errcode = 'PLV01';
+  end if;
+  v_scores := array(select s from private.live_criterion_scores(report_differences.pupil_ids) as s);
+  return query
   with
-  live_u as (select * from private.live_unit_rows(report_differences.pupil_ids)),
+  live_u as materialized (select * from private.unit_rows_of(v_scores)),
   old_u as (
-    select * from public.report_pupil_unit_summaries as t
-    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
+    select * from public.report_pupil_unit_summaries as t where t.pupil_id = any(report_differences.pupil_ids)
   ),
-  live_c as (select * from private.live_criterion_rows(report_differences.pupil_ids)),
+  live_c as (select * from private.criterion_rows_of(v_scores)),
   old_c as (
-    select * from public.report_pupil_criterion_scores as t
-    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
+    select * from public.report_pupil_criterion_scores as t where t.pupil_id = any(report_differences.pupil_ids)
   ),
-  live_s as (select * from private.live_subject_rows(report_differences.pupil_ids)),
+  live_s as (
+    select s.*
+    from (
+      select array_agg(row(u.*)::public.report_pupil_unit_summaries) as units
+      from live_u as u
+      group by u.pupil_id
+    ) as per_pupil
+    cross join lateral private.summarise_subjects(per_pupil.units) as s
+  ),
   old_s as (
-    select * from public.report_pupil_subject_summaries as t
-    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
+    select * from public.report_pupil_subject_summaries as t where t.pupil_id = any(report_differences.pupil_ids)
   ),
   pairs as (
     select
@@ -1111,11 +1195,12 @@ as $$
     p.live
   from pairs as p
   where p.stored is distinct from p.live
-  order by p.pupil_id, p.kind, p.key
+  order by p.pupil_id, p.kind, p.key;
+end
 $$;
-comment on function private.report_differences(uuid []) is
-  'Every difference between cached and live rows for the pupils (NULL: all): missing (not cached), stale '
-  '(cached, no longer live) or different. Callers: report_verify, report_verify_sweep, tests.';
+comment on function private.report_differences(uuid[]) is
+'Every difference between cached and live rows for the pupils: missing (not cached), stale (cached, no longer '
+'live) or different. Callers: report_verify, report_verify_sweep, tests. Errors: PLV01 pupil_ids NULL.';
 
 -- Verify one pupil's cached report against the live computation.
 create or replace function public.report_verify(pupil_id uuid)
@@ -1138,12 +1223,12 @@ begin
 end
 $$;
 comment on function public.report_verify(uuid) is
-  'Every difference between the pupil''s cached report rows and the live computation; no rows: the cache is '
-  'exact. Callers: operators, glue verify (service_role). Errors: PLV01 null, PLN01 unknown pupil.';
+'Every difference between the pupil''s cached report rows and the live computation; no rows: the cache is '
+'exact. Callers: operators, glue verify (service_role). Errors: PLV01 null, PLN01 unknown pupil.';
 
--- Verify every pupil, or a random sample of sample_size pupils.
+-- Verify every pupil, or a random sample of sample_size pupils, in batches of 200.
 create or replace function public.report_verify_sweep(sample_size integer default null)
-returns table (pupils_checked integer, pupils_mismatched integer, differences integer, mismatched_pupils uuid [])
+returns table (pupils_checked integer, pupils_mismatched integer, differences integer, mismatched_pupils uuid[])
 language plpgsql
 stable
 security definer
@@ -1151,30 +1236,43 @@ set search_path = ''
 as $$
 declare
   v_pupils uuid [];
+  v_batch uuid [];
+  v_offset integer := 0;
+  v_mismatched uuid [] := '{}'::uuid [];
+  v_differences integer := 0;
+  v_pupil uuid;
+  v_count integer;
 begin
   if report_verify_sweep.sample_size is not null and report_verify_sweep.sample_size < 1 then
     raise exception 'sample_size must be positive or null (every pupil), not %', report_verify_sweep.sample_size
       using errcode = 'PLV08';
   end if;
-  select array_agg(x.pupil_id) into v_pupils
+  select coalesce(array_agg(x.pupil_id), '{}'::uuid []) into v_pupils
   from (
     select b.pupil_id
     from private.report_backfill_pupils(null, null) as b
     order by case when report_verify_sweep.sample_size is null then 0 else random() end
     limit report_verify_sweep.sample_size
   ) as x;
+  loop
+    v_batch := v_pupils[v_offset + 1:v_offset + 200];
+    exit when coalesce(cardinality(v_batch), 0) = 0;
+    for v_pupil, v_count in
+      select d.pupil_id, count(*)::integer from private.report_differences(v_batch) as d group by d.pupil_id
+    loop
+      v_mismatched := v_mismatched || v_pupil;
+      v_differences := v_differences + v_count;
+    end loop;
+    v_offset := v_offset + 200;
+  end loop;
   return query
-  select
-    coalesce(cardinality(v_pupils), 0),
-    count(distinct d.pupil_id)::integer,
-    count(d.pupil_id)::integer,
-    coalesce(array_agg(distinct d.pupil_id) filter (where d.pupil_id is not null), '{}')
-  from private.report_differences(coalesce(v_pupils, '{}')) as d;
+  select cardinality(v_pupils), cardinality(v_mismatched), v_differences, v_mismatched;
 end
 $$;
 comment on function public.report_verify_sweep(integer) is
-  'Compares the cache with the live computation for every pupil (NULL) or a random sample; returns counts and '
-  'the mismatched pupils. Callers: operators, glue verify, tests (service_role). Errors: PLV08 sample_size < 1.';
+'Compares the cache with the live computation for every pupil (NULL) or a random sample, in batches of 200; '
+'returns counts and the mismatched pupils. Callers: operators, glue verify, tests (service_role). Errors: PLV08 '
+'sample_size < 1.';
 
 -- The pupil report page (/reports/{pupilId}), from the cache: subjects, their units with averages,
 -- levels and counts, and each unit's criteria grouped by level.
@@ -1257,9 +1355,9 @@ begin
 end
 $$;
 comment on function public.report_pupil(uuid) is
-  'The pupil report (/reports/{pupilId}) from the cache: subjects -> units -> averages, levels, counts and '
-  'criteria grouped by level. Callers: the report page, glue report pupil (the pupil, their teachers, '
-  'service_role; RLS applies). Errors: PLV01 null, PLN01 unknown pupil, 42501 not allowed.';
+'The pupil report (/reports/{pupilId}) from the cache: subjects -> units -> averages, levels, counts and '
+'criteria grouped by level. Callers: the report page, glue report pupil (the pupil, their teachers, '
+'service_role; RLS applies). Errors: PLV01 null, PLN01 unknown pupil, 42501 not allowed.';
 
 -- The class report page (/reports/groups/{groupId}), derived from the cached unit rows.
 create or replace function public.report_group(group_id text)
@@ -1355,17 +1453,18 @@ begin
 end
 $$;
 comment on function public.report_group(text) is
-  'The class report (/reports/groups/{groupId}) from the cached unit rows: pupils by name, units by subject and '
-  'title, cells, cohort means and level counts per unit. Callers: the report page, glue report group (teachers '
-  'of the class, service_role). Errors: PLV01 null, PLN02 unknown group, 42501 not a teacher of the class.';
+'The class report (/reports/groups/{groupId}) from the cached unit rows: pupils by name, units by subject and '
+'title, cells, cohort means and level counts per unit. Callers: the report page, glue report group (teachers '
+'of the class, service_role). Errors: PLV01 null, PLN02 unknown group, 42501 not a teacher of the class.';
 
-revoke all on function private.report_merge(uuid []) from public;
+revoke all on function private.report_merge(uuid[]) from public;
 revoke all on function private.report_recalculate_pupil(uuid) from public;
 revoke all on function private.report_backfill_start(integer) from public;
 revoke all on function private.report_backfill_pupils(uuid, integer) from public;
 revoke all on function private.report_backfill_step(bigint) from public;
+revoke all on function private.report_backfill_all(integer) from public;
 revoke all on procedure private.report_backfill_batched(integer) from public;
-revoke all on function private.report_differences(uuid []) from public;
+revoke all on function private.report_differences(uuid[]) from public;
 revoke all on function public.report_verify(uuid) from public, anon, authenticated;
 revoke all on function public.report_verify_sweep(integer) from public, anon, authenticated;
 revoke all on function public.report_pupil(uuid) from public, anon;
@@ -1373,6 +1472,7 @@ revoke all on function public.report_group(text) from public, anon;
 grant execute on function private.report_recalculate_pupil(uuid) to service_role;
 grant execute on function private.report_backfill_start(integer) to service_role;
 grant execute on function private.report_backfill_step(bigint) to service_role;
+grant execute on function private.report_backfill_all(integer) to service_role;
 grant execute on procedure private.report_backfill_batched(integer) to service_role;
 grant execute on function public.report_verify(uuid) to service_role;
 grant execute on function public.report_verify_sweep(integer) to service_role;
@@ -1396,7 +1496,7 @@ grant execute on function public.report_group(text) to authenticated, service_ro
 
 -- Enqueue a recalculation for each pupil, in the caller's transaction (the write's). A pupil who
 -- already has a waiting job gets no second one: the write is coalesced into it.
-create or replace function private.report_enqueue(pupil_ids uuid [], reason text)
+create or replace function private.report_enqueue(pupil_ids uuid[], reason text)
 returns integer
 language plpgsql
 security definer
@@ -1419,9 +1519,9 @@ begin
   return v_count;
 end
 $$;
-comment on function private.report_enqueue(uuid [], text) is
-  'Enqueues (or coalesces into the waiting job) a recalculation per pupil, in the caller''s transaction; '
-  'notifies channel report_jobs. Callers: every write RPC. Returns the number of pupils enqueued.';
+comment on function private.report_enqueue(uuid[], text) is
+'Enqueues (or coalesces into the waiting job) a recalculation per pupil, in the caller''s transaction; '
+'notifies channel report_jobs. Callers: every write RPC. Returns the number of pupils enqueued.';
 
 -- The delay before retry number attempts: exponential from backoff_base, capped, with +/-25 % jitter.
 create or replace function private.report_backoff(attempts integer)
@@ -1434,7 +1534,7 @@ as $$
   from private.report_queue_settings as s
 $$;
 comment on function private.report_backoff(integer) is
-  'Exponential backoff with jitter for retry number attempts. Callers: report_job_record_failure.';
+'Exponential backoff with jitter for retry number attempts. Callers: report_job_record_failure.';
 
 -- Record a failed attempt: back to waiting with a backoff, or dead after max_attempts. A job that
 -- was running while a newer waiting job appeared for the same pupil is folded into that job.
@@ -1495,8 +1595,8 @@ begin
 end
 $$;
 comment on function private.report_job_record_failure(bigint, integer, text, text) is
-  'Marks an attempt failed (retry after backoff) or dead (max_attempts reached), keeping the error. '
-  'Callers: report_job_run, report_jobs_reap.';
+'Marks an attempt failed (retry after backoff) or dead (max_attempts reached), keeping the error. '
+'Callers: report_job_run, report_jobs_reap.';
 
 -- Run one job in the caller's transaction: recalculate the pupil inside a savepoint, delete the job
 -- on success, record the failure otherwise, and log the attempt in report_job_history.
@@ -1576,8 +1676,8 @@ begin
 end
 $$;
 comment on function private.report_job_run(bigint, text) is
-  'Runs one job in a savepoint: recalculates, deletes the job, or records the failure; logs the attempt. '
-  'Callers: report_process_pupil, report_jobs_process, report_jobs_drain.';
+'Runs one job in a savepoint: recalculates, deletes the job, or records the failure; logs the attempt. '
+'Callers: report_process_pupil, report_jobs_process, report_jobs_drain.';
 
 -- Return running jobs whose lease expired (their worker died) to the waiting jobs, as a failed
 -- attempt; prune old history. Returns the number of jobs reaped.
@@ -1617,8 +1717,8 @@ begin
 end
 $$;
 comment on function private.report_jobs_reap() is
-  'Fails running jobs whose lease expired (retried later, dead after max_attempts) and prunes history. '
-  'Callers: report_jobs_process, report_jobs_drain.';
+'Fails running jobs whose lease expired (retried later, dead after max_attempts) and prunes history. '
+'Callers: report_jobs_process, report_jobs_drain.';
 
 -- The caller's label in the job history.
 create or replace function private.report_worker_name()
@@ -1667,9 +1767,9 @@ begin
 end
 $$;
 comment on function public.report_process_pupil(uuid) is
-  'Recalculates the pupil now if a waiting job is due (what fire-and-forget calls after a write); safe '
-  'alongside workers. Returns {processed, outcome, waited_ms, run_ms, changed, version} or {processed: false, '
-  'reason}. Callers: glue.results (service_role, or the teacher/pupil who wrote). Errors: PLV01, PLN01, 42501.';
+'Recalculates the pupil now if a waiting job is due (what fire-and-forget calls after a write); safe '
+'alongside workers. Returns {processed, outcome, waited_ms, run_ms, changed, version} or {processed: false, '
+'reason}. Callers: glue.results (service_role, or the teacher/pupil who wrote). Errors: PLV01, PLN01, 42501.';
 
 -- One bounded batch for a worker: up to max_jobs due jobs or max_ms milliseconds, one transaction.
 create or replace function public.report_jobs_process(max_jobs integer default 100, max_ms integer default 500)
@@ -1722,8 +1822,8 @@ begin
 end
 $$;
 comment on function public.report_jobs_process(integer, integer) is
-  'Processes one bounded batch of due jobs (max_jobs, max_ms) in one transaction; returns counts by outcome, '
-  'processed, reaped, elapsed_ms and remaining. Callers: glue worker (service_role). Errors: PLV08 out-of-range limits.';
+'Processes one bounded batch of due jobs (max_jobs, max_ms) in one transaction; returns counts by outcome, '
+'processed, reaped, elapsed_ms and remaining. Callers: glue worker (service_role). Errors: PLV08 out-of-range limits.';
 
 -- Two-phase claim for report_jobs_drain: mark up to max_jobs due jobs running with a lease.
 create or replace function private.report_jobs_claim(max_jobs integer, worker text)
@@ -1754,7 +1854,7 @@ as $$
   returning j.job_id
 $$;
 comment on function private.report_jobs_claim(integer, text) is
-  'Claims up to max_jobs due jobs as running with a lease (two-phase). Callers: report_jobs_drain.';
+'Claims up to max_jobs due jobs as running with a lease (two-phase). Callers: report_jobs_drain.';
 
 -- The pg_cron drain: claim a batch (commit), run it (commit), until the queue is empty or
 -- max_batches batches are done.
@@ -1786,9 +1886,9 @@ begin
   end loop;
 end
 $$;
-comment on procedure private.report_jobs_drain(integer, integer) is
-  'Drains the queue in committed batches (two-phase claims with a lease). Callers: pg_cron, DBAs. '
-  'Errors: PLV08 non-positive limits.';
+comment on procedure private.report_jobs_drain (integer, integer) is
+'Drains the queue in committed batches (two-phase claims with a lease). Callers: pg_cron, DBAs. '
+'Errors: PLV08 non-positive limits.';
 
 -- What operators watch: queue depth, age, failures, latency and coalescing.
 create or replace function public.report_queue_health()
@@ -1834,9 +1934,9 @@ as $$
   from private.report_jobs as j
 $$;
 comment on function public.report_queue_health() is
-  'Queue state for operators: pending, due, running, failed, dead, oldest pending age, and over the last hour '
-  'jobs, writes coalesced, wait, freshness (last write to fresh cache) and run-time percentiles. '
-  'Callers: glue health, dashboards (service_role).';
+'Queue state for operators: pending, due, running, failed, dead, oldest pending age, and over the last hour '
+'jobs, writes coalesced, wait, freshness (last write to fresh cache) and run-time percentiles. '
+'Callers: glue health, dashboards (service_role).';
 
 -- Failed and dead jobs with their errors.
 create or replace function public.report_jobs_failures()
@@ -1857,7 +1957,7 @@ as $$
   order by j.state desc, j.failed_at desc
 $$;
 comment on function public.report_jobs_failures() is
-  'Every failed (waiting for a retry) and dead job with its last error. Callers: glue health, operators (service_role).';
+'Every failed (waiting for a retry) and dead job with its last error. Callers: glue health, operators (service_role).';
 
 -- Give a dead job another round of attempts.
 create or replace function public.report_jobs_requeue(job_id bigint)
@@ -1887,8 +1987,8 @@ begin
 end
 $$;
 comment on function public.report_jobs_requeue(bigint) is
-  'Re-queues a dead job (fresh attempts; coalesced into a waiting job if there is one); returns the waiting job. '
-  'Callers: operators (service_role). Errors: PLN08 unknown job, PLS01 job not dead.';
+'Re-queues a dead job (fresh attempts; coalesced into a waiting job if there is one); returns the waiting job. '
+'Callers: operators (service_role). Errors: PLN08 unknown job, PLS01 job not dead.';
 
 -- The safety net: compare a sample of pupils with the live computation and enqueue every mismatch.
 create or replace function public.report_verify_and_enqueue(sample_size integer default 100)
@@ -1911,10 +2011,10 @@ begin
 end
 $$;
 comment on function public.report_verify_and_enqueue(integer) is
-  'Verifies a random sample (NULL: everyone) against the live computation and enqueues every mismatched pupil; '
-  'returns the counts. Callers: pg_cron, glue verify (service_role). Errors: PLV08 sample_size < 1.';
+'Verifies a random sample (NULL: everyone) against the live computation and enqueues every mismatched pupil; '
+'returns the counts. Callers: pg_cron, glue verify (service_role). Errors: PLV08 sample_size < 1.';
 
-revoke all on function private.report_enqueue(uuid [], text) from public;
+revoke all on function private.report_enqueue(uuid[], text) from public;
 revoke all on function private.report_backoff(integer) from public;
 revoke all on function private.report_job_record_failure(bigint, integer, text, text) from public;
 revoke all on function private.report_job_run(bigint, text) from public;
@@ -1977,8 +2077,8 @@ $$;
 comment on function private.assert_score(numeric, text) is 'Returns score, or raises PLV02 when it is outside [0, 1].';
 
 -- The pupils of classes to which any of the lessons is assigned.
-create or replace function private.pupils_assigned_lessons(lesson_ids uuid [])
-returns uuid []
+create or replace function private.pupils_assigned_lessons(lesson_ids uuid[])
+returns uuid[]
 language sql
 stable
 security definer
@@ -1989,8 +2089,8 @@ as $$
   inner join public.group_membership as gm on la.group_id = gm.group_id and gm.role = 'pupil'
   where la.lesson_id = any(pupils_assigned_lessons.lesson_ids)
 $$;
-comment on function private.pupils_assigned_lessons(uuid []) is
-  'Pupils of the classes that have any of the lessons assigned: whom a curriculum change affects.';
+comment on function private.pupils_assigned_lessons(uuid[]) is
+'Pupils of the classes that have any of the lessons assigned: whom a curriculum change affects.';
 
 -- Who may mark a pupil's work on an activity: the service role, or a teacher of a class in which the
 -- pupil is a pupil and the activity's lesson is assigned. Returns the activity row.
@@ -2041,7 +2141,7 @@ begin
 end
 $$;
 comment on function private.assert_can_mark(uuid, uuid) is
-  'Returns the activity if the caller may mark the pupil''s work on it. Errors: PLV01, PLN03, PLN01, PLV04, 42501.';
+'Returns the activity if the caller may mark the pupil''s work on it. Errors: PLV01, PLN03, PLN01, PLV04, 42501.';
 
 -- Who may submit work: the pupil themselves (or the service role on their behalf), on an active,
 -- answerable activity assigned to one of their classes. Returns the pupil id and the activity.
@@ -2089,8 +2189,8 @@ begin
 end
 $$;
 comment on function private.assert_can_submit(uuid, uuid, text) is
-  'Returns the activity if the pupil may submit this kind of answer to it. Errors: PLV01, 42501, PLN03, PLN01, '
-  'PLV06, PLV04.';
+'Returns the activity if the pupil may submit this kind of answer to it. Errors: PLV01, 42501, PLN03, PLN01, '
+'PLV06, PLV04.';
 
 -- The authoritative row a write returns: the submission (or NULL when there is none), its criterion
 -- marks, and the cell as the results grid shows it.
@@ -2132,7 +2232,7 @@ as $$
   )
 $$;
 comment on function private.submission_result(uuid, uuid) is
-  'The submission row with its criterion marks and the live cell (state, score, source). Callers: write RPCs.';
+'The submission row with its criterion marks and the live cell (state, score, source). Callers: write RPCs.';
 
 -- Clear every mark of a submission: new work is unmarked work.
 create or replace function private.clear_marks(submission_id uuid)
@@ -2186,7 +2286,7 @@ begin
 end
 $$;
 comment on function private.save_answer(uuid, uuid, jsonb, numeric, text) is
-  'Inserts or resubmits a pupil''s answer; a changed answer clears every mark. Callers: submissions_* RPCs.';
+'Inserts or resubmits a pupil''s answer; a changed answer clears every mark. Callers: submissions_* RPCs.';
 
 -- A pupil submits (or saves in progress) a text or multiple-choice answer.
 create or replace function public.submissions_submit_answer(
@@ -2251,9 +2351,9 @@ begin
 end
 $$;
 comment on function public.submissions_submit_answer(uuid, text, text, text, uuid) is
-  'A pupil saves (inprogress) or submits a text or MCQ answer; MCQ is auto-marked from body_data.correct_option_id; '
-  'a changed answer clears every mark. Enqueues the pupil; returns {submission, cell}. Callers: pupils, service_role '
-  '(pupil_id). Errors: PLV01, PLV06, PLV07, PLV04, PLN01, PLN03, 42501.';
+'A pupil saves (inprogress) or submits a text or MCQ answer; MCQ is auto-marked from body_data.correct_option_id; '
+'a changed answer clears every mark. Enqueues the pupil; returns {submission, cell}. Callers: pupils, service_role '
+'(pupil_id). Errors: PLV01, PLV06, PLV07, PLV04, PLN01, PLN03, 42501.';
 
 -- A pupil uploads a file for an upload activity (the file itself lives in Storage).
 create or replace function public.submissions_record_upload(
@@ -2284,8 +2384,8 @@ begin
 end
 $$;
 comment on function public.submissions_record_upload(uuid, text, text, uuid) is
-  'Records an uploaded file as the pupil''s submission (a new file clears every mark). Enqueues the pupil; returns '
-  '{submission, cell}. Callers: pupils, service_role (pupil_id). Errors: PLV01, PLV06, PLV07, PLV04, PLN01, PLN03, 42501.';
+'Records an uploaded file as the pupil''s submission (a new file clears every mark). Enqueues the pupil; returns '
+'{submission, cell}. Callers: pupils, service_role (pupil_id). Errors: PLV01, PLV06, PLV07, PLV04, PLN01, PLN03, 42501.';
 
 -- A pupil deletes their uploaded file: the submission goes, the cell is untouched again.
 create or replace function public.submissions_delete_upload(activity_id uuid, pupil_id uuid default null)
@@ -2309,8 +2409,8 @@ begin
 end
 $$;
 comment on function public.submissions_delete_upload(uuid, uuid) is
-  'Deletes the pupil''s upload submission (idempotent: deleted false when there was none). Enqueues the pupil; '
-  'returns {submission: null, cell, deleted}. Callers: pupils, service_role. Errors: PLV01, PLV06, PLV04, PLN01, PLN03, 42501.';
+'Deletes the pupil''s upload submission (idempotent: deleted false when there was none). Enqueues the pupil; '
+'returns {submission: null, cell, deleted}. Callers: pupils, service_role. Errors: PLV01, PLV06, PLV04, PLN01, PLN03, 42501.';
 
 -- A teacher's feedback on one cell: an override score, per-criterion marks and/or feedback text.
 -- NULL leaves a part unchanged; a criterion given with score NULL removes that mark.
@@ -2351,9 +2451,12 @@ begin
       raise exception 'criterion_scores must be an array of {success_criteria_id, score}' using errcode = 'PLV10';
     end if;
     for v_item in select e from jsonb_array_elements(results_save_feedback.criterion_scores) as e loop
-      if jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'success_criteria_id') <> 'string'
+      if coalesce(
+        jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'success_criteria_id') is distinct from 'string'
         or coalesce(jsonb_typeof(v_item -> 'score'), 'missing') not in ('number', 'null')
-        or (v_item ->> 'success_criteria_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+        or (v_item ->> 'success_criteria_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+        true
+      ) then
         raise exception 'criterion_scores[%] must be {"success_criteria_id": uuid, "score": number or null}', v_index
           using errcode = 'PLV10';
       end if;
@@ -2381,7 +2484,14 @@ begin
   where s.user_id = results_save_feedback.pupil_id and s.activity_id = v_activity.activity_id
   for update;
   if v_submission_id is null then
-    -- Marking work that was never submitted (for example done on paper) records it as completed.
+    -- Marking work that was never submitted (for example done on paper) records it as completed; it
+    -- needs a mark, or the cell would go from missing (0) to awaiting marking (no score).
+    if results_save_feedback.override_score is null and not exists (
+      select from jsonb_array_elements(v_marks) as x where x -> 'score' <> 'null'
+    ) then
+      raise exception 'pupil % has not handed this work in: give a score to mark it', results_save_feedback.pupil_id
+        using errcode = 'PLS02', hint = 'Feedback alone cannot be saved on missing work.';
+    end if;
     insert into public.submissions (activity_id, user_id, status, submitted_at)
     values (v_activity.activity_id, results_save_feedback.pupil_id, 'completed', now())
     returning submission_id into v_submission_id;
@@ -2408,9 +2518,10 @@ begin
 end
 $$;
 comment on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text) is
-  'A teacher''s override score, per-criterion marks and/or feedback on one cell (creates a completed submission '
-  'when there is none). Enqueues the pupil; returns {submission, cell}. Callers: teachers of the pupil''s class, '
-  'service_role. Errors: PLV01, PLV02, PLV03, PLV04, PLV07, PLV10, PLN01, PLN03, PLN05, 42501.';
+'A teacher''s override score, per-criterion marks and/or feedback on one cell (creates a completed submission '
+'when there is none). Enqueues the pupil; returns {submission, cell}. Callers: teachers of the pupil''s class, '
+'service_role. Errors: PLV01, PLV02, PLV03, PLV04, PLV07, PLV10, PLN01, PLN03, PLN05, PLS02 (feedback alone on '
+'work not handed in), 42501.';
 
 -- A teacher removes their override, feedback and criterion marks from one cell (AI marks stay).
 create or replace function public.results_reset_feedback(activity_id uuid, pupil_id uuid)
@@ -2439,8 +2550,8 @@ begin
 end
 $$;
 comment on function public.results_reset_feedback(uuid, uuid) is
-  'Removes the teacher''s override, feedback and criterion marks of one cell (AI and auto marks stay). Enqueues '
-  'the pupil; returns {submission, cell}. Callers: teachers, service_role. Errors: PLV01, PLV04, PLN01, PLN03, 42501.';
+'Removes the teacher''s override, feedback and criterion marks of one cell (AI and auto marks stay). Enqueues '
+'the pupil; returns {submission, cell}. Callers: teachers, service_role. Errors: PLV01, PLV04, PLN01, PLN03, 42501.';
 
 -- Parse '{groupId}__{lessonId}' and check the assignment exists and the caller teaches the class.
 create or replace function private.resolve_assignment(group_assignment_id text, activity_id uuid)
@@ -2483,8 +2594,8 @@ begin
 end
 $$;
 comment on function private.resolve_assignment(text, uuid) is
-  'Checks {groupId}__{lessonId} and the activity and that the caller teaches the class; returns the activity. '
-  'Errors: PLV01, PLV12, PLN02, 42501, PLN04, PLN07, PLN03, PLV06.';
+'Checks {groupId}__{lessonId} and the activity and that the caller teaches the class; returns the activity. '
+'Errors: PLV01, PLV12, PLN02, 42501, PLN04, PLN07, PLN03, PLV06.';
 
 -- The AI marker's results for one activity of one assignment. Teacher overrides and criterion marks
 -- are kept (they outrank the AI score). Items for pupils outside the class are reported, not applied.
@@ -2509,7 +2620,8 @@ declare
   v_touched uuid [];
 begin
   v_activity := private.resolve_assignment(results_apply_ai_marks.group_assignment_id, results_apply_ai_marks.activity_id);
-  if results_apply_ai_marks.results is null or jsonb_typeof(results_apply_ai_marks.results) <> 'array' then
+  perform private.require(results_apply_ai_marks.results, 'results');
+  if jsonb_typeof(results_apply_ai_marks.results) <> 'array' then
     raise exception 'results must be an array of {pupil_id, score, feedback}' using errcode = 'PLV05';
   end if;
   if results_apply_ai_marks.ai_meta is not null and jsonb_typeof(results_apply_ai_marks.ai_meta) <> 'object' then
@@ -2521,11 +2633,14 @@ begin
   end if;
   -- Validate the whole batch before writing anything.
   for v_item in select e from jsonb_array_elements(results_apply_ai_marks.results) as e loop
-    if jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'pupil_id') <> 'string'
+    if coalesce(
+      jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'pupil_id') is distinct from 'string'
       or (v_item ->> 'pupil_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
       or jsonb_typeof(v_item -> 'score') is distinct from 'number'
       or coalesce(jsonb_typeof(v_item -> 'feedback'), 'null') not in ('string', 'null')
-      or length(v_item ->> 'feedback') > 20000 then
+      or coalesce(length(v_item ->> 'feedback'), 0) > 20000,
+      true
+    ) then
       raise exception 'results[%] must be {"pupil_id": uuid, "score": number, "feedback": text or null}', v_index
         using errcode = 'PLV05', detail = left(v_item::text, 200);
     end if;
@@ -2592,10 +2707,10 @@ begin
 end
 $$;
 comment on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) is
-  'Applies AI scores and feedback for one activity of one assignment ({groupId}__{lessonId}); keeps teacher '
-  'overrides and criterion marks; creates a submission where there was none. Enqueues the pupils touched; returns '
-  '{updated, created, skipped, errors}. Callers: the AI webhook (service_role), teachers of the class. Errors: '
-  'PLV01, PLV02, PLV05, PLV06, PLV12, PLN02, PLN03, PLN04, PLN07, 42501.';
+'Applies AI scores and feedback for one activity of one assignment ({groupId}__{lessonId}); keeps teacher '
+'overrides and criterion marks; creates a submission where there was none. Enqueues the pupils touched; returns '
+'{updated, created, skipped, errors}. Callers: the AI webhook (service_role), teachers of the class. Errors: '
+'PLV01, PLV02, PLV05, PLV06, PLV12, PLN02, PLN03, PLN04, PLN07, 42501.';
 
 -- Clear the AI marks of one activity for the pupils of one assignment's class.
 create or replace function public.results_clear_ai_marks(group_assignment_id text, activity_id uuid)
@@ -2627,9 +2742,9 @@ begin
 end
 $$;
 comment on function public.results_clear_ai_marks(text, uuid) is
-  'Clears the AI score, feedback and metadata of one activity for the pupils of the class. Enqueues each pupil '
-  'touched; returns {cleared, pupil_ids}. Callers: teachers of the class, service_role. Errors: as '
-  'results_apply_ai_marks.';
+'Clears the AI score, feedback and metadata of one activity for the pupils of the class. Enqueues each pupil '
+'touched; returns {cleared, pupil_ids}. Callers: teachers of the class, service_role. Errors: as '
+'results_apply_ai_marks.';
 
 -- Add a person to a class (or change their role in it).
 create or replace function public.groups_add_member(group_id text, user_id uuid, role text default 'pupil')
@@ -2644,6 +2759,12 @@ declare
 begin
   perform private.require(groups_add_member.user_id, 'user_id');
   perform private.assert_can_teach_group(groups_add_member.group_id);
+  -- Enrolling someone gives the class's teachers read access to all of that pupil's work, so it is
+  -- for the enrolment flow (join codes, the school's roster sync) running as the service role.
+  if not private.caller_bypasses_rls() then
+    raise exception 'class membership is managed by the school''s enrolment (service role)'
+      using errcode = '42501', hint = 'Pupils join with the class join code.';
+  end if;
   if groups_add_member.role is null or groups_add_member.role not in ('pupil', 'teacher') then
     raise exception 'role must be pupil or teacher, not %', groups_add_member.role using errcode = 'PLV11';
   end if;
@@ -2664,9 +2785,9 @@ begin
 end
 $$;
 comment on function public.groups_add_member(text, uuid, text) is
-  'Adds a person to a class as pupil or teacher (or changes the role). Enqueues them when their pupil membership '
-  'changed; returns the membership row. Callers: teachers of the class, service_role. Errors: PLV01, PLV11, PLN01, '
-  'PLN02, 42501.';
+'Adds a person to a class as pupil or teacher (or changes the role). Enqueues them when their pupil membership '
+'changed; returns the membership row. Callers: the enrolment flow (service_role only: enrolling a pupil opens '
+'their work to the class''s teachers). Errors: PLV01, PLV11, PLN01, PLN02, 42501.';
 
 -- Remove a person from a class.
 create or replace function public.groups_remove_member(group_id text, user_id uuid)
@@ -2690,8 +2811,8 @@ begin
 end
 $$;
 comment on function public.groups_remove_member(text, uuid) is
-  'Removes a person from a class (idempotent). Enqueues a removed pupil; returns {removed, role}. Callers: teachers of '
-  'the class, service_role. Errors: PLV01, PLN02, 42501.';
+'Removes a person from a class (idempotent). Enqueues a removed pupil; returns {removed, role}. Callers: teachers of '
+'the class, service_role. Errors: PLV01, PLN02, 42501.';
 
 -- Assign a lesson to a class (or change its start date and feedback visibility).
 create or replace function public.lessons_assign(
@@ -2734,9 +2855,9 @@ begin
 end
 $$;
 comment on function public.lessons_assign(text, uuid, date, boolean) is
-  'Assigns a lesson to a class (start date and feedback visibility do not affect reports). Enqueues the class''s '
-  'pupils when newly assigned; returns the assignment row. Callers: teachers of the class, service_role. Errors: '
-  'PLV01, PLN02, PLN04, 42501.';
+'Assigns a lesson to a class (start date and feedback visibility do not affect reports). Enqueues the class''s '
+'pupils when newly assigned; returns the assignment row. Callers: teachers of the class, service_role. Errors: '
+'PLV01, PLN02, PLN04, 42501.';
 
 -- Unassign a lesson from a class.
 create or replace function public.lessons_unassign(group_id text, lesson_id uuid)
@@ -2764,8 +2885,8 @@ begin
 end
 $$;
 comment on function public.lessons_unassign(text, uuid) is
-  'Unassigns a lesson from a class (idempotent). Enqueues the class''s pupils; returns {unassigned}. Callers: '
-  'teachers of the class, service_role. Errors: PLV01, PLN02, 42501.';
+'Unassigns a lesson from a class (idempotent). Enqueues the class''s pupils; returns {unassigned}. Callers: '
+'teachers of the class, service_role. Errors: PLV01, PLN02, 42501.';
 
 -- Raise 42501 unless the caller is a teacher (curriculum edits) or the service role.
 create or replace function private.assert_teacher()
@@ -2787,7 +2908,7 @@ $$;
 comment on function private.assert_teacher() is 'Raises 42501 unless the caller is a teacher or the service role.';
 
 -- Replace the success criteria an activity scores.
-create or replace function public.activities_set_criteria(activity_id uuid, success_criteria_ids uuid [])
+create or replace function public.activities_set_criteria(activity_id uuid, success_criteria_ids uuid[])
 returns jsonb
 language plpgsql
 security definer
@@ -2836,9 +2957,9 @@ begin
   );
 end
 $$;
-comment on function public.activities_set_criteria(uuid, uuid []) is
-  'Replaces the success criteria linked to an activity. Enqueues the pupils with that lesson assigned when the '
-  'links changed; returns the links. Callers: teachers, service_role. Errors: PLV01, PLN03, PLN05, 42501.';
+comment on function public.activities_set_criteria(uuid, uuid[]) is
+'Replaces the success criteria linked to an activity. Enqueues the pupils with that lesson assigned when the '
+'links changed; returns the links. Callers: teachers, service_role. Errors: PLV01, PLN03, PLN05, 42501.';
 
 -- Change an activity's summative flag, active flag or type.
 create or replace function public.activities_update(
@@ -2877,9 +2998,9 @@ begin
 end
 $$;
 comment on function public.activities_update(uuid, boolean, boolean, text) is
-  'Changes an activity''s is_summative, active or type (NULL: unchanged). Enqueues the pupils with that lesson '
-  'assigned when something changed; returns the activity. Callers: teachers, service_role. Errors: PLV01, PLV06, '
-  'PLN03, 42501.';
+'Changes an activity''s is_summative, active or type (NULL: unchanged). Enqueues the pupils with that lesson '
+'assigned when something changed; returns the activity. Callers: teachers, service_role. Errors: PLV01, PLV06, '
+'PLN03, 42501.';
 
 -- Activate or deactivate a lesson.
 create or replace function public.lessons_set_active(lesson_id uuid, active boolean)
@@ -2909,8 +3030,8 @@ begin
 end
 $$;
 comment on function public.lessons_set_active(uuid, boolean) is
-  'Activates or deactivates a lesson. Enqueues the pupils with it assigned when it changed; returns the lesson. '
-  'Callers: teachers, service_role. Errors: PLV01, PLN04, 42501.';
+'Activates or deactivates a lesson. Enqueues the pupils with it assigned when it changed; returns the lesson. '
+'Callers: teachers, service_role. Errors: PLV01, PLN04, 42501.';
 
 -- Change a unit's year or active flag.
 create or replace function public.units_update(unit_id uuid, year integer default null, active boolean default null)
@@ -2946,8 +3067,8 @@ begin
 end
 $$;
 comment on function public.units_update(uuid, integer, boolean) is
-  'Changes a unit''s year (7-13) or active flag (NULL: unchanged). Enqueues the pupils with any of its lessons '
-  'assigned when something changed; returns the unit. Callers: teachers, service_role. Errors: PLV01, PLV08, PLN06, 42501.';
+'Changes a unit''s year (7-13) or active flag (NULL: unchanged). Enqueues the pupils with any of its lessons '
+'assigned when something changed; returns the unit. Callers: teachers, service_role. Errors: PLV01, PLV08, PLN06, 42501.';
 
 -- Replace the level boundaries of one year: {"0": 0, "1L": 6, ...}. Every pupil with work in a unit
 -- of that year is enqueued.
@@ -3024,13 +3145,13 @@ begin
 end
 $$;
 comment on function public.level_boundaries_set(integer, jsonb) is
-  'Replaces the level boundaries of a year ({label: min_percent}, increasing with rank, 0 at 0). Enqueues every '
-  'pupil with work in a unit of that year; returns {year, labels}. Callers: administrators (service_role). Errors: '
-  'PLV01, PLV08, PLV09, 42501.';
+'Replaces the level boundaries of a year ({label: min_percent}, increasing with rank, 0 at 0). Enqueues every '
+'pupil with work in a unit of that year; returns {year, labels}. Callers: administrators (service_role). Errors: '
+'PLV01, PLV08, PLV09, 42501.';
 
 revoke all on function private.require(anyelement, text) from public;
 revoke all on function private.assert_score(numeric, text) from public;
-revoke all on function private.pupils_assigned_lessons(uuid []) from public;
+revoke all on function private.pupils_assigned_lessons(uuid[]) from public;
 revoke all on function private.assert_can_mark(uuid, uuid) from public;
 revoke all on function private.assert_can_submit(uuid, uuid, text) from public;
 revoke all on function private.submission_result(uuid, uuid) from public;
@@ -3049,7 +3170,7 @@ revoke all on function public.groups_add_member(text, uuid, text) from public, a
 revoke all on function public.groups_remove_member(text, uuid) from public, anon;
 revoke all on function public.lessons_assign(text, uuid, date, boolean) from public, anon;
 revoke all on function public.lessons_unassign(text, uuid) from public, anon;
-revoke all on function public.activities_set_criteria(uuid, uuid []) from public, anon;
+revoke all on function public.activities_set_criteria(uuid, uuid[]) from public, anon;
 revoke all on function public.activities_update(uuid, boolean, boolean, text) from public, anon;
 revoke all on function public.lessons_set_active(uuid, boolean) from public, anon;
 revoke all on function public.units_update(uuid, integer, boolean) from public, anon;
@@ -3065,7 +3186,7 @@ grant execute on function public.groups_add_member(text, uuid, text) to authenti
 grant execute on function public.groups_remove_member(text, uuid) to authenticated, service_role;
 grant execute on function public.lessons_assign(text, uuid, date, boolean) to authenticated, service_role;
 grant execute on function public.lessons_unassign(text, uuid) to authenticated, service_role;
-grant execute on function public.activities_set_criteria(uuid, uuid []) to authenticated, service_role;
+grant execute on function public.activities_set_criteria(uuid, uuid[]) to authenticated, service_role;
 grant execute on function public.activities_update(uuid, boolean, boolean, text) to authenticated, service_role;
 grant execute on function public.lessons_set_active(uuid, boolean) to authenticated, service_role;
 grant execute on function public.units_update(uuid, integer, boolean) to authenticated, service_role;

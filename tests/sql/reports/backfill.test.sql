@@ -13,7 +13,7 @@ from public.activities as a where a.lesson_id = 'f0000000-0000-4000-8000-0000000
 -- Set-based, every pupil at once (what the backfill migration runs).
 truncate public.report_pupil_versions, public.report_pupil_unit_summaries, public.report_pupil_criterion_scores,
   public.report_pupil_subject_summaries;
-select ok((private.report_merge(null) ->> 'pupils_changed')::integer > 0, 'the backfill fills the cache');
+select ok((private.report_backfill_all(250) ->> 'pupils_changed')::integer > 0, 'the backfill fills the cache');
 create temporary table by_backfill on commit drop as
 select 'unit' as kind, to_jsonb(u) - 'computed_at' as r from public.report_pupil_unit_summaries as u
 union all select 'criterion', to_jsonb(c) from public.report_pupil_criterion_scores as c
@@ -38,7 +38,7 @@ select set_eq(
   'the backfill and the per-pupil recalculation write the same rows and versions'
 );
 select is((select pupils_mismatched from public.report_verify_sweep()), 0, 'the sweep finds the cache exact');
-select is(private.report_merge(null) ->> 'pupils_changed', '0', 'a second backfill writes nothing');
+select is(private.report_backfill_all(250) ->> 'pupils_changed', '0', 'a second backfill writes nothing');
 
 -- Verification finds a tampered row, names it, and the sweep counts it.
 update public.report_pupil_unit_summaries set activities_average = 0.1

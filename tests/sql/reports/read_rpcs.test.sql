@@ -14,7 +14,7 @@ insert into public.group_membership (group_id, user_id, role) values
 -- A classmate of the worked-example pupil.
 select tests.create_user('classmate@example.test', 'Cleo', 'Classmate', false, 'e0000000-0000-4000-8000-000000000013');
 insert into public.group_membership (group_id, user_id, role) values ('WE-8A-IT', 'e0000000-0000-4000-8000-000000000013', 'pupil');
-select private.report_merge(null);
+select private.report_backfill_all(250);
 
 -- The teacher of the class.
 select tests.authenticate_as('e0000000-0000-4000-8000-000000000001');
