@@ -2,10 +2,9 @@
 -- verification against the live computation, and the read RPCs of the report pages.
 -- Every number comes from supabase/functions_sql/20_scoring.sql; nothing here computes a score.
 
--- Replace the cached rows of a set of pupils with the live computation, in one statement: insert
--- new rows, update changed rows, delete vanished rows, write nothing that did not change, and bump
--- the version of each pupil whose rows changed (changed rows carry that version). The criterion
--- scores are computed once, then aggregated into criterion, unit and subject rows.
+-- Replace the cached rows of a set of pupils (NULL: every pupil) with the live computation, in one
+-- statement: insert new rows, update changed rows, delete vanished rows, write nothing that did not
+-- change, and bump the version of each pupil whose rows changed (changed rows carry that version).
 -- Returns the counts. The caller provides the locking (report_recalculate_pupil, backfill).
 create or replace function private.report_merge(pupil_ids uuid[])
 returns jsonb
@@ -15,20 +14,20 @@ set search_path = ''
 set plan_cache_mode = 'force_custom_plan'
 as $$
 declare
-  v_scores private.work_score [];
   v_result jsonb;
 begin
-  if report_merge.pupil_ids is null then
-    raise exception 'pupil_ids is required (merge every pupil in batches: private.report_backfill_all)'
-      using errcode = 'PLV01';
-  end if;
-  v_scores := array(select s from private.live_criterion_scores(report_merge.pupil_ids) as s);
-  with live_u as materialized (
-    select * from private.unit_rows_of(v_scores)
+  with live as materialized (
+    select r.kind, r.criterion, r.unit
+    from private.live_report_rows(report_merge.pupil_ids) as r
+    where r.kind in ('criterion', 'unit')
   ),
 
-  live_c as materialized (
-    select * from private.criterion_rows_of(v_scores)
+  live_u as (
+    select (l.unit).* from live as l where l.kind = 'unit'
+  ),
+
+  live_c as (
+    select (l.criterion).* from live as l where l.kind = 'criterion'
   ),
 
   live_s as materialized (
@@ -49,7 +48,7 @@ begin
       t.activity_count, t.marked_count, t.missing_count, t.awaiting_marking_count,
       t.last_submitted_at, null::bigint as version, null::timestamptz as computed_at
     from public.report_pupil_unit_summaries as t
-    where t.pupil_id = any(report_merge.pupil_ids)
+    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
   ),
 
   old_c as (
@@ -57,7 +56,7 @@ begin
       t.pupil_id, t.unit_id, t.success_criteria_id, t.level, t.activities_score, t.assessment_score,
       null::bigint as version
     from public.report_pupil_criterion_scores as t
-    where t.pupil_id = any(report_merge.pupil_ids)
+    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
   ),
 
   old_s as (
@@ -65,7 +64,7 @@ begin
       t.pupil_id, t.subject, t.activities_average, t.assessment_average, t.unit_count,
       t.typical_level, t.typical_level_rank, null::bigint as version, null::timestamptz as computed_at
     from public.report_pupil_subject_summaries as t
-    where t.pupil_id = any(report_merge.pupil_ids)
+    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
   ),
 
   diff_u as (
@@ -229,9 +228,9 @@ begin
 end
 $$;
 comment on function private.report_merge(uuid[]) is
-'Replaces the cached report rows of the pupils with the live computation; writes only changes and bumps the '
-'version of changed pupils. Callers: report_recalculate_pupil, report_backfill_step. Lock first: it does not. '
-'Errors: PLV01 pupil_ids NULL.';
+'Replaces the cached report rows of the pupils (NULL: every pupil, set-based in one statement) with the live '
+'computation; writes only changes and bumps the version of changed pupils. Callers: report_recalculate_pupil, '
+'report_backfill_step, the backfill migration. Lock first: it does not.';
 
 -- Recalculate one pupil's cached report now, in the caller's transaction: cost depends on that
 -- pupil's work only. Serialised per pupil by a transaction-level advisory lock.
@@ -437,28 +436,26 @@ comment on procedure private.report_backfill_batched (integer) is
 -- Every difference between a set of pupils' cached rows and the live computation (exact comparison).
 create or replace function private.report_differences(pupil_ids uuid[])
 returns table (pupil_id uuid, kind text, key text, difference text, stored jsonb, live jsonb)
-language plpgsql
+language sql
 stable
 security definer
 set search_path = ''
-set plan_cache_mode = 'force_custom_plan'
 as $$
-declare
-  v_scores private.work_score [];
-begin
-  if report_differences.pupil_ids is null then
-    raise exception 'pupil_ids is required' using errcode = 'PLV01';
-  end if;
-  v_scores := array(select s from private.live_criterion_scores(report_differences.pupil_ids) as s);
-  return query
   with
-  live_u as materialized (select * from private.unit_rows_of(v_scores)),
-  old_u as (
-    select * from public.report_pupil_unit_summaries as t where t.pupil_id = any(report_differences.pupil_ids)
+  live as materialized (
+    select r.kind, r.criterion, r.unit
+    from private.live_report_rows(report_differences.pupil_ids) as r
+    where r.kind in ('criterion', 'unit')
   ),
-  live_c as (select * from private.criterion_rows_of(v_scores)),
+  live_u as (select (l.unit).* from live as l where l.kind = 'unit'),
+  old_u as (
+    select * from public.report_pupil_unit_summaries as t
+    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
+  ),
+  live_c as (select (l.criterion).* from live as l where l.kind = 'criterion'),
   old_c as (
-    select * from public.report_pupil_criterion_scores as t where t.pupil_id = any(report_differences.pupil_ids)
+    select * from public.report_pupil_criterion_scores as t
+    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
   ),
   live_s as (
     select s.*
@@ -470,7 +467,8 @@ begin
     cross join lateral private.summarise_subjects(per_pupil.units) as s
   ),
   old_s as (
-    select * from public.report_pupil_subject_summaries as t where t.pupil_id = any(report_differences.pupil_ids)
+    select * from public.report_pupil_subject_summaries as t
+    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
   ),
   pairs as (
     select
@@ -500,12 +498,11 @@ begin
     p.live
   from pairs as p
   where p.stored is distinct from p.live
-  order by p.pupil_id, p.kind, p.key;
-end
+  order by p.pupil_id, p.kind, p.key
 $$;
 comment on function private.report_differences(uuid[]) is
-'Every difference between cached and live rows for the pupils: missing (not cached), stale (cached, no longer '
-'live) or different. Callers: report_verify, report_verify_sweep, tests. Errors: PLV01 pupil_ids NULL.';
+'Every difference between cached and live rows for the pupils (NULL: all): missing (not cached), stale (cached, '
+'no longer live) or different. Callers: report_verify, report_verify_sweep, tests.';
 
 -- Verify one pupil's cached report against the live computation.
 create or replace function public.report_verify(pupil_id uuid)

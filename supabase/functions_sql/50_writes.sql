@@ -186,7 +186,10 @@ as $$
         'score', c.cell_score,
         'source', c.source
       )
-      from private.live_cells(array[submission_result.pupil_id]) as c
+      from private.live_cells(
+        array[submission_result.pupil_id],
+        array(select a.lesson_id from public.activities as a where a.activity_id = submission_result.activity_id)
+      ) as c
       where c.activity_id = submission_result.activity_id
     )
   )

@@ -22,6 +22,21 @@ create type private.work_score as (
 comment on type private.work_score is
 'A criterion score s(p, a, c) (success_criteria_id NULL for an activity without criteria) and its context.';
 
+-- The cell of (p, a) as the results grid shows it: the rows private.live_report_rows returns for
+-- kind 'cell'.
+create type private.report_cell as (
+  pupil_id uuid,
+  unit_id uuid,
+  lesson_id uuid,
+  activity_id uuid,
+  is_summative boolean,
+  submission_id uuid,
+  submitted_at timestamptz,
+  cell_score numeric,
+  source text
+);
+comment on type private.report_cell is 'A cell of the results grid: pupil, activity, score (4 places) and its source.';
+
 -- The per-pupil report version: grows by one with every recalculation that changed something.
 create table public.report_pupil_versions (
   pupil_id uuid primary key references public.profiles (user_id) on delete cascade,

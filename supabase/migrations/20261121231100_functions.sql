@@ -253,20 +253,20 @@ grant execute on function private.group_exists(text) to authenticated, service_r
 --
 -- They are LANGUAGE sql, SECURITY INVOKER and carry no SET clause, deliberately: PostgreSQL inlines
 -- such functions into the calling query, so the same definition gets index scans for one pupil and
--- hash joins for many. A SET search_path clause would stop the inlining; instead every name inside
--- is schema-qualified, and being SECURITY INVOKER they grant nothing.
+-- hash joins for every pupil at once. A SET search_path clause would stop the inlining; instead
+-- every name inside is schema-qualified, and being SECURITY INVOKER they grant nothing.
+-- The table functions take pupil_ids (NULL: every pupil) and, for the results grid, lesson_ids
+-- (NULL: every lesson).
 --
 -- Layers, each built only on the one below:
---   criterion_score, score_source   s(p, a, c) and the rule that gave it (scalar)
---   live_pupil_work                 A(p, u): which activities count for which pupil and unit
---   live_criterion_scores           s(p, a, c) for every counted activity and linked criterion
---   cells_of                        the cell score and source of (p, a)          } aggregates of an
---   criterion_rows_of               act(c), ass(c): report_pupil_criterion_scores } array of scores,
---   unit_rows_of                    report_pupil_unit_summaries                   } so that they are
---   level_for                       the label of an average in a year             } computed once
---   summarise_subjects              report_pupil_subject_summaries from unit rows
---   live_cells, live_criterion_rows, live_unit_rows, live_subject_rows: the same, computed live for
---   an array of pupils (NULL: every pupil; fine for checks, use batches for bulk work).
+--   criterion_score, score_source  s(p, a, c) and the rule that gave it (scalar)
+--   live_pupil_work                A(p, u): which activities count for which pupil and unit
+--   live_criterion_scores          s(p, a, c) for every counted activity and linked criterion
+--   level_for                      the label of an average in a year
+--   live_report_rows               from one pass over the scores: the cells, the criterion rows
+--                                  (act, ass) and the unit rows (averages, levels, counts)
+--   summarise_subjects             subject rows from a pupil's unit rows
+--   live_cells, live_criterion_rows, live_unit_rows, live_subject_rows: projections of the above.
 
 -- s(p, a, c): 0 for missing work, else the teacher's criterion mark, override, AI score, auto score;
 -- NULL when submitted and not yet marked.
@@ -316,7 +316,7 @@ comment on function private.score_source(boolean, numeric, numeric, numeric, num
 
 -- A(p, u): the active scorable activities of active lessons of active units assigned to at least one
 -- class in which p is a pupil; a lesson assigned to two of the pupil's classes counts once.
-create or replace function private.live_pupil_work(pupil_ids uuid[])
+create or replace function private.live_pupil_work(pupil_ids uuid[], lesson_ids uuid[] default null)
 returns table (
   pupil_id uuid,
   unit_id uuid,
@@ -342,13 +342,15 @@ as $$
   where
     gm.role = 'pupil'
     and (live_pupil_work.pupil_ids is null or gm.user_id = any(live_pupil_work.pupil_ids))
+    and (live_pupil_work.lesson_ids is null or la.lesson_id = any(live_pupil_work.lesson_ids))
 $$;
-comment on function private.live_pupil_work(uuid[]) is
-'DOMAIN.md section 3, A(p, u): the work that counts, per pupil (NULL: every pupil). Callers: live_criterion_scores.';
+comment on function private.live_pupil_work(uuid[], uuid[]) is
+'DOMAIN.md section 3, A(p, u): the work that counts, per pupil (NULL: every pupil), optionally only some lessons. '
+'Callers: live_criterion_scores.';
 
 -- s(p, a, c) for every counted activity and each criterion linked to it. An activity without linked
 -- criteria gives one row with success_criteria_id NULL (rules 1, 3, 4, 5, 6 apply directly).
-create or replace function private.live_criterion_scores(pupil_ids uuid[])
+create or replace function private.live_criterion_scores(pupil_ids uuid[], lesson_ids uuid[] default null)
 returns setof private.work_score
 language sql
 stable
@@ -369,7 +371,7 @@ as $$
     private.score_source(
       s.submission_id is not null, m.score, s.override_score, s.ai_score, s.auto_score
     )
-  from private.live_pupil_work(live_criterion_scores.pupil_ids) as w
+  from private.live_pupil_work(live_criterion_scores.pupil_ids, live_criterion_scores.lesson_ids) as w
   left join public.submissions as s
     on w.pupil_id = s.user_id and w.activity_id = s.activity_id
   left join public.activity_success_criteria as link
@@ -379,70 +381,8 @@ as $$
   left join public.submission_criterion_scores as m
     on s.submission_id = m.submission_id and link.success_criteria_id = m.success_criteria_id
 $$;
-comment on function private.live_criterion_scores(uuid[]) is
-'DOMAIN.md section 2: s(p, a, c) over A(p, u) and the linked criteria. Callers: report_merge, the live_* '
-'wrappers, read_assignment_results.';
-
--- The cell of (p, a): the mean of the non-NULL criterion scores (NULL when all are NULL), rounded
--- half-up to 4 places as shown on the grid; its source is teacher_criteria when any criterion has a
--- teacher mark, else the submission-wide rule that applied.
-create or replace function private.cells_of(scores private.work_score[])
-returns table (
-  pupil_id uuid,
-  unit_id uuid,
-  lesson_id uuid,
-  activity_id uuid,
-  is_summative boolean,
-  submission_id uuid,
-  submitted_at timestamptz,
-  cell_score numeric,
-  source text
-)
-language sql
-immutable
-as $$
-  select
-    cs.pupil_id,
-    cs.unit_id,
-    cs.lesson_id,
-    cs.activity_id,
-    cs.is_summative,
-    cs.submission_id,
-    cs.submitted_at,
-    round(avg(cs.score), 4),
-    case
-      when bool_or(cs.source = 'teacher_criteria') then 'teacher_criteria'
-      else max(cs.source)
-    end
-  from unnest(cells_of.scores) as cs
-  group by cs.pupil_id, cs.unit_id, cs.lesson_id, cs.activity_id, cs.is_summative, cs.submission_id, cs.submitted_at
-$$;
-comment on function private.cells_of(private.work_score[]) is
-'DOMAIN.md section 2: cell score and source per pupil and activity of the given scores. Callers: unit_rows_of, '
-'live_cells, read_assignment_results.';
-
--- act(c) and ass(c) per pupil, unit and criterion in C(p, u), as rows of report_pupil_criterion_scores
--- (version NULL): the mean of the non-NULL scores over the activities linked to c (ass: summative only).
-create or replace function private.criterion_rows_of(scores private.work_score[])
-returns setof public.report_pupil_criterion_scores
-language sql
-immutable
-as $$
-  select
-    cs.pupil_id,
-    cs.unit_id,
-    cs.success_criteria_id,
-    cs.criterion_level::smallint,
-    round(avg(cs.score), 4),
-    round(avg(cs.score) filter (where cs.is_summative), 4),
-    null::bigint
-  from unnest(criterion_rows_of.scores) as cs
-  where cs.success_criteria_id is not null
-  group by cs.pupil_id, cs.unit_id, cs.success_criteria_id, cs.criterion_level
-$$;
-comment on function private.criterion_rows_of(private.work_score[]) is
-'DOMAIN.md section 3: act(c), ass(c) per pupil, unit and criterion of the given scores. Callers: unit_rows_of, '
-'report_merge, live_criterion_rows.';
+comment on function private.live_criterion_scores(uuid[], uuid[]) is
+'DOMAIN.md section 2: s(p, a, c) over A(p, u) and the linked criteria. Callers: live_report_rows.';
 
 -- The label and rank of an average (a fraction) in a year: the highest rank whose min_percent is at
 -- most 100 x average. No row when the average is NULL or the year has no boundaries.
@@ -458,17 +398,61 @@ as $$
   limit 1
 $$;
 comment on function private.level_for(integer, numeric) is
-'DOMAIN.md section 4: the level label of an average in a year. Callers: unit_rows_of, tests.';
+'DOMAIN.md section 4: the level label of an average in a year. Callers: live_report_rows, tests.';
 
--- Rows of report_pupil_unit_summaries (version and computed_at NULL) from the given scores.
--- Averages are built from the rounded criterion rows (the numbers the unit page shows); when the unit
--- has no linked criteria, from the rounded cell scores.
-create or replace function private.unit_rows_of(scores private.work_score[])
-returns setof public.report_pupil_unit_summaries
+-- From one pass over the criterion scores of the pupils (NULL: every pupil):
+--   kind 'cell'       the cell of (p, a): the mean of its non-NULL criterion scores rounded half-up to
+--                     4 places (NULL when all are NULL); its source is teacher_criteria when any
+--                     criterion has a teacher mark, else the submission-wide rule that applied;
+--   kind 'criterion'  act(c) and ass(c) per pupil, unit and criterion in C(p, u): the mean of the
+--                     non-NULL scores over the activities linked to c (ass: summative ones only);
+--   kind 'unit'       the unit summary: averages of the rounded criterion rows (of the rounded cells
+--                     when the unit has no linked criteria), the level of the stored assessment
+--                     average, the working level and the counts.
+-- version and computed_at are NULL: the merge sets them.
+create or replace function private.live_report_rows(pupil_ids uuid[], lesson_ids uuid[] default null)
+returns table (
+  kind text,
+  cell private.report_cell,
+  criterion public.report_pupil_criterion_scores,
+  unit public.report_pupil_unit_summaries
+)
 language sql
 stable
 as $$
-  with cells as (
+  with scores as materialized (
+    select * from private.live_criterion_scores(live_report_rows.pupil_ids, live_report_rows.lesson_ids)
+  ),
+
+  cells as materialized (
+    select
+      s.pupil_id,
+      s.unit_id,
+      s.lesson_id,
+      s.activity_id,
+      s.is_summative,
+      s.submission_id,
+      s.submitted_at,
+      round(avg(s.score), 4) as cell_score,
+      case when bool_or(s.source = 'teacher_criteria') then 'teacher_criteria' else max(s.source) end as source
+    from scores as s
+    group by s.pupil_id, s.unit_id, s.lesson_id, s.activity_id, s.is_summative, s.submission_id, s.submitted_at
+  ),
+
+  criteria as materialized (
+    select
+      s.pupil_id,
+      s.unit_id,
+      s.success_criteria_id,
+      s.criterion_level::smallint as level,
+      round(avg(s.score), 4) as activities_score,
+      round(avg(s.score) filter (where s.is_summative), 4) as assessment_score
+    from scores as s
+    where s.success_criteria_id is not null
+    group by s.pupil_id, s.unit_id, s.success_criteria_id, s.criterion_level
+  ),
+
+  by_unit as (
     select
       c.pupil_id,
       c.unit_id,
@@ -479,21 +463,11 @@ as $$
       max(c.submitted_at) as last_submitted_at,
       avg(c.cell_score) as cell_average,
       avg(c.cell_score) filter (where c.is_summative) as cell_assessment_average
-    from private.cells_of(unit_rows_of.scores) as c
+    from cells as c
     group by c.pupil_id, c.unit_id
   ),
 
-  criteria as materialized (
-    select
-      r.pupil_id,
-      r.unit_id,
-      r.level,
-      r.activities_score,
-      r.assessment_score
-    from private.criterion_rows_of(unit_rows_of.scores) as r
-  ),
-
-  by_unit as (
+  by_criteria as (
     select
       cr.pupil_id,
       cr.unit_id,
@@ -505,9 +479,9 @@ as $$
 
   by_level as (
     select
-      cr.pupil_id,
-      cr.unit_id,
-      max(cr.level) as working_level
+      lv.pupil_id,
+      lv.unit_id,
+      max(lv.level) filter (where lv.met * 2 > lv.total) as working_level
     from (
       select
         x.pupil_id,
@@ -517,9 +491,8 @@ as $$
         count(*) as total
       from criteria as x
       group by x.pupil_id, x.unit_id, x.level
-    ) as cr
-    where cr.met * 2 > cr.total
-    group by cr.pupil_id, cr.unit_id
+    ) as lv
+    group by lv.pupil_id, lv.unit_id
   ),
 
   averaged as (
@@ -530,36 +503,48 @@ as $$
       round(case when b.unit_id is null then c.cell_assessment_average else b.assessment_average end, 4)
         as assessment_average,
       wl.working_level
-    from cells as c
-    left join by_unit as b on c.pupil_id = b.pupil_id and c.unit_id = b.unit_id
+    from by_unit as c
+    left join by_criteria as b on c.pupil_id = b.pupil_id and c.unit_id = b.unit_id
     left join by_level as wl on c.pupil_id = wl.pupil_id and c.unit_id = wl.unit_id
   )
 
   select
-    a.pupil_id,
-    a.unit_id,
-    u.subject,
-    u.title,
-    u.year,
-    a.activities_average,
-    a.assessment_average,
-    lvl.label,
-    lvl.rank::smallint,
-    a.working_level::smallint,
-    a.activity_count::integer,
-    a.marked_count::integer,
-    a.missing_count::integer,
-    a.awaiting_count::integer,
-    a.last_submitted_at,
-    null::bigint,
-    null::timestamptz
+    'cell',
+    row(
+      c.pupil_id, c.unit_id, c.lesson_id, c.activity_id, c.is_summative, c.submission_id, c.submitted_at,
+      c.cell_score, c.source
+    )::private.report_cell,
+    null::public.report_pupil_criterion_scores,
+    null::public.report_pupil_unit_summaries
+  from cells as c
+  union all
+  select
+    'criterion',
+    null::private.report_cell,
+    row(
+      cr.pupil_id, cr.unit_id, cr.success_criteria_id, cr.level, cr.activities_score, cr.assessment_score,
+      null::bigint
+    )::public.report_pupil_criterion_scores,
+    null::public.report_pupil_unit_summaries
+  from criteria as cr
+  union all
+  select
+    'unit',
+    null::private.report_cell,
+    null::public.report_pupil_criterion_scores,
+    row(
+      a.pupil_id, a.unit_id, u.subject, u.title, u.year, a.activities_average, a.assessment_average,
+      lvl.label, lvl.rank::smallint, a.working_level::smallint, a.activity_count::integer,
+      a.marked_count::integer, a.missing_count::integer, a.awaiting_count::integer, a.last_submitted_at,
+      null::bigint, null::timestamptz
+    )::public.report_pupil_unit_summaries
   from averaged as a
   inner join public.units as u on a.unit_id = u.unit_id
   left join lateral private.level_for(u.year, a.assessment_average) as lvl on true
 $$;
-comment on function private.unit_rows_of(private.work_score[]) is
-'DOMAIN.md section 3: unit summaries of the given scores (version, computed_at NULL). Callers: report_merge, '
-'live_unit_rows.';
+comment on function private.live_report_rows(uuid[], uuid[]) is
+'DOMAIN.md sections 2-4: cells, criterion rows and unit rows of the pupils (NULL: all), from one pass over '
+'their criterion scores. Callers: report_merge, report_differences, the live_* projections.';
 
 -- Rows of report_pupil_subject_summaries from a set of unit rows: the mean of the unit averages
 -- (non-NULL), the unit count, and the most frequent unit level (ties go to the higher rank).
@@ -609,49 +594,43 @@ $$;
 comment on function private.summarise_subjects(public.report_pupil_unit_summaries[]) is
 'DOMAIN.md section 3: subject summaries of the given unit rows. Callers: report_merge, live_subject_rows.';
 
--- The same aggregates computed live for an array of pupils (NULL: every pupil).
-create or replace function private.live_cells(pupil_ids uuid[])
-returns table (
-  pupil_id uuid,
-  unit_id uuid,
-  lesson_id uuid,
-  activity_id uuid,
-  is_summative boolean,
-  submission_id uuid,
-  submitted_at timestamptz,
-  cell_score numeric,
-  source text
-)
+-- Projections of live_report_rows, computed live.
+create or replace function private.live_cells(pupil_ids uuid[], lesson_ids uuid[] default null)
+returns setof private.report_cell
 language sql
 stable
 as $$
-  select c.*
-  from private.cells_of(array(select s from private.live_criterion_scores(live_cells.pupil_ids) as s)) as c
+  select (r.cell).*
+  from private.live_report_rows(live_cells.pupil_ids, live_cells.lesson_ids) as r
+  where r.kind = 'cell'
 $$;
-comment on function private.live_cells(uuid[]) is
-'Cells computed live for the pupils (NULL: all). Callers: submission_result, tests.';
+comment on function private.live_cells(uuid[], uuid[]) is
+'The cells of the pupils (NULL: all), optionally of some lessons only. Callers: submission_result, '
+'read_assignment_results, tests.';
 
 create or replace function private.live_criterion_rows(pupil_ids uuid[])
 returns setof public.report_pupil_criterion_scores
 language sql
 stable
 as $$
-  select r.*
-  from private.criterion_rows_of(array(select s from private.live_criterion_scores(live_criterion_rows.pupil_ids) as s)) as r
+  select (r.criterion).*
+  from private.live_report_rows(live_criterion_rows.pupil_ids) as r
+  where r.kind = 'criterion'
 $$;
 comment on function private.live_criterion_rows(uuid[]) is
-'Criterion rows computed live for the pupils (NULL: all). Callers: report_differences, benchmarks.';
+'Criterion rows computed live for the pupils (NULL: all). Callers: benchmarks, tests.';
 
 create or replace function private.live_unit_rows(pupil_ids uuid[])
 returns setof public.report_pupil_unit_summaries
 language sql
 stable
 as $$
-  select r.*
-  from private.unit_rows_of(array(select s from private.live_criterion_scores(live_unit_rows.pupil_ids) as s)) as r
+  select (r.unit).*
+  from private.live_report_rows(live_unit_rows.pupil_ids) as r
+  where r.kind = 'unit'
 $$;
 comment on function private.live_unit_rows(uuid[]) is
-'Unit summaries computed live for the pupils (NULL: all). Callers: report_differences, benchmarks.';
+'Unit summaries computed live for the pupils (NULL: all). Callers: benchmarks, tests.';
 
 create or replace function private.live_subject_rows(pupil_ids uuid[])
 returns setof public.report_pupil_subject_summaries
@@ -659,36 +638,37 @@ language sql
 stable
 as $$
   select s.*
-  from private.summarise_subjects(array(select u from private.live_unit_rows(live_subject_rows.pupil_ids) as u)) as s
+  from (
+    select array_agg(u) as units
+    from private.live_unit_rows(live_subject_rows.pupil_ids) as u
+    group by u.pupil_id
+  ) as per_pupil
+  cross join lateral private.summarise_subjects(per_pupil.units) as s
 $$;
 comment on function private.live_subject_rows(uuid[]) is
-'Subject summaries computed live for the pupils (NULL: all). Callers: report_differences, benchmarks.';
+'Subject summaries computed live for the pupils (NULL: all). Callers: benchmarks, tests.';
 
 revoke all on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) from public;
 revoke all on function private.score_source(boolean, numeric, numeric, numeric, numeric) from public;
-revoke all on function private.live_pupil_work(uuid[]) from public;
-revoke all on function private.live_criterion_scores(uuid[]) from public;
-revoke all on function private.cells_of(private.work_score[]) from public;
-revoke all on function private.criterion_rows_of(private.work_score[]) from public;
-revoke all on function private.unit_rows_of(private.work_score[]) from public;
-revoke all on function private.live_cells(uuid[]) from public;
-revoke all on function private.live_criterion_rows(uuid[]) from public;
+revoke all on function private.live_pupil_work(uuid[], uuid[]) from public;
+revoke all on function private.live_criterion_scores(uuid[], uuid[]) from public;
 revoke all on function private.level_for(integer, numeric) from public;
-revoke all on function private.live_unit_rows(uuid[]) from public;
+revoke all on function private.live_report_rows(uuid[], uuid[]) from public;
 revoke all on function private.summarise_subjects(public.report_pupil_unit_summaries[]) from public;
+revoke all on function private.live_cells(uuid[], uuid[]) from public;
+revoke all on function private.live_criterion_rows(uuid[]) from public;
+revoke all on function private.live_unit_rows(uuid[]) from public;
 revoke all on function private.live_subject_rows(uuid[]) from public;
 grant execute on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) to service_role;
 grant execute on function private.score_source(boolean, numeric, numeric, numeric, numeric) to service_role;
-grant execute on function private.live_pupil_work(uuid[]) to service_role;
-grant execute on function private.live_criterion_scores(uuid[]) to service_role;
-grant execute on function private.cells_of(private.work_score[]) to service_role;
-grant execute on function private.criterion_rows_of(private.work_score[]) to service_role;
-grant execute on function private.unit_rows_of(private.work_score[]) to service_role;
-grant execute on function private.live_cells(uuid[]) to service_role;
-grant execute on function private.live_criterion_rows(uuid[]) to service_role;
+grant execute on function private.live_pupil_work(uuid[], uuid[]) to service_role;
+grant execute on function private.live_criterion_scores(uuid[], uuid[]) to service_role;
 grant execute on function private.level_for(integer, numeric) to service_role;
-grant execute on function private.live_unit_rows(uuid[]) to service_role;
+grant execute on function private.live_report_rows(uuid[], uuid[]) to service_role;
 grant execute on function private.summarise_subjects(public.report_pupil_unit_summaries[]) to service_role;
+grant execute on function private.live_cells(uuid[], uuid[]) to service_role;
+grant execute on function private.live_criterion_rows(uuid[]) to service_role;
+grant execute on function private.live_unit_rows(uuid[]) to service_role;
 grant execute on function private.live_subject_rows(uuid[]) to service_role;
 
 -- ==== supabase/functions_sql/30_reports.sql ====
@@ -697,10 +677,9 @@ grant execute on function private.live_subject_rows(uuid[]) to service_role;
 -- verification against the live computation, and the read RPCs of the report pages.
 -- Every number comes from supabase/functions_sql/20_scoring.sql; nothing here computes a score.
 
--- Replace the cached rows of a set of pupils with the live computation, in one statement: insert
--- new rows, update changed rows, delete vanished rows, write nothing that did not change, and bump
--- the version of each pupil whose rows changed (changed rows carry that version). The criterion
--- scores are computed once, then aggregated into criterion, unit and subject rows.
+-- Replace the cached rows of a set of pupils (NULL: every pupil) with the live computation, in one
+-- statement: insert new rows, update changed rows, delete vanished rows, write nothing that did not
+-- change, and bump the version of each pupil whose rows changed (changed rows carry that version).
 -- Returns the counts. The caller provides the locking (report_recalculate_pupil, backfill).
 create or replace function private.report_merge(pupil_ids uuid[])
 returns jsonb
@@ -710,20 +689,20 @@ set search_path = ''
 set plan_cache_mode = 'force_custom_plan'
 as $$
 declare
-  v_scores private.work_score [];
   v_result jsonb;
 begin
-  if report_merge.pupil_ids is null then
-    raise exception 'pupil_ids is required (merge every pupil in batches: private.report_backfill_all)'
-      using errcode = 'PLV01';
-  end if;
-  v_scores := array(select s from private.live_criterion_scores(report_merge.pupil_ids) as s);
-  with live_u as materialized (
-    select * from private.unit_rows_of(v_scores)
+  with live as materialized (
+    select r.kind, r.criterion, r.unit
+    from private.live_report_rows(report_merge.pupil_ids) as r
+    where r.kind in ('criterion', 'unit')
   ),
 
-  live_c as materialized (
-    select * from private.criterion_rows_of(v_scores)
+  live_u as (
+    select (l.unit).* from live as l where l.kind = 'unit'
+  ),
+
+  live_c as (
+    select (l.criterion).* from live as l where l.kind = 'criterion'
   ),
 
   live_s as materialized (
@@ -744,7 +723,7 @@ begin
       t.activity_count, t.marked_count, t.missing_count, t.awaiting_marking_count,
       t.last_submitted_at, null::bigint as version, null::timestamptz as computed_at
     from public.report_pupil_unit_summaries as t
-    where t.pupil_id = any(report_merge.pupil_ids)
+    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
   ),
 
   old_c as (
@@ -752,7 +731,7 @@ begin
       t.pupil_id, t.unit_id, t.success_criteria_id, t.level, t.activities_score, t.assessment_score,
       null::bigint as version
     from public.report_pupil_criterion_scores as t
-    where t.pupil_id = any(report_merge.pupil_ids)
+    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
   ),
 
   old_s as (
@@ -760,7 +739,7 @@ begin
       t.pupil_id, t.subject, t.activities_average, t.assessment_average, t.unit_count,
       t.typical_level, t.typical_level_rank, null::bigint as version, null::timestamptz as computed_at
     from public.report_pupil_subject_summaries as t
-    where t.pupil_id = any(report_merge.pupil_ids)
+    where report_merge.pupil_ids is null or t.pupil_id = any(report_merge.pupil_ids)
   ),
 
   diff_u as (
@@ -924,9 +903,9 @@ begin
 end
 $$;
 comment on function private.report_merge(uuid[]) is
-'Replaces the cached report rows of the pupils with the live computation; writes only changes and bumps the '
-'version of changed pupils. Callers: report_recalculate_pupil, report_backfill_step. Lock first: it does not. '
-'Errors: PLV01 pupil_ids NULL.';
+'Replaces the cached report rows of the pupils (NULL: every pupil, set-based in one statement) with the live '
+'computation; writes only changes and bumps the version of changed pupils. Callers: report_recalculate_pupil, '
+'report_backfill_step, the backfill migration. Lock first: it does not.';
 
 -- Recalculate one pupil's cached report now, in the caller's transaction: cost depends on that
 -- pupil's work only. Serialised per pupil by a transaction-level advisory lock.
@@ -1132,28 +1111,26 @@ comment on procedure private.report_backfill_batched (integer) is
 -- Every difference between a set of pupils' cached rows and the live computation (exact comparison).
 create or replace function private.report_differences(pupil_ids uuid[])
 returns table (pupil_id uuid, kind text, key text, difference text, stored jsonb, live jsonb)
-language plpgsql
+language sql
 stable
 security definer
 set search_path = ''
-set plan_cache_mode = 'force_custom_plan'
 as $$
-declare
-  v_scores private.work_score [];
-begin
-  if report_differences.pupil_ids is null then
-    raise exception 'pupil_ids is required' using errcode = 'PLV01';
-  end if;
-  v_scores := array(select s from private.live_criterion_scores(report_differences.pupil_ids) as s);
-  return query
   with
-  live_u as materialized (select * from private.unit_rows_of(v_scores)),
-  old_u as (
-    select * from public.report_pupil_unit_summaries as t where t.pupil_id = any(report_differences.pupil_ids)
+  live as materialized (
+    select r.kind, r.criterion, r.unit
+    from private.live_report_rows(report_differences.pupil_ids) as r
+    where r.kind in ('criterion', 'unit')
   ),
-  live_c as (select * from private.criterion_rows_of(v_scores)),
+  live_u as (select (l.unit).* from live as l where l.kind = 'unit'),
+  old_u as (
+    select * from public.report_pupil_unit_summaries as t
+    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
+  ),
+  live_c as (select (l.criterion).* from live as l where l.kind = 'criterion'),
   old_c as (
-    select * from public.report_pupil_criterion_scores as t where t.pupil_id = any(report_differences.pupil_ids)
+    select * from public.report_pupil_criterion_scores as t
+    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
   ),
   live_s as (
     select s.*
@@ -1165,7 +1142,8 @@ begin
     cross join lateral private.summarise_subjects(per_pupil.units) as s
   ),
   old_s as (
-    select * from public.report_pupil_subject_summaries as t where t.pupil_id = any(report_differences.pupil_ids)
+    select * from public.report_pupil_subject_summaries as t
+    where report_differences.pupil_ids is null or t.pupil_id = any(report_differences.pupil_ids)
   ),
   pairs as (
     select
@@ -1195,12 +1173,11 @@ begin
     p.live
   from pairs as p
   where p.stored is distinct from p.live
-  order by p.pupil_id, p.kind, p.key;
-end
+  order by p.pupil_id, p.kind, p.key
 $$;
 comment on function private.report_differences(uuid[]) is
-'Every difference between cached and live rows for the pupils: missing (not cached), stale (cached, no longer '
-'live) or different. Callers: report_verify, report_verify_sweep, tests. Errors: PLV01 pupil_ids NULL.';
+'Every difference between cached and live rows for the pupils (NULL: all): missing (not cached), stale (cached, '
+'no longer live) or different. Callers: report_verify, report_verify_sweep, tests.';
 
 -- Verify one pupil's cached report against the live computation.
 create or replace function public.report_verify(pupil_id uuid)
@@ -2226,7 +2203,10 @@ as $$
         'score', c.cell_score,
         'source', c.source
       )
-      from private.live_cells(array[submission_result.pupil_id]) as c
+      from private.live_cells(
+        array[submission_result.pupil_id],
+        array(select a.lesson_id from public.activities as a where a.activity_id = submission_result.activity_id)
+      ) as c
       where c.activity_id = submission_result.activity_id
     )
   )
