@@ -1,0 +1,247 @@
+"""The write path as callers use it: each write RPC wrapped in telemetry, returning the
+authoritative row at once, then firing the affected pupils' recalculation in the background.
+
+The recalculation is fire-and-forget: `report_process_pupil` runs in a bounded executor; its
+failures go to telemetry and the log, never to the caller. Nothing is lost when it fails or is
+dropped: the write already enqueued the job in its own transaction, and the worker or pg_cron drains
+what fire-and-forget missed. `close()` waits for the pending recalculations.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from glue import api
+from glue.api import CriterionScore, Id
+from glue.rpc import RpcClient
+from glue.telemetry import Telemetry, telemetry
+
+log = logging.getLogger("glue.results")
+T = TypeVar("T")
+
+
+class Results:
+    """Write RPCs with telemetry and fire-and-forget recalculation.
+
+    `client` makes the writes (a teacher's or pupil's client, or the service role); `processor`
+    calls report_process_pupil (defaults to the same client). At most `max_pending` recalculations
+    wait in the executor; beyond that they are left to the queue's workers (and counted in telemetry).
+    """
+
+    def __init__(
+        self,
+        client: RpcClient,
+        *,
+        processor: RpcClient | None = None,
+        max_workers: int = 4,
+        max_pending: int = 1000,
+        telem: Telemetry | None = None,
+    ) -> None:
+        self.client = client
+        self.processor = processor or client
+        self.telem = telem or telemetry()
+        self.max_pending = max_pending
+        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="glue-recalc")
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._closed = False
+        self.fired = 0
+        self.dropped = 0
+        self.failed = 0
+
+    # --- the writes ----------------------------------------------------------------------------
+
+    def _traced(
+        self, route: str, fn: str, params: Mapping[str, Any], call: Callable[[], T], **fields: Any
+    ) -> T:
+        """Run the RPC inside a telemetry span (route, params, rpcMs and any extra fields)."""
+        with self.telem.span(route, fn, params) as span, span.timed("rpcMs"):
+            span.set(**fields)
+            return call()
+
+    def save_feedback(
+        self,
+        activity_id: Id,
+        pupil_id: Id,
+        *,
+        override_score: float | None = None,
+        criterion_scores: Sequence[CriterionScore] | None = None,
+        feedback: str | None = None,
+    ) -> dict[str, Any]:
+        params = {
+            "activity_id": activity_id,
+            "pupil_id": pupil_id,
+            "override_score": override_score,
+            "criterion_scores": criterion_scores,
+            "feedback": feedback,
+        }
+        row = self._traced(
+            "/results/assignments/feedback",
+            "results_save_feedback",
+            params,
+            lambda: api.results_save_feedback(
+                self.client,
+                activity_id,
+                pupil_id,
+                override_score=override_score,
+                criterion_scores=criterion_scores,
+                feedback=feedback,
+            ),
+        )
+        self.fire([pupil_id])
+        return row
+
+    def reset_feedback(self, activity_id: Id, pupil_id: Id) -> dict[str, Any]:
+        params = {"activity_id": activity_id, "pupil_id": pupil_id}
+        row = self._traced(
+            "/results/assignments/feedback/reset",
+            "results_reset_feedback",
+            params,
+            lambda: api.results_reset_feedback(self.client, activity_id, pupil_id),
+        )
+        self.fire([pupil_id])
+        return row
+
+    def submit_answer(
+        self,
+        activity_id: Id,
+        *,
+        text: str | None = None,
+        option_id: str | None = None,
+        status: str | None = None,
+        pupil_id: Id | None = None,
+    ) -> dict[str, Any]:
+        params = {"activity_id": activity_id, "text": text, "option_id": option_id, "pupil_id": pupil_id}
+        row = self._traced(
+            "/submissions/answer",
+            "submissions_submit_answer",
+            params,
+            lambda: api.submissions_submit_answer(
+                self.client, activity_id, text=text, option_id=option_id, status=status, pupil_id=pupil_id
+            ),
+        )
+        self.fire([row["pupil_id"]])
+        return row
+
+    def record_upload(
+        self, activity_id: Id, file_name: str, path: str, *, pupil_id: Id | None = None
+    ) -> dict[str, Any]:
+        params = {"activity_id": activity_id, "file_name": file_name, "path": path, "pupil_id": pupil_id}
+        row = self._traced(
+            "/submissions/upload",
+            "submissions_record_upload",
+            params,
+            lambda: api.submissions_record_upload(
+                self.client, activity_id, file_name, path, pupil_id=pupil_id
+            ),
+        )
+        self.fire([row["pupil_id"]])
+        return row
+
+    def delete_upload(self, activity_id: Id, *, pupil_id: Id | None = None) -> dict[str, Any]:
+        params = {"activity_id": activity_id, "pupil_id": pupil_id}
+        row = self._traced(
+            "/submissions/upload/delete",
+            "submissions_delete_upload",
+            params,
+            lambda: api.submissions_delete_upload(self.client, activity_id, pupil_id=pupil_id),
+        )
+        if row.get("deleted"):
+            self.fire([row["pupil_id"]])
+        return row
+
+    def apply_ai_marks(
+        self,
+        group_assignment_id: str,
+        activity_id: Id,
+        results: Sequence[Mapping[str, Any]],
+        *,
+        ai_meta: Mapping[str, Any] | None = None,
+        route: str = "/results/assignments/ai-marks",
+    ) -> dict[str, Any]:
+        params = {"group_assignment_id": group_assignment_id, "activity_id": activity_id, "results": results}
+        counts = self._traced(
+            route,
+            "results_apply_ai_marks",
+            params,
+            lambda: api.results_apply_ai_marks(
+                self.client, group_assignment_id, activity_id, results, ai_meta=ai_meta
+            ),
+            aiBatchSize=len(results),
+        )
+        rejected = {str(e.get("pupil_id")) for e in counts.get("errors", [])}
+        self.fire(str(r["pupil_id"]) for r in results if str(r.get("pupil_id")) not in rejected)
+        return counts
+
+    def clear_ai_marks(self, group_assignment_id: str, activity_id: Id) -> dict[str, Any]:
+        params = {"group_assignment_id": group_assignment_id, "activity_id": activity_id}
+        row = self._traced(
+            "/results/assignments/ai-marks/clear",
+            "results_clear_ai_marks",
+            params,
+            lambda: api.results_clear_ai_marks(self.client, group_assignment_id, activity_id),
+        )
+        self.fire(row.get("pupil_ids") or [])
+        return row
+
+    # --- fire-and-forget -------------------------------------------------------------------------
+
+    def fire(self, pupil_ids: Iterable[Id]) -> list[Future[None]]:
+        """Schedule report_process_pupil for each pupil without waiting; returns the futures."""
+        futures: list[Future[None]] = []
+        for pupil_id in dict.fromkeys(str(p) for p in pupil_ids):
+            with self._lock:
+                if self._closed or self._pending >= self.max_pending:
+                    self.dropped += 1
+                    self.telem.event(
+                        "/reports/recalculate", "report_process_pupil", dropped=True, pupilId=pupil_id
+                    )
+                    continue
+                self._pending += 1
+                self.fired += 1
+            futures.append(self._executor.submit(self._process, pupil_id, time.perf_counter()))
+        return futures
+
+    def _process(self, pupil_id: str, fired_at: float) -> None:
+        try:
+            with self.telem.span(
+                "/reports/recalculate", "report_process_pupil", {"pupil_id": pupil_id}
+            ) as span:
+                span.set(scheduleDelayMs=round((time.perf_counter() - fired_at) * 1000, 3))
+                with span.timed("rpcMs"):
+                    result = api.report_process_pupil(self.processor, pupil_id)
+                span.set(
+                    processed=result.get("processed"),
+                    outcome=result.get("outcome") or result.get("reason"),
+                    queueLatencyMs=result.get("waited_ms"),
+                    recalcMs=result.get("run_ms"),
+                    changed=result.get("changed"),
+                )
+        except Exception as exc:  # the queue is the safety net: never the caller's problem
+            with self._lock:
+                self.failed += 1
+            log.warning("background recalculation of a pupil failed (the queue will retry): %s", exc)
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+    def pending(self) -> int:
+        with self._lock:
+            return self._pending
+
+    def close(self, wait: bool = True) -> None:
+        """Stop taking new work and (by default) wait for the recalculations already fired."""
+        with self._lock:
+            self._closed = True
+        self._executor.shutdown(wait=wait)
+
+    def __enter__(self) -> Results:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
