@@ -72,9 +72,7 @@ def submissions_record_upload(
     )
 
 
-def submissions_delete_upload(
-    client: RpcClient, activity_id: Id, *, pupil_id: Id | None = None
-) -> dict[str, Any]:
+def submissions_delete_upload(client: RpcClient, activity_id: Id, *, pupil_id: Id | None = None) -> dict[str, Any]:
     return _obj(_call(client, "submissions_delete_upload", activity_id=activity_id, pupil_id=pupil_id))
 
 
@@ -129,9 +127,7 @@ def results_apply_ai_marks(
 
 def results_clear_ai_marks(client: RpcClient, group_assignment_id: str, activity_id: Id) -> dict[str, Any]:
     return _obj(
-        _call(
-            client, "results_clear_ai_marks", group_assignment_id=group_assignment_id, activity_id=activity_id
-        )
+        _call(client, "results_clear_ai_marks", group_assignment_id=group_assignment_id, activity_id=activity_id)
     )
 
 
@@ -170,9 +166,7 @@ def lessons_unassign(client: RpcClient, group_id: str, lesson_id: Id) -> dict[st
     return _obj(_call(client, "lessons_unassign", group_id=group_id, lesson_id=lesson_id))
 
 
-def activities_set_criteria(
-    client: RpcClient, activity_id: Id, success_criteria_ids: Sequence[Id]
-) -> dict[str, Any]:
+def activities_set_criteria(client: RpcClient, activity_id: Id, success_criteria_ids: Sequence[Id]) -> dict[str, Any]:
     return _obj(
         _call(
             client,

@@ -7,6 +7,8 @@ refused operation, 3 the database could not be reached.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -14,6 +16,7 @@ import psycopg
 
 from glue import migrate as migrations
 from glue.config import database_url
+from glue.rpc import PgRpc, RpcClient, RpcError, client_from_env
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -72,6 +75,146 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _client(args: argparse.Namespace) -> RpcClient:
+    """The RPC transport: SUPABASE_URL + key, else the database of --database-url / DATABASE_URL."""
+    if os.environ.get("SUPABASE_URL") and not args.database_url_given:
+        return client_from_env()
+    return PgRpc(args.database_url)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from glue import backfill
+
+    done = backfill.run(args.database_url, batch_size=args.batch_size, show_progress=True)
+    _say(
+        f"backfilled {done['pupils_done']:,} pupils in {done['elapsed_s']}s "
+        f"({done['pupils_changed']:,} with rows written; run {done['run_id']})"
+    )
+    return EXIT_OK
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+    import threading
+
+    from glue import worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    worker.install_signal_handlers(stop)
+    client = _client(args)
+    listen = None if os.environ.get("SUPABASE_URL") and not args.database_url_given else args.database_url
+    _say(f"worker: draining report jobs (batch {args.batch_size}, {args.max_ms} ms); Ctrl-C stops after the batch")
+    try:
+        stats = worker.run(
+            client,
+            batch_size=args.batch_size,
+            max_ms=args.max_ms,
+            idle_max=args.idle_max,
+            listen_dsn=listen,
+            stop=stop,
+            until_empty=args.until_empty,
+        )
+    finally:
+        client.close()
+    _say(
+        f"worker: {stats.batches} batches, {stats.processed} jobs ({stats.done} done, {stats.failed} failed, "
+        f"{stats.dead} dead), {stats.errors} errors"
+    )
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from glue import api, render
+
+    client = _client(args)
+    try:
+        if args.what == "pupil":
+            report = api.report_pupil(client, args.id)
+            _say(json.dumps(report, indent=2) if args.json else render.pupil_report(report, criteria=args.criteria))
+        else:
+            report = api.report_group(client, args.id)
+            _say(json.dumps(report, indent=2) if args.json else render.group_report(report, max_units=args.units))
+    finally:
+        client.close()
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from glue import api
+
+    client = _client(args)
+    try:
+        if args.pupil:
+            diffs = api.report_verify(client, args.pupil)
+            for d in diffs:
+                _say(f"{d['kind']} {d['key']}: {d['difference']}\n  stored {d['stored']}\n  live   {d['live']}")
+            _say(f"{len(diffs)} differences")
+            return EXIT_PROBLEM if diffs else EXIT_OK
+        if args.enqueue:
+            result = api.report_verify_and_enqueue(client, args.sample)
+            _say(
+                f"checked {result['pupils_checked']} pupils: {result['pupils_mismatched']} mismatched "
+                f"({result['differences']} differences), {result['enqueued']} enqueued for recalculation"
+            )
+            return EXIT_PROBLEM if result["pupils_mismatched"] else EXIT_OK
+        sweep = api.report_verify_sweep(client, args.sample)
+        _say(
+            f"checked {sweep['pupils_checked']} pupils: {sweep['pupils_mismatched']} mismatched, "
+            f"{sweep['differences']} differences"
+        )
+        for pupil in sweep["mismatched_pupils"][:20]:
+            _say(f"  mismatched: {pupil} (glue verify --pupil {pupil})")
+        return EXIT_PROBLEM if sweep["pupils_mismatched"] else EXIT_OK
+    finally:
+        client.close()
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from glue import api, render
+
+    client = _client(args)
+    try:
+        health = api.report_queue_health(client)
+        failures = api.report_jobs_failures(client)
+    finally:
+        client.close()
+    _say(
+        json.dumps({"queue": health, "failures": failures}, indent=2)
+        if args.json
+        else render.queue_health(health, failures)
+    )
+    return EXIT_PROBLEM if health["dead"] else EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from glue.results import Results
+    from glue.webhook import WebhookApp
+
+    key = os.environ.get("AI_WEBHOOK_KEY") or os.environ.get("SUPABASE_SERVICE_ROLE_KEY")
+    if not key:
+        print(
+            "glue: set AI_WEBHOOK_KEY (or SUPABASE_SERVICE_ROLE_KEY): the key the AI marker must send",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    client = _client(args)
+    app = WebhookApp(Results(client), key)
+    _say(f"serving POST http://{args.host}:{args.port}/api/mcp/ai-marks and GET /health")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    client.close()
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from glue import demo
+
+    demo.run(args.database_url, pupils=args.pupils, seed_value=args.seed)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="glue",
@@ -109,17 +252,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="add to existing data instead of replacing it")
     p.set_defaults(handler=cmd_seed)
 
+    p = sub.add_parser("backfill", help="recalculate every pupil's cached report, in resumable batches")
+    p.add_argument("--batch-size", type=int, default=250, help="pupils per transaction (default 250)")
+    p.set_defaults(handler=cmd_backfill)
+
+    p = sub.add_parser("worker", help="drain the recalculation queue until stopped (SIGTERM/Ctrl-C)")
+    p.add_argument("--batch-size", type=int, default=100, help="jobs per batch (default 100)")
+    p.add_argument("--max-ms", type=int, default=500, help="time budget per batch in ms (default 500)")
+    p.add_argument("--idle-max", type=float, default=5.0, help="longest sleep when idle, seconds (default 5)")
+    p.add_argument("--until-empty", action="store_true", help="stop when the queue is empty")
+    p.set_defaults(handler=cmd_worker)
+
+    p = sub.add_parser("report", help="show a pupil report or a class report (from the cache)")
+    p.add_argument("what", choices=["pupil", "group"], help="pupil PUPIL_ID, or group GROUP_ID")
+    p.add_argument("id", help="the pupil's uuid or the class code")
+    p.add_argument("--criteria", action="store_true", help="pupil: list each unit's criteria by level")
+    p.add_argument("--units", type=int, default=8, help="group: how many unit columns (default 8)")
+    p.add_argument("--json", action="store_true", help="print the RPC's JSON")
+    p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("verify", help="compare the cache with the live computation (exit 1 on mismatch)")
+    p.add_argument("--pupil", help="one pupil: show every difference")
+    p.add_argument("--sample", type=int, default=None, help="check a random sample of N pupils (default: all)")
+    p.add_argument("--enqueue", action="store_true", help="enqueue a recalculation for every mismatch")
+    p.set_defaults(handler=cmd_verify)
+
+    p = sub.add_parser("health", help="queue and cache state; exit 1 when dead jobs exist")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_health)
+
+    p = sub.add_parser("serve", help="the AI marking webhook (POST /api/mcp/ai-marks) and GET /health")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8787)
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("demo", help="the tour: seed, backfill, writes, reports, queue health")
+    p.add_argument("--pupils", type=int, default=1000, help="pupils in the generated school (default 1000)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.set_defaults(handler=cmd_demo)
+
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.database_url_given = args.database_url is not None
     if args.database_url is None:
         args.database_url = database_url()
     handler: Handler = args.handler
     try:
         return handler(args)
+    except RpcError as exc:
+        print(f"glue: [{exc.sqlstate}] {exc.message}", file=sys.stderr)
+        if exc.detail:
+            print(f"  detail: {exc.detail}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        return EXIT_UNREACHABLE if exc.sqlstate == "UNAVAILABLE" or exc.sqlstate.startswith("08") else EXIT_PROBLEM
     except migrations.MigrationError as exc:
         print(f"glue: {exc}", file=sys.stderr)
         return EXIT_USAGE

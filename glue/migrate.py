@@ -60,9 +60,7 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     for path in sorted(directory.glob("*.sql")):
         m = _NAME.match(path.name)
         if not m:
-            raise MigrationError(
-                f"{path.name}: migration files are named YYYYMMDDHHMMSS_lower_snake_name.sql"
-            )
+            raise MigrationError(f"{path.name}: migration files are named YYYYMMDDHHMMSS_lower_snake_name.sql")
         found.append(Migration(m["version"], m["name"], path))
     versions = [m.version for m in found]
     dupes = sorted({v for v in versions if versions.count(v) > 1})
@@ -85,9 +83,7 @@ def _fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def applied_versions(
-    conn: psycopg.Connection, create: bool = True
-) -> dict[str, tuple[str | None, list[str] | None]]:
+def applied_versions(conn: psycopg.Connection, create: bool = True) -> dict[str, tuple[str | None, list[str] | None]]:
     """version -> (name, statements) for every recorded migration (creating the table if asked)."""
     if create:
         conn.execute(_HISTORY_DDL)
@@ -321,9 +317,7 @@ class _Rollback(Exception):
     pass
 
 
-def check_drift(
-    url: str, migrations_dir: Path = MIGRATIONS_DIR, functions_dir: Path = FUNCTIONS_DIR
-) -> list[str]:
+def check_drift(url: str, migrations_dir: Path = MIGRATIONS_DIR, functions_dir: Path = FUNCTIONS_DIR) -> list[str]:
     """Differences between the functions that replaying the migrations installs and functions_sql/.
 
     In a scratch database: replay every migration and snapshot the project's functions (definition,
@@ -365,9 +359,7 @@ def check_drift(
         elif replayed[sig] != source[sig]:
             what = [
                 k
-                for k, a, b in zip(
-                    ("definition", "grants", "comment"), replayed[sig], source[sig], strict=True
-                )
+                for k, a, b in zip(("definition", "grants", "comment"), replayed[sig], source[sig], strict=True)
                 if a != b
             ]
             problems.append(f"{sig}: functions_sql/ differs from the migrations ({', '.join(what)})")

@@ -54,9 +54,7 @@ def reset(url: str, *, seed: bool = True, log: Log | None = None) -> None:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
             conn.execute(sql.SQL("create database {} template template0").format(sql.Identifier(dbname)))
     except psycopg.OperationalError as exc:
-        raise PlatformError(
-            f"cannot reach the database server ({exc}); is it running? try 'make db'"
-        ) from exc
+        raise PlatformError(f"cannot reach the database server ({exc}); is it running? try 'make db'") from exc
     say(f"recreated database {dbname}")
     with psycopg.connect(url, autocommit=True) as conn:
         install_shim(conn)

@@ -20,6 +20,7 @@ class Progress:
         self._tty = self.stream.isatty()
         self._last_decile = -1
         self._last_draw = 0.0
+        self._printed_final = False
 
     def __enter__(self) -> Progress:
         self._draw(force=True)
@@ -48,18 +49,17 @@ class Progress:
             width = 30
             filled = int(width * frac)
             bar = "#" * filled + "-" * (width - filled)
-            self.stream.write(
-                f"\r{self.label:<24} [{bar}] {self.done:>9,}/{self.total:,}{self.unit} {elapsed:6.1f}s"
-            )
+            self.stream.write(f"\r{self.label:<24} [{bar}] {self.done:>9,}/{self.total:,}{self.unit} {elapsed:6.1f}s")
             if final:
                 self.stream.write("\n")
             self.stream.flush()
             return
         decile = int(frac * 10)
-        if force or decile != self._last_decile:
-            if final or decile != self._last_decile:
-                self.stream.write(
-                    f"{self.label}: {self.done:,}/{self.total:,}{self.unit} ({frac:.0%}, {elapsed:.1f}s)\n"
-                )
-                self.stream.flush()
+        if decile != self._last_decile or (final and not self._printed_final):
+            if decile == 10:
+                if self._printed_final:
+                    return
+                self._printed_final = True
+            self.stream.write(f"{self.label}: {self.done:,}/{self.total:,}{self.unit} ({frac:.0%}, {elapsed:.1f}s)\n")
+            self.stream.flush()
             self._last_decile = decile

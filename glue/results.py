@@ -53,12 +53,11 @@ class Results:
         self.fired = 0
         self.dropped = 0
         self.failed = 0
+        self.processed: list[dict[str, Any]] = []  # what report_process_pupil returned, newest last
 
     # --- the writes ----------------------------------------------------------------------------
 
-    def _traced(
-        self, route: str, fn: str, params: Mapping[str, Any], call: Callable[[], T], **fields: Any
-    ) -> T:
+    def _traced(self, route: str, fn: str, params: Mapping[str, Any], call: Callable[[], T], **fields: Any) -> T:
         """Run the RPC inside a telemetry span (route, params, rpcMs and any extra fields)."""
         with self.telem.span(route, fn, params) as span, span.timed("rpcMs"):
             span.set(**fields)
@@ -136,9 +135,7 @@ class Results:
             "/submissions/upload",
             "submissions_record_upload",
             params,
-            lambda: api.submissions_record_upload(
-                self.client, activity_id, file_name, path, pupil_id=pupil_id
-            ),
+            lambda: api.submissions_record_upload(self.client, activity_id, file_name, path, pupil_id=pupil_id),
         )
         self.fire([row["pupil_id"]])
         return row
@@ -169,9 +166,7 @@ class Results:
             route,
             "results_apply_ai_marks",
             params,
-            lambda: api.results_apply_ai_marks(
-                self.client, group_assignment_id, activity_id, results, ai_meta=ai_meta
-            ),
+            lambda: api.results_apply_ai_marks(self.client, group_assignment_id, activity_id, results, ai_meta=ai_meta),
             aiBatchSize=len(results),
         )
         rejected = {str(e.get("pupil_id")) for e in counts.get("errors", [])}
@@ -198,9 +193,7 @@ class Results:
             with self._lock:
                 if self._closed or self._pending >= self.max_pending:
                     self.dropped += 1
-                    self.telem.event(
-                        "/reports/recalculate", "report_process_pupil", dropped=True, pupilId=pupil_id
-                    )
+                    self.telem.event("/reports/recalculate", "report_process_pupil", dropped=True, pupilId=pupil_id)
                     continue
                 self._pending += 1
                 self.fired += 1
@@ -209,12 +202,13 @@ class Results:
 
     def _process(self, pupil_id: str, fired_at: float) -> None:
         try:
-            with self.telem.span(
-                "/reports/recalculate", "report_process_pupil", {"pupil_id": pupil_id}
-            ) as span:
+            with self.telem.span("/reports/recalculate", "report_process_pupil", {"pupil_id": pupil_id}) as span:
                 span.set(scheduleDelayMs=round((time.perf_counter() - fired_at) * 1000, 3))
                 with span.timed("rpcMs"):
                     result = api.report_process_pupil(self.processor, pupil_id)
+                with self._lock:
+                    self.processed.append(result)
+                    del self.processed[:-100]
                 span.set(
                     processed=result.get("processed"),
                     outcome=result.get("outcome") or result.get("reason"),

@@ -189,9 +189,7 @@ class PgRpc:
         return self._view(role, {"role": role})
 
     def _view(self, role: str, claims: Mapping[str, Any]) -> PgRpc:
-        view = PgRpc(
-            self.dsn, role=role, claims=claims, pool=self.pool, statement_timeout=self.statement_timeout
-        )
+        view = PgRpc(self.dsn, role=role, claims=claims, pool=self.pool, statement_timeout=self.statement_timeout)
         view._signatures = self._signatures
         return view
 
@@ -240,14 +238,10 @@ class PgRpc:
             ) from exc
         except psycopg.Error as exc:
             d = exc.diag
-            raise error_for(
-                d.sqlstate, d.message_primary or str(exc), d.message_detail, d.message_hint
-            ) from exc
+            raise error_for(d.sqlstate, d.message_primary or str(exc), d.message_detail, d.message_hint) from exc
         return None if row is None else row[0]
 
-    def _build(
-        self, conn: psycopg.Connection, fn: str, args: dict[str, Any]
-    ) -> tuple[sql.Composed, list[Any]]:
+    def _build(self, conn: psycopg.Connection, fn: str, args: dict[str, Any]) -> tuple[sql.Composed, list[Any]]:
         sig = self._signature(conn, fn)
         unknown = sorted(set(args) - set(sig.args))
         if unknown:
@@ -265,9 +259,7 @@ class PgRpc:
             value = args[name]
             if typ in ("jsonb", "json") and value is not None:
                 value = Jsonb(_jsonable(value))
-            parts.append(
-                sql.SQL("{} => {}::{}").format(sql.Identifier(name), sql.Placeholder(), sql.SQL(typ))
-            )
+            parts.append(sql.SQL("{} => {}::{}").format(sql.Identifier(name), sql.Placeholder(), sql.SQL(typ)))
             values.append(value)
         call = sql.SQL("public.{}({})").format(sql.Identifier(fn), sql.SQL(", ").join(parts))
         if sig.returns_set:
@@ -308,11 +300,7 @@ class SupabaseRpc:
         try:
             return self.client.rpc(fn, _jsonable(dict(params or {}))).execute().data
         except APIError as exc:
-            detail = (
-                exc.details
-                if isinstance(exc.details, str) or exc.details is None
-                else json.dumps(exc.details)
-            )
+            detail = exc.details if isinstance(exc.details, str) or exc.details is None else json.dumps(exc.details)
             raise error_for(exc.code, exc.message, detail, exc.hint) from exc
         except httpx.HTTPError as exc:
             raise error_for("UNAVAILABLE", f"the API at {self.url} could not be reached: {exc}") from exc

@@ -276,9 +276,7 @@ def _activities(
             correct = rng.choice("abcd")
             body = {
                 "question": f"{question}: which statement is true?",
-                "options": [
-                    {"id": o, "text": f"Statement {o.upper()} about {topic.lower()}"} for o in "abcd"
-                ],
+                "options": [{"id": o, "text": f"Statement {o.upper()} about {topic.lower()}"} for o in "abcd"],
                 "correct_option_id": correct,
             }
             answers = tuple(_json({"option_id": o}) for o in "abcd")
@@ -354,9 +352,7 @@ def generate(pupils: int, seed: int) -> list[Table]:
     # Classes of about CLASS_SIZE per subject and year, a teacher for about five classes.
     codes: set[str] = set()
     classes: dict[str, list[tuple[str, int, list[int]]]] = {s: [] for s in SUBJECTS}
-    for (subject, year), members in sorted(
-        by_class.items(), key=lambda kv: (kv[0][1], list(SUBJECTS).index(kv[0][0]))
-    ):
+    for (subject, year), members in sorted(by_class.items(), key=lambda kv: (kv[0][1], list(SUBJECTS).index(kv[0][0]))):
         rng.shuffle(members)
         n = max(1, round(len(members) / CLASS_SIZE))
         for c in range(n):
@@ -409,9 +405,7 @@ def generate(pupils: int, seed: int) -> list[Table]:
     tables = [Table(name, COLUMNS[name], [table_rows]) for name, table_rows in rows.items()]
     tables.append(Table("public.submissions", COLUMNS["public.submissions"], work))
     tables.append(
-        Table(
-            "public.submission_criterion_scores", COLUMNS["public.submission_criterion_scores"], [crit_rows]
-        )
+        Table("public.submission_criterion_scores", COLUMNS["public.submission_criterion_scores"], [crit_rows])
     )
     return tables
 
@@ -431,9 +425,7 @@ def _work(rng: Random, pupils: list[_Pupil], crit_rows: list[Row]) -> Iterator[l
         yield batch
 
 
-def _submission(
-    rng: Random, item: _Item, work: tuple[str, float, str, str, int], crit_rows: list[Row]
-) -> Row:
+def _submission(rng: Random, item: _Item, work: tuple[str, float, str, str, int], crit_rows: list[Row]) -> Row:
     """One pupil's current work on one scorable activity, marked (or not) as a school would."""
     rand, gauss = rng.random, rng.gauss  # int(rand() * n) is several times faster than randrange(n)
     user_id, ability, group_id, teacher, shift = work
@@ -571,9 +563,7 @@ order by 2, 1
 def _check_foreign_keys(conn: psycopg.Connection[TupleRow], tables: Iterable[str]) -> None:
     """Every foreign key of the tables holds (what the skipped per-row triggers would have checked)."""
     for name, child, parent, columns, parent_columns in conn.execute(_FOREIGN_KEYS, (list(tables),)):
-        query = sql.SQL(
-            "select from {} as c where {} and not exists (select from {} as p where {}) limit 1"
-        ).format(
+        query = sql.SQL("select from {} as c where {} and not exists (select from {} as p where {}) limit 1").format(
             sql.SQL(child),  # regclass text: already quoted and qualified as needed
             sql.SQL(" and ").join(sql.SQL("c.{} is not null").format(sql.Identifier(c)) for c in columns),
             sql.SQL(parent),
@@ -596,9 +586,7 @@ def _clear(conn: psycopg.Connection[TupleRow]) -> None:
         )
     ]
     conn.execute(
-        sql.SQL("truncate {} cascade").format(
-            sql.SQL(", ").join(sql.Identifier(*n.split(".")) for n in names)
-        )
+        sql.SQL("truncate {} cascade").format(sql.SQL(", ").join(sql.Identifier(*n.split(".")) for n in names))
     )
     conn.execute("delete from auth.users")
 
@@ -606,9 +594,7 @@ def _clear(conn: psycopg.Connection[TupleRow]) -> None:
 def _check_free(conn: psycopg.Connection[TupleRow], tables: list[Table]) -> None:
     """With replace=False: refuse to load a school whose classes or emails already exist."""
     by_name = {
-        t.name: [r for b in t.batches for r in b]
-        for t in tables
-        if t.name in ("public.groups", "public.profiles")
+        t.name: [r for b in t.batches for r in b] for t in tables if t.name in ("public.groups", "public.profiles")
     }
     taken = (
         conn.execute(
@@ -621,9 +607,7 @@ def _check_free(conn: psycopg.Connection[TupleRow], tables: list[Table]) -> None
         ).fetchone()
     )
     if taken:
-        raise ValueError(
-            f"{taken[0]} already exists: this school (or one like it) is loaded; replace it instead"
-        )
+        raise ValueError(f"{taken[0]} already exists: this school (or one like it) is loaded; replace it instead")
 
 
 def generate_and_load(
@@ -657,9 +641,7 @@ def generate_and_load(
                 for n in _load(cur, table):
                     counts[table.name] += n
                     bar.advance(int(table.name == "public.submissions"))
-        cur.execute(
-            sql.SQL("analyze {}").format(sql.SQL(", ").join(sql.Identifier(*n.split(".")) for n in COLUMNS))
-        )
+        cur.execute(sql.SQL("analyze {}").format(sql.SQL(", ").join(sql.Identifier(*n.split(".")) for n in COLUMNS)))
         if deferred:
             _check_foreign_keys(conn, COLUMNS)
     return SeedSummary(pupils=pupils, seed=seed, rows=counts, seconds=time.monotonic() - started)

@@ -90,9 +90,7 @@ def run(
             try:
                 with telem.span("/worker/batch", "report_jobs_process", {"max_jobs": batch_size}) as span:
                     result = api.report_jobs_process(client, batch_size, max_ms)
-                    span.set(
-                        **{k: result.get(k) for k in ("processed", "done", "failed", "dead", "remaining")}
-                    )
+                    span.set(**{k: result.get(k) for k in ("processed", "done", "failed", "dead", "remaining")})
             except RpcError as exc:
                 stats.errors += 1
                 log.warning("report_jobs_process failed: %s", exc)
