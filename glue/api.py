@@ -256,3 +256,24 @@ def report_verify(client: RpcClient, pupil_id: Id) -> list[dict[str, Any]]:
 def report_verify_sweep(client: RpcClient, sample_size: int | None = None) -> dict[str, Any]:
     rows = cast(list[dict[str, Any]], _call(client, "report_verify_sweep", sample_size=sample_size))
     return rows[0]
+
+
+def read_assignment_results(client: RpcClient, group_id: str, lesson_id: Id) -> dict[str, Any]:
+    return _obj(_call(client, "read_assignment_results", group_id=group_id, lesson_id=lesson_id))
+
+
+def read_assignment_results_slice(
+    client: RpcClient, group_id: str, lesson_id: Id, *, pupil_id: Id | None = None, activity_id: Id | None = None
+) -> list[dict[str, Any]]:
+    """The cells of one row (pupil_id), one column (activity_id) or one cell (both)."""
+    result = _obj(
+        _call(
+            client,
+            "read_assignment_results_slice",
+            group_id=group_id,
+            lesson_id=lesson_id,
+            pupil_id=pupil_id,
+            activity_id=activity_id,
+        )
+    )
+    return cast(list[dict[str, Any]], result["cells"])

@@ -208,6 +208,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    from glue import watch
+
+    client = _client(args)
+    if args.as_user:
+        if not isinstance(client, PgRpc):
+            print("glue: --as works with a direct database connection only", file=sys.stderr)
+            return EXIT_USAGE
+        client = client.as_user(args.as_user)
+    try:
+        return watch.run(
+            client,
+            args.group,
+            args.lesson,
+            dsn=args.database_url,
+            user_id=args.as_user,
+            once=args.once,
+            max_seconds=args.seconds,
+        )
+    finally:
+        client.close()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from glue import demo
 
@@ -285,6 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8787)
     p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("watch", help="the results grid of GROUP and LESSON, updated live")
+    p.add_argument("group", help="class code, e.g. 25-8A-CS")
+    p.add_argument("lesson", help="lesson uuid")
+    p.add_argument("--as", dest="as_user", help="watch as this teacher (user uuid): their access rules apply")
+    p.add_argument("--once", action="store_true", help="print the grid once and exit")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    p.set_defaults(handler=cmd_watch)
 
     p = sub.add_parser("demo", help="the tour: seed, backfill, writes, reports, queue health")
     p.add_argument("--pupils", type=int, default=1000, help="pupils in the generated school (default 1000)")
