@@ -16,9 +16,10 @@ DB_URL ?= postgresql://postgres@127.0.0.1:$(PGPORT)/postgres
 PSQL := psql "$(DB_URL)" -X -q -v ON_ERROR_STOP=1
 PUPILS ?= 1000
 SEED ?= 1
+SOAK_SECONDS ?= 60
 
 .PHONY: help setup db db-stop db-status db-reset migrate functions-migration drift seed demo \
-        lint lint-sql lint-py plpgsql-check test test-sql test-py clean
+        lint lint-sql lint-py plpgsql-check test test-sql test-py soak bench clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -82,6 +83,9 @@ test-py: db ## pytest against the current database
 
 test: lint db-reset drift plpgsql-check test-sql test-py ## every check, against a freshly reset database
 	@echo "make test: all checks passed"
+
+soak: db ## concurrency and crash run: writers, workers, killed backends, a cluster restart (bounded; SOAK_SECONDS)
+	@$(PY) tests/soak/soak.py --seconds $(SOAK_SECONDS)
 
 clean: db-stop ## stop the database and remove .venv, .pg and logs
 	@rm -rf $(VENV) .pg logs
