@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         poison = cells[0][1]
         _query(
             db,
-            f"alter table public.report_pupil_unit_summaries add constraint soak_poison check (pupil_id <> '{poison}') not valid",
+            "alter table public.report_pupil_unit_summaries add constraint soak_poison "
+            f"check (pupil_id <> '{poison}') not valid",
         )
         _say(
             f"{args.pupils} pupils, {len(cells)} cells, {args.writers} writers, {args.workers} workers, "
