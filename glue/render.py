@@ -77,7 +77,7 @@ def group_report(report: dict[str, Any], *, max_units: int = 8) -> str:
         lines.append(f"  {name:<24}" + "".join(f" {c:>{width}}" for c in cells))
     lines.append(f"  {'cohort mean':<24}" + "".join(f" {pct(u['cohort_assessment_average']):>{width}}" for u in units))
     for unit in units:
-        counts = ", ".join(f"{label} x{n}" for label, n in unit["level_counts"].items()) or "no levels yet"
+        counts = ", ".join(f"{c['level']} x{c['pupils']}" for c in unit["level_counts"]) or "no levels yet"
         lines.append(f"  {_cut(unit['title'], 30)}: {counts}")
     return "\n".join(lines)
 

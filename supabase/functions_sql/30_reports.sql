@@ -736,14 +736,17 @@ begin
             select round(avg(c.activities_average), 4) from cells as c where c.unit_id = u.unit_id
           ),
           'level_counts', coalesce((
-            select jsonb_object_agg(lc.assessment_level, lc.n order by lc.assessment_level_rank)
+            select
+              jsonb_agg(
+                jsonb_build_object('level', lc.assessment_level, 'pupils', lc.n) order by lc.assessment_level_rank
+              )
             from (
               select c.assessment_level, c.assessment_level_rank, count(*) as n
               from cells as c
               where c.unit_id = u.unit_id and c.assessment_level is not null
               group by c.assessment_level, c.assessment_level_rank
             ) as lc
-          ), '{}'::jsonb)
+          ), '[]'::jsonb)
         ) order by u.subject, u.title, u.unit_id
       )
       from units as u

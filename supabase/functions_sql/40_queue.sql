@@ -171,6 +171,10 @@ begin
       v_outcome := private.report_job_record_failure(v_job.job_id, v_attempts, v_error, v_code);
     end if;
   end;
+  -- Tell an open report page to re-read its rows (delivered when this transaction commits).
+  if v_outcome = 'done' and coalesce((v_result ->> 'changed')::boolean, false) then
+    perform private.broadcast_report_updated(v_job.pupil_id, (v_result ->> 'version')::bigint);
+  end if;
   insert into private.report_job_history (
     job_id, pupil_id, outcome, reason, enqueued_at, last_enqueued_at, started_at, finished_at, attempts,
     coalesced_count, worker, changed, error
@@ -193,7 +197,8 @@ begin
 end
 $$;
 comment on function private.report_job_run(bigint, text) is
-'Runs one job in a savepoint: recalculates, deletes the job, or records the failure; logs the attempt. '
+'Runs one job in a savepoint: recalculates, deletes the job, or records the failure; logs the attempt; broadcasts '
+'report_updated on report:{pupilId} when the report changed. '
 'Callers: report_process_pupil, report_jobs_process, report_jobs_drain.';
 
 -- Return running jobs whose lease expired (their worker died) to the waiting jobs, as a failed

@@ -1,5 +1,6 @@
 -- The write RPCs. Each is one transaction: validate, write, enqueue the recalculation of exactly the
--- affected pupils (DOMAIN.md section 5), and return the authoritative row at once. API roles have no
+-- affected pupils (DOMAIN.md section 5), broadcast the changed cells to the open results grids
+-- (60_realtime.sql; delivered on commit only), and return the authoritative row at once. API roles have no
 -- direct INSERT/UPDATE/DELETE on the domain tables; these functions are the only write path.
 -- Bad input raises a project SQLSTATE (docs/errors.md) before anything is written.
 
@@ -310,6 +311,7 @@ begin
   end if;
   perform private.save_answer(v_pupil, v_activity.activity_id, v_body, v_auto, submissions_submit_answer.status);
   perform private.report_enqueue(array[v_pupil], 'submission');
+  perform private.broadcast_assignment_update(array[v_pupil], v_activity.activity_id);
   return private.submission_result(v_pupil, v_activity.activity_id);
 end
 $$;
@@ -343,6 +345,7 @@ begin
     null, 'submitted'
   );
   perform private.report_enqueue(array[v_pupil], 'upload');
+  perform private.broadcast_assignment_update(array[v_pupil], v_activity.activity_id);
   return private.submission_result(v_pupil, v_activity.activity_id);
 end
 $$;
@@ -367,6 +370,7 @@ begin
   get diagnostics v_deleted = row_count;
   if v_deleted > 0 then
     perform private.report_enqueue(array[v_pupil], 'upload deleted');
+    perform private.broadcast_assignment_update(array[v_pupil], v_activity.activity_id, 'submission_deleted');
   end if;
   return private.submission_result(v_pupil, v_activity.activity_id) || jsonb_build_object('deleted', v_deleted > 0);
 end
@@ -477,6 +481,7 @@ begin
   on conflict (submission_id, success_criteria_id) do update
     set score = excluded.score, marked_by = excluded.marked_by, marked_at = excluded.marked_at;
   perform private.report_enqueue(array[results_save_feedback.pupil_id], 'feedback');
+  perform private.broadcast_assignment_update(array[results_save_feedback.pupil_id], v_activity.activity_id);
   return private.submission_result(results_save_feedback.pupil_id, v_activity.activity_id);
 end
 $$;
@@ -508,6 +513,7 @@ begin
     set override_score = null, teacher_feedback = null, override_by = null, override_at = null, updated_at = now()
     where s.submission_id = v_submission_id;
     perform private.report_enqueue(array[results_reset_feedback.pupil_id], 'feedback reset');
+    perform private.broadcast_assignment_update(array[results_reset_feedback.pupil_id], v_activity.activity_id);
   end if;
   return private.submission_result(results_reset_feedback.pupil_id, v_activity.activity_id);
 end
@@ -661,6 +667,7 @@ begin
   into v_counts;
   v_touched := coalesce(v_counts.touched, '{}');
   perform private.report_enqueue(v_touched, 'ai marks');
+  perform private.broadcast_assignment_update(v_touched, v_activity.activity_id);
   return jsonb_build_object(
     'updated', v_counts.updated,
     'created', v_counts.created,
@@ -701,6 +708,7 @@ begin
 
   select coalesce(array_agg(c.user_id), '{}') into v_touched from cleared as c;
   perform private.report_enqueue(v_touched, 'ai marks cleared');
+  perform private.broadcast_activity_marks_cleared(v_touched, v_activity.activity_id);
   return jsonb_build_object('cleared', cardinality(v_touched), 'pupil_ids', to_jsonb(v_touched));
 end
 $$;

@@ -128,7 +128,7 @@ select is(
 select is(
   (public.report_group('WE-8A-IT') #> '{units,0}') - 'unit_id',
   jsonb_build_object('subject', 'WE-Computing', 'title', 'WE Unit U', 'year', 8, 'pupils_with_results', 1,
-    'cohort_assessment_average', 0.6250, 'cohort_activities_average', 0.7500, 'level_counts', jsonb_build_object('4M', 1)),
+    'cohort_assessment_average', 0.6250, 'cohort_activities_average', 0.7500, 'level_counts', jsonb_build_array(jsonb_build_object('level', '4M', 'pupils', 1))),
   'report_group: cohort figures for the unit'
 );
 
