@@ -141,6 +141,7 @@ create or replace function private.caller_bypasses_rls()
 returns boolean
 language sql
 stable
+set search_path = ''
 as $$
   select coalesce((
     select r.rolbypassrls or r.rolsuper

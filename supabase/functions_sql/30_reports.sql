@@ -314,6 +314,7 @@ create or replace function private.report_backfill_pupils(after_pupil uuid, max_
 returns table (pupil_id uuid)
 language sql
 stable
+set search_path = ''
 as $$
   select x.pupil_id
   from (

@@ -45,6 +45,7 @@ create or replace function private.report_backoff(attempts integer)
 returns interval
 language sql
 volatile
+set search_path = ''
 as $$
   select least(s.backoff_max, s.backoff_base * power(2, greatest(report_backoff.attempts - 1, 0)))
     * (0.75 + random() * 0.5)
@@ -247,6 +248,7 @@ create or replace function private.report_worker_name()
 returns text
 language sql
 stable
+set search_path = ''
 as $$
   select coalesce(nullif(current_setting('application_name', true), ''), 'session') || ':' || pg_backend_pid()
 $$;

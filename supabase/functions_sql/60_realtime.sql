@@ -120,6 +120,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set plan_cache_mode = 'force_custom_plan'
 as $$
 declare
   v_lesson public.lessons;
@@ -218,6 +219,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set plan_cache_mode = 'force_custom_plan'
 as $$
 declare
   v_lesson public.lessons;
@@ -311,12 +313,13 @@ comment on function private.realtime_broadcasts_enabled() is
 -- assignment_results:{groupId}:{lessonId}, payload = the grid cell + assignmentId, updatedAt the
 -- submission's updated_at (now() when there is none). Sends nothing for work that is not on the grid.
 create or replace function private.broadcast_assignment_update(
-  pupil_ids uuid[], activity_id uuid, event text default 'submission_updated'
+  pupil_ids uuid[], activity_id uuid, event text default 'submission_updated', cells jsonb default null
 )
 returns integer
 language plpgsql
 security definer
 set search_path = ''
+set plan_cache_mode = 'force_custom_plan'
 as $$
 declare
   v_message record;
@@ -336,7 +339,16 @@ begin
       || jsonb_build_object('updatedAt', coalesce(nullif(c.cell -> 'updatedAt', 'null'::jsonb), to_jsonb(now())))
         as payload
     from public.activities as a
-    cross join lateral private.result_cells(broadcast_assignment_update.pupil_ids, a.lesson_id, a.activity_id) as c
+    cross join lateral (
+      -- The cells the caller computed already (one write), or computed here (a batch).
+      select (x ->> 'pupilId')::uuid as pupil_id, x as cell
+      from jsonb_array_elements(broadcast_assignment_update.cells) as x
+      where broadcast_assignment_update.cells is not null
+      union all
+      select r.pupil_id, r.cell
+      from private.result_cells(broadcast_assignment_update.pupil_ids, a.lesson_id, a.activity_id) as r
+      where broadcast_assignment_update.cells is null
+    ) as c
     inner join public.group_membership as gm on c.pupil_id = gm.user_id and gm.role = 'pupil'
     inner join public.lesson_assignments as la on gm.group_id = la.group_id and a.lesson_id = la.lesson_id
     where a.activity_id = broadcast_assignment_update.activity_id
@@ -352,10 +364,11 @@ exception when others then
   return 0;
 end
 $$;
-comment on function private.broadcast_assignment_update(uuid[], uuid, text) is
+comment on function private.broadcast_assignment_update(uuid[], uuid, text, jsonb) is
 'Sends event submission_updated or submission_deleted with each pupil''s current cell of the activity to '
 'assignment_results:{groupId}:{lessonId} of every class of the pupil that has the lesson; returns the number sent. '
-'Never raises; sends nothing when broadcasts are off. Callers: the submission write RPCs.';
+'Never raises; sends nothing when broadcasts are off. cells: the pupils'' cells when the caller computed them '
+'(one write), else computed here. Callers: private.submission_written, results_apply_ai_marks.';
 
 -- Broadcast the partial event activity_marks_cleared once per class (role pupil) of the pupils that
 -- has the activity's lesson assigned: {assignmentId, activityId, pupilIds} (the class's pupils among
@@ -475,7 +488,7 @@ revoke all on function private.assert_can_read_assignment(text, uuid) from publi
 revoke all on function public.read_assignment_results(text, uuid) from public, anon;
 revoke all on function public.read_assignment_results_slice(text, uuid, uuid, uuid) from public, anon;
 revoke all on function private.realtime_broadcasts_enabled() from public;
-revoke all on function private.broadcast_assignment_update(uuid[], uuid, text) from public;
+revoke all on function private.broadcast_assignment_update(uuid[], uuid, text, jsonb) from public;
 revoke all on function private.broadcast_activity_marks_cleared(uuid[], uuid) from public;
 revoke all on function private.broadcast_report_updated(uuid, bigint) from public;
 revoke all on function private.realtime_can_receive(text) from public;

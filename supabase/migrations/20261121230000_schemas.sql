@@ -10,8 +10,9 @@ create schema if not exists private;
 revoke all on schema private from public;
 grant usage on schema private to authenticated, service_role;
 
-alter default privileges in schema public revoke execute on functions from public;
-alter default privileges in schema private revoke execute on functions from public;
+-- PostgreSQL grants EXECUTE on every new function to PUBLIC by a global default; revoke that default
+-- (a per-schema default privilege cannot take it away), then the API roles' per-schema grants.
+alter default privileges for role postgres revoke execute on functions from public;
 alter default privileges for role postgres in schema public revoke all on tables from anon, authenticated;
 alter default privileges for role postgres in schema public revoke all on sequences from anon, authenticated;
 alter default privileges for role postgres in schema public revoke execute on functions from anon, authenticated;

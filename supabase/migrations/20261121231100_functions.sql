@@ -147,6 +147,7 @@ create or replace function private.caller_bypasses_rls()
 returns boolean
 language sql
 stable
+set search_path = ''
 as $$
   select coalesce((
     select r.rolbypassrls or r.rolsuper
@@ -989,6 +990,7 @@ create or replace function private.report_backfill_pupils(after_pupil uuid, max_
 returns table (pupil_id uuid)
 language sql
 stable
+set search_path = ''
 as $$
   select x.pupil_id
   from (
@@ -1508,6 +1510,7 @@ create or replace function private.report_backoff(attempts integer)
 returns interval
 language sql
 volatile
+set search_path = ''
 as $$
   select least(s.backoff_max, s.backoff_base * power(2, greatest(report_backoff.attempts - 1, 0)))
     * (0.75 + random() * 0.5)
@@ -1710,6 +1713,7 @@ create or replace function private.report_worker_name()
 returns text
 language sql
 stable
+set search_path = ''
 as $$
   select coalesce(nullif(current_setting('application_name', true), ''), 'session') || ':' || pg_backend_pid()
 $$;
@@ -2178,18 +2182,34 @@ comment on function private.assert_can_submit(uuid, uuid, text) is
 'Returns the activity if the pupil may submit this kind of answer to it. Errors: PLV01, 42501, PLN03, PLN01, '
 'PLV06, PLV04.';
 
--- The authoritative row a write returns: the submission (or NULL when there is none), its criterion
--- marks, and the cell as the results grid shows it.
-create or replace function private.submission_result(pupil_id uuid, activity_id uuid)
+-- The end of every submission write: the cell is computed once (private.result_cells, the grid's
+-- cell), broadcast to the classes that show it (private.broadcast_assignment_update; event NULL when
+-- the write changed nothing), and returned with the submission and its criterion marks as the
+-- authoritative row. The submission is NULL when there is none; the cell is NULL when the activity
+-- is not on a grid (inactive, not scorable).
+create or replace function private.submission_written(pupil_id uuid, activity_id uuid, event text)
 returns jsonb
-language sql
-stable
+language plpgsql
 security definer
 set search_path = ''
+set plan_cache_mode = 'force_custom_plan'
 as $$
-  select jsonb_build_object(
-    'pupil_id', submission_result.pupil_id,
-    'activity_id', submission_result.activity_id,
+declare
+  v_lesson uuid;
+  v_cell jsonb;
+begin
+  select a.lesson_id into v_lesson from public.activities as a where a.activity_id = submission_written.activity_id;
+  select c.cell into v_cell
+  from private.result_cells(array[submission_written.pupil_id], v_lesson, submission_written.activity_id) as c;
+  if v_cell is not null and submission_written.event is not null then
+    perform private.broadcast_assignment_update(
+      array[submission_written.pupil_id], submission_written.activity_id, submission_written.event,
+      jsonb_build_array(v_cell)
+    );
+  end if;
+  return jsonb_build_object(
+    'pupil_id', submission_written.pupil_id,
+    'activity_id', submission_written.activity_id,
     'submission', (
       select to_jsonb(s) || jsonb_build_object('criterion_scores', coalesce((
         select jsonb_agg(
@@ -2200,28 +2220,16 @@ as $$
         where m.submission_id = s.submission_id
       ), '[]'::jsonb))
       from public.submissions as s
-      where s.user_id = submission_result.pupil_id and s.activity_id = submission_result.activity_id
+      where s.user_id = submission_written.pupil_id and s.activity_id = submission_written.activity_id
     ),
-    'cell', (
-      select jsonb_build_object(
-        'state', case
-          when c.submission_id is null then 'untouched'
-          when c.cell_score is null then 'awaiting_marking'
-          else 'marked'
-        end,
-        'score', c.cell_score,
-        'source', c.source
-      )
-      from private.live_cells(
-        array[submission_result.pupil_id],
-        array(select a.lesson_id from public.activities as a where a.activity_id = submission_result.activity_id)
-      ) as c
-      where c.activity_id = submission_result.activity_id
-    )
-  )
+    'cell', v_cell
+  );
+end
 $$;
-comment on function private.submission_result(uuid, uuid) is
-'The submission row with its criterion marks and the live cell (state, score, source). Callers: write RPCs.';
+comment on function private.submission_written(uuid, uuid, text) is
+'Computes the written cell once, broadcasts it (event submission_updated or submission_deleted; NULL: nothing '
+'changed, no broadcast) and returns {pupil_id, activity_id, submission (with criterion_scores), cell (the '
+'results-grid cell)}. Callers: the submission write RPCs, after writing and enqueueing.';
 
 -- Clear every mark of a submission: new work is unmarked work.
 create or replace function private.clear_marks(submission_id uuid)
@@ -2249,18 +2257,22 @@ as $$
 declare
   v_existing public.submissions;
 begin
-  select s.* into v_existing
+  -- The first answer inserts; a concurrent first answer to the same activity finds the row and
+  -- becomes a resubmission instead of failing on the unique key.
+  insert into public.submissions (activity_id, user_id, status, submitted_at, body, auto_score, updated_at)
+  values (
+    save_answer.activity_id, save_answer.pupil_id, save_answer.status,
+    case when save_answer.status <> 'inprogress' then now() end, save_answer.body, save_answer.auto_score,
+    clock_timestamp()
+  )
+  on conflict on constraint submissions_user_activity_key do nothing;
+  if found then
+    return;
+  end if;
+  select s.* into strict v_existing
   from public.submissions as s
   where s.user_id = save_answer.pupil_id and s.activity_id = save_answer.activity_id
   for update;
-  if not found then
-    insert into public.submissions (activity_id, user_id, status, submitted_at, body, auto_score)
-    values (
-      save_answer.activity_id, save_answer.pupil_id, save_answer.status,
-      case when save_answer.status <> 'inprogress' then now() end, save_answer.body, save_answer.auto_score
-    );
-    return;
-  end if;
   if v_existing.body is distinct from save_answer.body then
     perform private.clear_marks(v_existing.submission_id);
   end if;
@@ -2270,7 +2282,7 @@ begin
     auto_score = save_answer.auto_score,
     status = save_answer.status,
     submitted_at = case when save_answer.status <> 'inprogress' then now() else s.submitted_at end,
-    updated_at = now()
+    updated_at = clock_timestamp()
   where s.submission_id = v_existing.submission_id;
 end
 $$;
@@ -2336,8 +2348,7 @@ begin
   end if;
   perform private.save_answer(v_pupil, v_activity.activity_id, v_body, v_auto, submissions_submit_answer.status);
   perform private.report_enqueue(array[v_pupil], 'submission');
-  perform private.broadcast_assignment_update(array[v_pupil], v_activity.activity_id);
-  return private.submission_result(v_pupil, v_activity.activity_id);
+  return private.submission_written(v_pupil, v_activity.activity_id, 'submission_updated');
 end
 $$;
 comment on function public.submissions_submit_answer(uuid, text, text, text, uuid) is
@@ -2370,8 +2381,7 @@ begin
     null, 'submitted'
   );
   perform private.report_enqueue(array[v_pupil], 'upload');
-  perform private.broadcast_assignment_update(array[v_pupil], v_activity.activity_id);
-  return private.submission_result(v_pupil, v_activity.activity_id);
+  return private.submission_written(v_pupil, v_activity.activity_id, 'submission_updated');
 end
 $$;
 comment on function public.submissions_record_upload(uuid, text, text, uuid) is
@@ -2395,9 +2405,10 @@ begin
   get diagnostics v_deleted = row_count;
   if v_deleted > 0 then
     perform private.report_enqueue(array[v_pupil], 'upload deleted');
-    perform private.broadcast_assignment_update(array[v_pupil], v_activity.activity_id, 'submission_deleted');
   end if;
-  return private.submission_result(v_pupil, v_activity.activity_id) || jsonb_build_object('deleted', v_deleted > 0);
+  return private.submission_written(
+    v_pupil, v_activity.activity_id, case when v_deleted > 0 then 'submission_deleted' end
+  ) || jsonb_build_object('deleted', v_deleted > 0);
 end
 $$;
 comment on function public.submissions_delete_upload(uuid, uuid) is
@@ -2484,9 +2495,13 @@ begin
       raise exception 'pupil % has not handed this work in: give a score to mark it', results_save_feedback.pupil_id
         using errcode = 'PLS02', hint = 'Feedback alone cannot be saved on missing work.';
     end if;
-    insert into public.submissions (activity_id, user_id, status, submitted_at)
-    values (v_activity.activity_id, results_save_feedback.pupil_id, 'completed', now())
-    returning submission_id into v_submission_id;
+    insert into public.submissions (activity_id, user_id, status, submitted_at, updated_at)
+    values (v_activity.activity_id, results_save_feedback.pupil_id, 'completed', now(), clock_timestamp())
+    on conflict on constraint submissions_user_activity_key do nothing;
+    select s.submission_id into strict v_submission_id
+    from public.submissions as s
+    where s.user_id = results_save_feedback.pupil_id and s.activity_id = v_activity.activity_id
+    for update;
   end if;
   update public.submissions as s
   set
@@ -2494,7 +2509,7 @@ begin
     teacher_feedback = coalesce(results_save_feedback.feedback, s.teacher_feedback),
     override_by = auth.uid(),
     override_at = now(),
-    updated_at = now()
+    updated_at = clock_timestamp()
   where s.submission_id = v_submission_id;
   delete from public.submission_criterion_scores as m
   using jsonb_array_elements(v_marks) as x
@@ -2506,8 +2521,7 @@ begin
   on conflict (submission_id, success_criteria_id) do update
     set score = excluded.score, marked_by = excluded.marked_by, marked_at = excluded.marked_at;
   perform private.report_enqueue(array[results_save_feedback.pupil_id], 'feedback');
-  perform private.broadcast_assignment_update(array[results_save_feedback.pupil_id], v_activity.activity_id);
-  return private.submission_result(results_save_feedback.pupil_id, v_activity.activity_id);
+  return private.submission_written(results_save_feedback.pupil_id, v_activity.activity_id, 'submission_updated');
 end
 $$;
 comment on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text) is
@@ -2535,12 +2549,14 @@ begin
   if v_submission_id is not null then
     delete from public.submission_criterion_scores as m where m.submission_id = v_submission_id;
     update public.submissions as s
-    set override_score = null, teacher_feedback = null, override_by = null, override_at = null, updated_at = now()
+    set override_score = null, teacher_feedback = null, override_by = null, override_at = null, updated_at = clock_timestamp()
     where s.submission_id = v_submission_id;
     perform private.report_enqueue(array[results_reset_feedback.pupil_id], 'feedback reset');
-    perform private.broadcast_assignment_update(array[results_reset_feedback.pupil_id], v_activity.activity_id);
   end if;
-  return private.submission_result(results_reset_feedback.pupil_id, v_activity.activity_id);
+  return private.submission_written(
+    results_reset_feedback.pupil_id, v_activity.activity_id,
+    case when v_submission_id is not null then 'submission_updated' end
+  );
 end
 $$;
 comment on function public.results_reset_feedback(uuid, uuid) is
@@ -2666,7 +2682,7 @@ begin
     update public.submissions as s
     set
       ai_score = i.score, ai_feedback = i.feedback, ai_meta = results_apply_ai_marks.ai_meta,
-      ai_marked_at = now(), updated_at = now()
+      ai_marked_at = now(), updated_at = clock_timestamp()
     from items as i
     where
       s.user_id = i.pupil_id and s.activity_id = v_activity.activity_id
@@ -2675,13 +2691,18 @@ begin
   ),
 
   created as (
-    insert into public.submissions (activity_id, user_id, status, submitted_at, ai_score, ai_feedback, ai_meta, ai_marked_at)
-    select v_activity.activity_id, i.pupil_id, 'submitted', now(), i.score, i.feedback, results_apply_ai_marks.ai_meta, now()
+    insert into public.submissions as n (
+      activity_id, user_id, status, submitted_at, ai_score, ai_feedback, ai_meta, ai_marked_at, updated_at
+    )
+    select
+      v_activity.activity_id, i.pupil_id, 'submitted', now(), i.score, i.feedback, results_apply_ai_marks.ai_meta,
+      now(), clock_timestamp()
     from items as i
     where not exists (
       select from public.submissions as s where s.user_id = i.pupil_id and s.activity_id = v_activity.activity_id
     )
-    returning user_id
+    on conflict on constraint submissions_user_activity_key do nothing
+    returning n.user_id
   )
 
   select
@@ -2722,7 +2743,7 @@ begin
   v_activity := private.resolve_assignment(results_clear_ai_marks.group_assignment_id, results_clear_ai_marks.activity_id);
   with cleared as (
     update public.submissions as s
-    set ai_score = null, ai_feedback = null, ai_meta = null, ai_marked_at = null, updated_at = now()
+    set ai_score = null, ai_feedback = null, ai_meta = null, ai_marked_at = null, updated_at = clock_timestamp()
     from public.group_membership as gm
     where
       gm.group_id = v_group and gm.role = 'pupil' and s.user_id = gm.user_id
@@ -2884,8 +2905,9 @@ comment on function public.lessons_unassign(text, uuid) is
 'Unassigns a lesson from a class (idempotent). Enqueues the class''s pupils; returns {unassigned}. Callers: '
 'teachers of the class, service_role. Errors: PLV01, PLN02, 42501.';
 
--- Raise 42501 unless the caller is a teacher (curriculum edits) or the service role.
-create or replace function private.assert_teacher()
+-- Raise 42501 unless the caller may change this unit's curriculum: the service role, or a teacher of
+-- a class of the unit's subject (a curriculum change moves those classes' reports).
+create or replace function private.assert_can_edit_curriculum(unit_id uuid)
 returns void
 language plpgsql
 stable
@@ -2896,12 +2918,20 @@ begin
   if private.caller_bypasses_rls() then
     return;
   end if;
-  if not exists (select from public.profiles as p where p.user_id = auth.uid() and p.is_teacher) then
-    raise exception 'only teachers may change the curriculum' using errcode = '42501';
+  if not exists (
+    select
+    from public.units as u
+    inner join public.groups as g on u.subject = g.subject
+    inner join public.group_membership as gm on g.group_id = gm.group_id and gm.role = 'teacher'
+    where u.unit_id = assert_can_edit_curriculum.unit_id and gm.user_id = auth.uid()
+  ) then
+    raise exception 'only teachers of this subject may change its curriculum' using errcode = '42501';
   end if;
 end
 $$;
-comment on function private.assert_teacher() is 'Raises 42501 unless the caller is a teacher or the service role.';
+comment on function private.assert_can_edit_curriculum(uuid) is
+'Raises 42501 unless the caller is the service role or teaches a class of the unit''s subject. Callers: '
+'activities_set_criteria, activities_update, lessons_set_active, units_update.';
 
 -- Replace the success criteria an activity scores.
 create or replace function public.activities_set_criteria(activity_id uuid, success_criteria_ids uuid[])
@@ -2918,12 +2948,14 @@ declare
 begin
   perform private.require(activities_set_criteria.activity_id, 'activity_id');
   perform private.require(activities_set_criteria.success_criteria_ids, 'success_criteria_ids');
-  perform private.assert_teacher();
   select a.* into v_activity from public.activities as a where a.activity_id = activities_set_criteria.activity_id
   for update;
   if not found then
     raise exception 'unknown activity %', activities_set_criteria.activity_id using errcode = 'PLN03';
   end if;
+  perform private.assert_can_edit_curriculum(
+    (select l.unit_id from public.lessons as l where l.lesson_id = v_activity.lesson_id)
+  );
   select x into v_missing
   from unnest(activities_set_criteria.success_criteria_ids) as x
   where x is null or not exists (select from public.success_criteria as sc where sc.success_criteria_id = x)
@@ -2955,7 +2987,7 @@ end
 $$;
 comment on function public.activities_set_criteria(uuid, uuid[]) is
 'Replaces the success criteria linked to an activity. Enqueues the pupils with that lesson assigned when the '
-'links changed; returns the links. Callers: teachers, service_role. Errors: PLV01, PLN03, PLN05, 42501.';
+'links changed; returns the links. Callers: teachers of the subject, service_role. Errors: PLV01, PLN03, PLN05, 42501.';
 
 -- Change an activity's summative flag, active flag or type.
 create or replace function public.activities_update(
@@ -2971,11 +3003,13 @@ declare
   v_new public.activities;
 begin
   perform private.require(activities_update.activity_id, 'activity_id');
-  perform private.assert_teacher();
   select a.* into v_old from public.activities as a where a.activity_id = activities_update.activity_id for update;
   if not found then
     raise exception 'unknown activity %', activities_update.activity_id using errcode = 'PLN03';
   end if;
+  perform private.assert_can_edit_curriculum(
+    (select l.unit_id from public.lessons as l where l.lesson_id = v_old.lesson_id)
+  );
   if activities_update.type is not null
     and not exists (select from public.activity_types as t where t.type = activities_update.type) then
     raise exception 'unknown activity type %', activities_update.type using errcode = 'PLV06';
@@ -2995,7 +3029,7 @@ end
 $$;
 comment on function public.activities_update(uuid, boolean, boolean, text) is
 'Changes an activity''s is_summative, active or type (NULL: unchanged). Enqueues the pupils with that lesson '
-'assigned when something changed; returns the activity. Callers: teachers, service_role. Errors: PLV01, PLV06, '
+'assigned when something changed; returns the activity. Callers: teachers of the subject, service_role. Errors: PLV01, PLV06, '
 'PLN03, 42501.';
 
 -- Activate or deactivate a lesson.
@@ -3011,11 +3045,13 @@ declare
 begin
   perform private.require(lessons_set_active.lesson_id, 'lesson_id');
   perform private.require(lessons_set_active.active, 'active');
-  perform private.assert_teacher();
   select l.active into v_old from public.lessons as l where l.lesson_id = lessons_set_active.lesson_id for update;
   if not found then
     raise exception 'unknown lesson %', lessons_set_active.lesson_id using errcode = 'PLN04';
   end if;
+  perform private.assert_can_edit_curriculum(
+    (select l.unit_id from public.lessons as l where l.lesson_id = lessons_set_active.lesson_id)
+  );
   update public.lessons as l set active = lessons_set_active.active
   where l.lesson_id = lessons_set_active.lesson_id
   returning l.* into v_row;
@@ -3027,7 +3063,7 @@ end
 $$;
 comment on function public.lessons_set_active(uuid, boolean) is
 'Activates or deactivates a lesson. Enqueues the pupils with it assigned when it changed; returns the lesson. '
-'Callers: teachers, service_role. Errors: PLV01, PLN04, 42501.';
+'Callers: teachers of the subject, service_role. Errors: PLV01, PLN04, 42501.';
 
 -- Change a unit's year or active flag.
 create or replace function public.units_update(unit_id uuid, year integer default null, active boolean default null)
@@ -3041,7 +3077,6 @@ declare
   v_new public.units;
 begin
   perform private.require(units_update.unit_id, 'unit_id');
-  perform private.assert_teacher();
   if units_update.year is not null and units_update.year not between 7 and 13 then
     raise exception 'year must be between 7 and 13, not %', units_update.year using errcode = 'PLV08';
   end if;
@@ -3049,6 +3084,7 @@ begin
   if not found then
     raise exception 'unknown unit %', units_update.unit_id using errcode = 'PLN06';
   end if;
+  perform private.assert_can_edit_curriculum(v_old.unit_id);
   update public.units as u
   set year = coalesce(units_update.year, u.year), active = coalesce(units_update.active, u.active)
   where u.unit_id = v_old.unit_id
@@ -3064,7 +3100,7 @@ end
 $$;
 comment on function public.units_update(uuid, integer, boolean) is
 'Changes a unit''s year (7-13) or active flag (NULL: unchanged). Enqueues the pupils with any of its lessons '
-'assigned when something changed; returns the unit. Callers: teachers, service_role. Errors: PLV01, PLV08, PLN06, 42501.';
+'assigned when something changed; returns the unit. Callers: teachers of the subject, service_role. Errors: PLV01, PLV08, PLN06, 42501.';
 
 -- Replace the level boundaries of one year: {"0": 0, "1L": 6, ...}. Every pupil with work in a unit
 -- of that year is enqueued.
@@ -3150,11 +3186,11 @@ revoke all on function private.assert_score(numeric, text) from public;
 revoke all on function private.pupils_assigned_lessons(uuid[]) from public;
 revoke all on function private.assert_can_mark(uuid, uuid) from public;
 revoke all on function private.assert_can_submit(uuid, uuid, text) from public;
-revoke all on function private.submission_result(uuid, uuid) from public;
+revoke all on function private.submission_written(uuid, uuid, text) from public;
 revoke all on function private.clear_marks(uuid) from public;
 revoke all on function private.save_answer(uuid, uuid, jsonb, numeric, text) from public;
 revoke all on function private.resolve_assignment(text, uuid) from public;
-revoke all on function private.assert_teacher() from public;
+revoke all on function private.assert_can_edit_curriculum(uuid) from public;
 revoke all on function public.submissions_submit_answer(uuid, text, text, text, uuid) from public, anon;
 revoke all on function public.submissions_record_upload(uuid, text, text, uuid) from public, anon;
 revoke all on function public.submissions_delete_upload(uuid, uuid) from public, anon;
@@ -3162,7 +3198,7 @@ revoke all on function public.results_save_feedback(uuid, uuid, numeric, jsonb, 
 revoke all on function public.results_reset_feedback(uuid, uuid) from public, anon;
 revoke all on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) from public, anon;
 revoke all on function public.results_clear_ai_marks(text, uuid) from public, anon;
-revoke all on function public.groups_add_member(text, uuid, text) from public, anon;
+revoke all on function public.groups_add_member(text, uuid, text) from public, anon, authenticated;
 revoke all on function public.groups_remove_member(text, uuid) from public, anon;
 revoke all on function public.lessons_assign(text, uuid, date, boolean) from public, anon;
 revoke all on function public.lessons_unassign(text, uuid) from public, anon;
@@ -3178,7 +3214,7 @@ grant execute on function public.results_save_feedback(uuid, uuid, numeric, json
 grant execute on function public.results_reset_feedback(uuid, uuid) to authenticated, service_role;
 grant execute on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) to authenticated, service_role;
 grant execute on function public.results_clear_ai_marks(text, uuid) to authenticated, service_role;
-grant execute on function public.groups_add_member(text, uuid, text) to authenticated, service_role;
+grant execute on function public.groups_add_member(text, uuid, text) to service_role;
 grant execute on function public.groups_remove_member(text, uuid) to authenticated, service_role;
 grant execute on function public.lessons_assign(text, uuid, date, boolean) to authenticated, service_role;
 grant execute on function public.lessons_unassign(text, uuid) to authenticated, service_role;
@@ -3312,6 +3348,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set plan_cache_mode = 'force_custom_plan'
 as $$
 declare
   v_lesson public.lessons;
@@ -3410,6 +3447,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set plan_cache_mode = 'force_custom_plan'
 as $$
 declare
   v_lesson public.lessons;
@@ -3503,12 +3541,13 @@ comment on function private.realtime_broadcasts_enabled() is
 -- assignment_results:{groupId}:{lessonId}, payload = the grid cell + assignmentId, updatedAt the
 -- submission's updated_at (now() when there is none). Sends nothing for work that is not on the grid.
 create or replace function private.broadcast_assignment_update(
-  pupil_ids uuid[], activity_id uuid, event text default 'submission_updated'
+  pupil_ids uuid[], activity_id uuid, event text default 'submission_updated', cells jsonb default null
 )
 returns integer
 language plpgsql
 security definer
 set search_path = ''
+set plan_cache_mode = 'force_custom_plan'
 as $$
 declare
   v_message record;
@@ -3528,7 +3567,16 @@ begin
       || jsonb_build_object('updatedAt', coalesce(nullif(c.cell -> 'updatedAt', 'null'::jsonb), to_jsonb(now())))
         as payload
     from public.activities as a
-    cross join lateral private.result_cells(broadcast_assignment_update.pupil_ids, a.lesson_id, a.activity_id) as c
+    cross join lateral (
+      -- The cells the caller computed already (one write), or computed here (a batch).
+      select (x ->> 'pupilId')::uuid as pupil_id, x as cell
+      from jsonb_array_elements(broadcast_assignment_update.cells) as x
+      where broadcast_assignment_update.cells is not null
+      union all
+      select r.pupil_id, r.cell
+      from private.result_cells(broadcast_assignment_update.pupil_ids, a.lesson_id, a.activity_id) as r
+      where broadcast_assignment_update.cells is null
+    ) as c
     inner join public.group_membership as gm on c.pupil_id = gm.user_id and gm.role = 'pupil'
     inner join public.lesson_assignments as la on gm.group_id = la.group_id and a.lesson_id = la.lesson_id
     where a.activity_id = broadcast_assignment_update.activity_id
@@ -3544,10 +3592,11 @@ exception when others then
   return 0;
 end
 $$;
-comment on function private.broadcast_assignment_update(uuid[], uuid, text) is
+comment on function private.broadcast_assignment_update(uuid[], uuid, text, jsonb) is
 'Sends event submission_updated or submission_deleted with each pupil''s current cell of the activity to '
 'assignment_results:{groupId}:{lessonId} of every class of the pupil that has the lesson; returns the number sent. '
-'Never raises; sends nothing when broadcasts are off. Callers: the submission write RPCs.';
+'Never raises; sends nothing when broadcasts are off. cells: the pupils'' cells when the caller computed them '
+'(one write), else computed here. Callers: private.submission_written, results_apply_ai_marks.';
 
 -- Broadcast the partial event activity_marks_cleared once per class (role pupil) of the pupils that
 -- has the activity's lesson assigned: {assignmentId, activityId, pupilIds} (the class's pupils among
@@ -3667,7 +3716,7 @@ revoke all on function private.assert_can_read_assignment(text, uuid) from publi
 revoke all on function public.read_assignment_results(text, uuid) from public, anon;
 revoke all on function public.read_assignment_results_slice(text, uuid, uuid, uuid) from public, anon;
 revoke all on function private.realtime_broadcasts_enabled() from public;
-revoke all on function private.broadcast_assignment_update(uuid[], uuid, text) from public;
+revoke all on function private.broadcast_assignment_update(uuid[], uuid, text, jsonb) from public;
 revoke all on function private.broadcast_activity_marks_cleared(uuid[], uuid) from public;
 revoke all on function private.broadcast_report_updated(uuid, bigint) from public;
 revoke all on function private.realtime_can_receive(text) from public;

@@ -267,7 +267,7 @@ release savepoint before_failure;
 update private.realtime_settings set broadcasts_enabled = false;
 select tests.rt_mark();
 select tests.authenticate_as(tests.w('P1'));
-select is(public.submissions_submit_answer(tests.w('AM'), option_id => 'c') -> 'cell',
+select is(tests.brief_cell(public.submissions_submit_answer(tests.w('AM'), option_id => 'c') -> 'cell'),
   '{"state": "marked", "score": 0, "source": "auto"}', 'with broadcasts off the write works as before');
 select tests.clear_authentication();
 select tests.authenticate_as(tests.w('T1'));
@@ -328,8 +328,8 @@ set local client_min_messages = warning;
 
 -- 13. Grants: only the write RPCs (SECURITY DEFINER) broadcast ---------------------------------------
 select ok(
-  not has_function_privilege('authenticated', 'private.broadcast_assignment_update(uuid[], uuid, text)', 'execute')
-  and not has_function_privilege('anon', 'private.broadcast_assignment_update(uuid[], uuid, text)', 'execute'),
+  not has_function_privilege('authenticated', 'private.broadcast_assignment_update(uuid[], uuid, text, jsonb)', 'execute')
+  and not has_function_privilege('anon', 'private.broadcast_assignment_update(uuid[], uuid, text, jsonb)', 'execute'),
   'API roles cannot call broadcast_assignment_update'
 );
 select ok(

@@ -203,11 +203,9 @@ select is_empty(
 );
 select ok(not has_schema_privilege('anon', 'private', 'usage'), 'anon has no USAGE on schema private');
 -- The RPCs of signed-in users. A new one must be added here and called by outsiders in section 5.
--- groups_add_member is left out on both sides: it should be service-only (see the TODO below).
 select set_eq(
   $$select name from tests.audit_functions()
-    where schema_name = 'public' and has_function_privilege('authenticated', fn_oid, 'execute')
-      and name <> 'public.groups_add_member'$$,
+    where schema_name = 'public' and has_function_privilege('authenticated', fn_oid, 'execute')$$,
   array[
     'public.report_pupil', 'public.report_group', 'public.report_process_pupil',
     'public.submissions_submit_answer', 'public.submissions_record_upload', 'public.submissions_delete_upload',
@@ -221,22 +219,17 @@ select set_eq(
 );
 select set_eq(
   $$select name from tests.audit_functions()
-    where schema_name = 'public' and not has_function_privilege('authenticated', fn_oid, 'execute')
-      and name <> 'public.groups_add_member'$$,
+    where schema_name = 'public' and not has_function_privilege('authenticated', fn_oid, 'execute')$$,
   array[
     'public.report_verify', 'public.report_verify_sweep', 'public.report_jobs_process', 'public.report_queue_health',
     'public.report_jobs_failures', 'public.report_jobs_requeue', 'public.report_verify_and_enqueue',
-    'public.level_boundaries_set'
+    'public.level_boundaries_set', 'public.groups_add_member'
   ],
   'the public functions authenticated may not execute are exactly the service-only ones'
 );
-select todo(
-  'groups_add_member is service-only by design (its comment; the body refuses everyone else with 42501) '
-  'but EXECUTE is still granted to authenticated: revoke it as level_boundaries_set does', 1
-);
 select ok(
   not has_function_privilege('authenticated', 'public.groups_add_member(text, uuid, text)', 'execute'),
-  'groups_add_member is not executable by authenticated'
+  'groups_add_member (enrolment opens a pupil''s work to the class''s teachers) is not executable by authenticated'
 );
 -- Private helpers authenticated needs: those the RLS policies call (and the invoker RPCs report_pupil
 -- and report_group through the assert_* helpers). Everything else in private is owner/service_role only.

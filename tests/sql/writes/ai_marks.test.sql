@@ -42,9 +42,9 @@ select is(
     'override_score', 0.9, 'override_by', tests.w('T1')),
   'P1: AI score, feedback and meta stored; the teacher''s override kept'
 );
-select is(private.submission_result(tests.w('P1'), tests.w('AT')) #> '{submission,criterion_scores,0,score}', '1',
+select is(private.submission_written(tests.w('P1'), tests.w('AT'), null) #> '{submission,criterion_scores,0,score}', '1',
   'P1: the criterion mark kept');
-select is(private.submission_result(tests.w('P1'), tests.w('AT')) -> 'cell',
+select is(tests.brief_cell(private.submission_written(tests.w('P1'), tests.w('AT'), null) -> 'cell'),
   '{"state": "marked", "score": 0.95, "source": "teacher_criteria"}',
   'P1''s cell still uses the teacher''s marks: mean(C1 1, C2 override 0.9) = 0.95');
 select is(
@@ -53,7 +53,7 @@ select is(
   '{"status": "submitted", "ai_score": 0.6, "ai_feedback": "fb2", "body": {}}'::jsonb,
   'P2: a submitted submission is created with the AI mark'
 );
-select is(private.submission_result(tests.w('P2'), tests.w('AT')) -> 'cell', '{"state": "marked", "score": 0.6, "source": "ai"}',
+select is(tests.brief_cell(private.submission_written(tests.w('P2'), tests.w('AT'), null) -> 'cell'), '{"state": "marked", "score": 0.6, "source": "ai"}',
   'P2''s cell: 0.6 from the AI');
 select is(
   (select (ai_score, ai_feedback)::text from public.submissions where user_id = tests.w('P3') and activity_id = tests.w('AT')),
@@ -131,7 +131,7 @@ select is(
   (select ai_score from public.submissions where user_id = tests.w('P3') and activity_id = tests.w('AT')), 0.5::numeric,
   'P3''s AI mark on AT (another class) is kept'
 );
-select is(private.submission_result(tests.w('P2'), tests.w('AT')) -> 'cell',
+select is(tests.brief_cell(private.submission_written(tests.w('P2'), tests.w('AT'), null) -> 'cell'),
   '{"state": "awaiting_marking", "score": null, "source": null}', 'P2''s AT cell is awaiting marking again');
 select set_eq($$select * from tests.w_pending()$$, array[tests.w('P1'), tests.w('P2')], 'P1 and P2 are enqueued, not P3');
 select is(tests.w_drain() ->> 'done', '2', 'drained');

@@ -30,7 +30,7 @@ select is(
     'teacher_feedback', null, 'criterion_scores', '[]'::jsonb),
   'a completed submission is created with override_score 0.8 by T1 and no criterion marks'
 );
-select is((select r -> 'cell' from w_res where name = 'ov'), '{"state": "marked", "score": 0.8, "source": "override"}',
+select is((select tests.brief_cell(r -> 'cell') from w_res where name = 'ov'), '{"state": "marked", "score": 0.8, "source": "override"}',
   'the cell: marked, 0.8, override');
 select set_eq($$select * from tests.w_pending()$$, array[tests.w('P1')], 'P1 is enqueued, nobody else');
 select is(tests.w_drain() ->> 'done', '1', 'drained');
@@ -51,7 +51,7 @@ select is(
     jsonb_build_array(jsonb_build_object('success_criteria_id', tests.w('C1'), 'score', 1))),
   'override kept, C1 marked 1'
 );
-select is((select r -> 'cell' from w_res where name = 'crit'), '{"state": "marked", "score": 0.9, "source": "teacher_criteria"}',
+select is((select tests.brief_cell(r -> 'cell') from w_res where name = 'crit'), '{"state": "marked", "score": 0.9, "source": "teacher_criteria"}',
   'the cell: mean(C1 mark 1, C2 override 0.8) = 0.9, teacher_criteria');
 select is(
   (select m.marked_by from public.submission_criterion_scores as m join public.submissions as s using (submission_id)
@@ -79,9 +79,9 @@ select set_eq($$select * from tests.w_pending()$$, array[tests.w('P1')], 'P1 is 
 -- 4. Both criteria, then a criterion score NULL removes that mark --------------------------------------
 select tests.authenticate_as(tests.w('T1'));
 select is(
-  public.results_save_feedback(tests.w('AT'), tests.w('P1'), criterion_scores => jsonb_build_array(
+  tests.brief_cell(public.results_save_feedback(tests.w('AT'), tests.w('P1'), criterion_scores => jsonb_build_array(
     jsonb_build_object('success_criteria_id', tests.w('C1'), 'score', 0.5),
-    jsonb_build_object('success_criteria_id', tests.w('C2'), 'score', 0.25))) -> 'cell',
+    jsonb_build_object('success_criteria_id', tests.w('C2'), 'score', 0.25))) -> 'cell'),
   '{"state": "marked", "score": 0.375, "source": "teacher_criteria"}',
   'both criteria marked: mean(0.5, 0.25) = 0.375'
 );
@@ -96,7 +96,7 @@ select is(
   jsonb_build_array(jsonb_build_object('success_criteria_id', tests.w('C1'), 'score', 0.5)),
   'C2''s mark is removed, C1''s stays'
 );
-select is((select r -> 'cell' from w_res where name = 'rm'), '{"state": "marked", "score": 0.65, "source": "teacher_criteria"}',
+select is((select tests.brief_cell(r -> 'cell') from w_res where name = 'rm'), '{"state": "marked", "score": 0.65, "source": "teacher_criteria"}',
   'the cell: mean(C1 mark 0.5, C2 override 0.8) = 0.65');
 select is(
   (select count(*)::int from public.submission_criterion_scores as m join public.submissions as s using (submission_id)
@@ -110,7 +110,7 @@ select is_empty($$select * from private.report_differences(array[tests.w('P1')])
 -- 5. An activity without criteria uses the override directly ----------------------------------------
 select tests.authenticate_as(tests.w('T1'));
 select is(
-  public.results_save_feedback(tests.w('AN'), tests.w('P2'), override_score => 0.4) -> 'cell',
+  tests.brief_cell(public.results_save_feedback(tests.w('AN'), tests.w('P2'), override_score => 0.4) -> 'cell'),
   '{"state": "marked", "score": 0.4, "source": "override"}', 'no criteria: the cell is the override'
 );
 select tests.clear_authentication();
@@ -119,8 +119,8 @@ select set_eq($$select * from tests.w_pending()$$, array[tests.w('P2')], 'P2 is 
 -- 6. Reset keeps the AI marks ---------------------------------------------------------------------------
 select tests.authenticate_as(tests.w('T1'));
 select is(
-  public.results_save_feedback(tests.w('AT'), tests.w('P2'), 0.9,
-    jsonb_build_array(jsonb_build_object('success_criteria_id', tests.w('C1'), 'score', 1)), 'nice') -> 'cell',
+  tests.brief_cell(public.results_save_feedback(tests.w('AT'), tests.w('P2'), 0.9,
+    jsonb_build_array(jsonb_build_object('success_criteria_id', tests.w('C1'), 'score', 1)), 'nice') -> 'cell'),
   '{"state": "marked", "score": 0.95, "source": "teacher_criteria"}',
   'P2 marked by T1 over the AI score: mean(1, 0.9) = 0.95'
 );
@@ -146,7 +146,7 @@ select is_empty(
   'reset: the criterion marks are gone'
 );
 select is(
-  (select jsonb_build_object('criterion_scores', r #> '{submission,criterion_scores}', 'cell', r -> 'cell') from w_res where name = 'reset'),
+  (select jsonb_build_object('criterion_scores', r #> '{submission,criterion_scores}', 'cell', tests.brief_cell(r -> 'cell')) from w_res where name = 'reset'),
   '{"criterion_scores": [], "cell": {"state": "marked", "score": 0.3, "source": "ai"}}'::jsonb,
   'the returned cell falls back to the AI score 0.3'
 );
@@ -156,7 +156,8 @@ select is_empty($$select * from private.report_differences(array[tests.w('P2')])
 
 select tests.authenticate_as(tests.w('T1'));
 select is(
-  public.results_reset_feedback(tests.w('AN'), tests.w('P1')) - 'pupil_id' - 'activity_id',
+  (select jsonb_build_object('submission', r -> 'submission', 'cell', tests.brief_cell(r -> 'cell'))
+   from public.results_reset_feedback(tests.w('AN'), tests.w('P1')) as r),
   '{"submission": null, "cell": {"state": "untouched", "score": 0, "source": "missing"}}'::jsonb,
   'reset where there is no submission returns the untouched cell'
 );

@@ -22,7 +22,7 @@ select is(
   jsonb_build_object('user_id', tests.w('P1'), 'status', 'submitted', 'body', '{"option_id": "b"}'::jsonb, 'auto_score', 1),
   'the returned submission: P1, submitted, option b, auto_score 1'
 );
-select is((select r -> 'cell' from w_res where name = 'mcq_right'), '{"state": "marked", "score": 1, "source": "auto"}',
+select is((select tests.brief_cell(r -> 'cell') from w_res where name = 'mcq_right'), '{"state": "marked", "score": 1, "source": "auto"}',
   'the returned cell: marked, 1, auto');
 select is(
   (select auto_score from public.submissions where user_id = tests.w('P1') and activity_id = tests.w('AM')), 1::numeric,
@@ -39,7 +39,7 @@ select lives_ok(
 );
 select tests.clear_authentication();
 select is((select r #> '{submission,auto_score}' from w_res where name = 'mcq_wrong'), '0', 'a wrong option: auto_score 0');
-select is((select r -> 'cell' from w_res where name = 'mcq_wrong'), '{"state": "marked", "score": 0, "source": "auto"}',
+select is((select tests.brief_cell(r -> 'cell') from w_res where name = 'mcq_wrong'), '{"state": "marked", "score": 0, "source": "auto"}',
   'the cell: marked, 0, auto');
 select is((select count(*)::int from public.submissions where user_id = tests.w('P1') and activity_id = tests.w('AM')), 1,
   'still one submission row per (activity, pupil)');
@@ -60,7 +60,7 @@ select lives_ok(
 select tests.clear_authentication();
 select is(
   (select jsonb_build_object('status', r #> '{submission,status}', 'body', r #> '{submission,body}',
-    'auto_score', r #> '{submission,auto_score}', 'cell', r -> 'cell') from w_res where name = 'text1'),
+    'auto_score', r #> '{submission,auto_score}', 'cell', tests.brief_cell(r -> 'cell')) from w_res where name = 'text1'),
   '{"status": "submitted", "body": {"text": "first answer"}, "auto_score": null,
     "cell": {"state": "awaiting_marking", "score": null, "source": null}}'::jsonb,
   'a text answer is unmarked: awaiting_marking'
@@ -87,7 +87,7 @@ select is(
     jsonb_build_array(jsonb_build_object('success_criteria_id', tests.w('C1'), 'score', 1))),
   'the same answer keeps every mark'
 );
-select is((select r -> 'cell' from w_res where name = 'text_same'),
+select is((select tests.brief_cell(r -> 'cell') from w_res where name = 'text_same'),
   '{"state": "marked", "score": 0.9, "source": "teacher_criteria"}',
   'the cell: C1 teacher mark 1 and C2 from the override 0.8 -> 0.9, teacher_criteria');
 select set_eq($$select * from tests.w_pending()$$, array[tests.w('P1')], 'P1 is enqueued');
@@ -115,7 +115,7 @@ select is_empty(
   'and removes the criterion marks'
 );
 select is(
-  (select jsonb_build_object('criterion_scores', r #> '{submission,criterion_scores}', 'cell', r -> 'cell')
+  (select jsonb_build_object('criterion_scores', r #> '{submission,criterion_scores}', 'cell', tests.brief_cell(r -> 'cell'))
    from w_res where name = 'text_new'),
   '{"criterion_scores": [], "cell": {"state": "awaiting_marking", "score": null, "source": null}}'::jsonb,
   'the returned row agrees: no marks, awaiting marking'
@@ -190,7 +190,7 @@ select lives_ok(
 );
 select tests.clear_authentication();
 select is(
-  (select jsonb_build_object('deleted', r -> 'deleted', 'submission', r -> 'submission', 'cell', r -> 'cell')
+  (select jsonb_build_object('deleted', r -> 'deleted', 'submission', r -> 'submission', 'cell', tests.brief_cell(r -> 'cell'))
    from w_res where name = 'del1'),
   '{"deleted": true, "submission": null, "cell": {"state": "untouched", "score": 0, "source": "missing"}}'::jsonb,
   'deleted: no submission, the cell is untouched again (missing counts 0)'
