@@ -324,6 +324,8 @@ as $$
 declare
   v_message record;
   v_sent integer := 0;
+  v_lesson uuid;
+  v_cells jsonb := broadcast_assignment_update.cells;
 begin
   if not private.realtime_broadcasts_enabled() or coalesce(cardinality(broadcast_assignment_update.pupil_ids), 0) = 0 then
     return 0;
@@ -332,27 +334,22 @@ begin
     or broadcast_assignment_update.event not in ('submission_updated', 'submission_deleted') then
     raise exception 'unknown assignment event %', broadcast_assignment_update.event using errcode = 'PLV01';
   end if;
+  select a.lesson_id into v_lesson from public.activities as a where a.activity_id = broadcast_assignment_update.activity_id;
+  if v_cells is null then
+    -- A batch: compute the cells here (one write computes its cell itself and passes it).
+    select jsonb_agg(r.cell) into v_cells
+    from private.result_cells(broadcast_assignment_update.pupil_ids, v_lesson, broadcast_assignment_update.activity_id) as r;
+  end if;
   for v_message in
     select
       'assignment_results:' || la.group_id || ':' || la.lesson_id as topic,
       jsonb_build_object('assignmentId', la.group_id || '__' || la.lesson_id) || c.cell
       || jsonb_build_object('updatedAt', coalesce(nullif(c.cell -> 'updatedAt', 'null'::jsonb), to_jsonb(now())))
         as payload
-    from public.activities as a
-    cross join lateral (
-      -- The cells the caller computed already (one write), or computed here (a batch).
-      select (x ->> 'pupilId')::uuid as pupil_id, x as cell
-      from jsonb_array_elements(broadcast_assignment_update.cells) as x
-      where broadcast_assignment_update.cells is not null
-      union all
-      select r.pupil_id, r.cell
-      from private.result_cells(broadcast_assignment_update.pupil_ids, a.lesson_id, a.activity_id) as r
-      where broadcast_assignment_update.cells is null
-    ) as c
-    inner join public.group_membership as gm on c.pupil_id = gm.user_id and gm.role = 'pupil'
-    inner join public.lesson_assignments as la on gm.group_id = la.group_id and a.lesson_id = la.lesson_id
-    where a.activity_id = broadcast_assignment_update.activity_id
-    order by la.group_id, c.pupil_id
+    from jsonb_array_elements(coalesce(v_cells, '[]'::jsonb)) as c (cell)
+    inner join public.group_membership as gm on (c.cell ->> 'pupilId')::uuid = gm.user_id and gm.role = 'pupil'
+    inner join public.lesson_assignments as la on gm.group_id = la.group_id and la.lesson_id = v_lesson
+    order by la.group_id, gm.user_id
   loop
     perform realtime.send(v_message.payload, broadcast_assignment_update.event, v_message.topic, true);
     v_sent := v_sent + 1;
