@@ -235,7 +235,9 @@ def report_jobs_requeue(client: RpcClient, job_id: int) -> dict[str, Any]:
 
 
 def report_verify_and_enqueue(client: RpcClient, sample_size: int | None = None) -> dict[str, Any]:
-    return _obj(_call(client, "report_verify_and_enqueue", sample_size=sample_size))
+    """sample_size None checks every pupil: it is sent as null, not left out, since the RPC's own
+    default is a sample of 100 (what pg_cron runs)."""
+    return _obj(client.call("report_verify_and_enqueue", {"sample_size": sample_size}))
 
 
 # --- reads -----------------------------------------------------------------------------------------

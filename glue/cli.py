@@ -79,6 +79,9 @@ def _client(args: argparse.Namespace) -> RpcClient:
     """The RPC transport: SUPABASE_URL + key, else the database of --database-url / DATABASE_URL."""
     if os.environ.get("SUPABASE_URL") and not args.database_url_given:
         return client_from_env()
+    # Fail at once when the database cannot be reached (exit 3), rather than after the pool's 30 s
+    # wait for a connection, with its retries logged on the way.
+    psycopg.connect(args.database_url, connect_timeout=10).close()
     return PgRpc(args.database_url)
 
 
@@ -350,7 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNREACHABLE
     except psycopg.Error as exc:
         diag = exc.diag
-        print(f"glue: [{diag.sqlstate}] {diag.message_primary or exc}", file=sys.stderr)
+        code = f"[{diag.sqlstate}] " if diag.sqlstate else ""  # none for client-side errors (a bad URL)
+        print(f"glue: {code}{diag.message_primary or exc}", file=sys.stderr)
         if diag.message_detail:
             print(f"  detail: {diag.message_detail}", file=sys.stderr)
         if diag.message_hint:

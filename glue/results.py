@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from glue import api
 from glue.api import CriterionScore, Id
 from glue.rpc import RpcClient
-from glue.telemetry import Telemetry, telemetry
+from glue.telemetry import Telemetry, hash_id, telemetry
 
 log = logging.getLogger("glue.results")
 T = TypeVar("T")
@@ -169,8 +169,9 @@ class Results:
             lambda: api.results_apply_ai_marks(self.client, group_assignment_id, activity_id, results, ai_meta=ai_meta),
             aiBatchSize=len(results),
         )
-        rejected = {str(e.get("pupil_id")) for e in counts.get("errors", [])}
-        self.fire(str(r["pupil_id"]) for r in results if str(r.get("pupil_id")) not in rejected)
+        if int(counts.get("updated") or 0) + int(counts.get("created") or 0) > 0:  # else nothing was enqueued
+            rejected = {str(e.get("pupil_id")) for e in counts.get("errors", [])}
+            self.fire(str(r["pupil_id"]) for r in results if str(r.get("pupil_id")) not in rejected)
         return counts
 
     def clear_ai_marks(self, group_assignment_id: str, activity_id: Id) -> dict[str, Any]:
@@ -193,7 +194,9 @@ class Results:
             with self._lock:
                 if self._closed or self._pending >= self.max_pending:
                     self.dropped += 1
-                    self.telem.event("/reports/recalculate", "report_process_pupil", dropped=True, pupilId=pupil_id)
+                    self.telem.event(
+                        "/reports/recalculate", "report_process_pupil", dropped=True, pupilId=hash_id(pupil_id)
+                    )
                     continue
                 self._pending += 1
                 self.fired += 1

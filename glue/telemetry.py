@@ -60,6 +60,10 @@ def hash_id(value: object) -> str:
     return "h:" + hashlib.sha256(f"{salt}{value}".encode()).hexdigest()[:16]
 
 
+def _is_person_id(key: str) -> bool:
+    return key in _HASHED or (key.endswith("_id") and key.startswith(("pupil", "user")))
+
+
 def redact(value: Any, key: str | None = None) -> Any:
     """Params with personal data removed: ids hashed, free text and names replaced by their length."""
     k = (key or "").lower()
@@ -71,13 +75,36 @@ def redact(value: Any, key: str | None = None) -> Any:
         return [redact(v, key) for v in value]
     if value is None:
         return None
-    if k in _HASHED or (k.endswith("_id") and k.startswith(("pupil", "user"))):
+    if _is_person_id(k):
         return hash_id(value)
     if k in _REDACTED:
         return f"[redacted {len(str(value))} chars]"
     if isinstance(value, bool | int | float):
         return value
     return str(value)
+
+
+def person_ids(value: Any, key: str | None = None) -> set[str]:
+    """The raw ids in params that `redact` hashes (to hash them in error messages too)."""
+    k = (key or "").lower()
+    if isinstance(value, Mapping):
+        return set().union(*(person_ids(vv, str(kk)) for kk, vv in value.items()))
+    if isinstance(value, list | tuple):
+        if k.endswith("_ids"):
+            return {str(v) for v in value if v is not None}
+        return set().union(*(person_ids(v, key) for v in value))
+    if value is not None and _is_person_id(k):
+        return {str(value)}
+    return set()
+
+
+def scrub(message: str, params: Any) -> str:
+    """An error message with the people's ids of params replaced by their hashes (the database names
+    the pupil in messages such as 'unknown pupil <uuid>')."""
+    for raw in person_ids(params):
+        for form in {raw, raw.lower()}:
+            message = message.replace(form, hash_id(raw))
+    return message
 
 
 class Span:
@@ -161,7 +188,8 @@ class Telemetry:
             }
             if error is not None:
                 code = getattr(error, "sqlstate", None)
-                record["error"] = {"type": type(error).__name__, "code": code, "message": str(error)[:500]}
+                message = scrub(str(error), span.params)[:500]
+                record["error"] = {"type": type(error).__name__, "code": code, "message": message}
             record.update(span.fields)
             line = json.dumps(record, default=str, separators=(",", ":"))
             with self._lock:

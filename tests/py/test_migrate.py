@@ -150,9 +150,7 @@ def test_only_new_files_are_applied(scratch_url: str, three: Path) -> None:
     [SECOND + "-- a comment added later\n", SECOND.replace("'second'", "'2nd'"), SECOND.rstrip("\n")],
     ids=["comment-added", "statement-changed", "whitespace-only"],
 )
-def test_a_file_edited_after_it_was_applied_is_refused(
-    scratch_url: str, three: Path, edited_text: str
-) -> None:
+def test_a_file_edited_after_it_was_applied_is_refused(scratch_url: str, three: Path, edited_text: str) -> None:
     migrate(scratch_url, three)
     write(three, "20250101000002_second.sql", edited_text)
     write(three, "20250101000004_fourth.sql", "insert into public.applied_order (name) values ('fourth');\n")
@@ -496,9 +494,7 @@ def test_a_function_added_without_a_migration_is_drift(database_url: str, drift_
     ]
 
 
-def test_a_function_removed_from_functions_sql_has_no_source(
-    database_url: str, drift_copy: DriftCopy
-) -> None:
+def test_a_function_removed_from_functions_sql_has_no_source(database_url: str, drift_copy: DriftCopy) -> None:
     text = drift_copy.access.read_text(encoding="utf-8")
     start = text.index("create or replace function private.can_read_pupil(pupil_id uuid)")
     end = text.index("$$;", text.index("as $$", start)) + len("$$;")
@@ -515,9 +511,7 @@ def test_a_function_removed_from_functions_sql_has_no_source(
     ]
 
 
-def test_regenerating_the_functions_migration_clears_the_drift(
-    database_url: str, drift_copy: DriftCopy
-) -> None:
+def test_regenerating_the_functions_migration_clears_the_drift(database_url: str, drift_copy: DriftCopy) -> None:
     drift_copy.replace(
         "where gm.group_id = is_group_teacher.group_id",
         "where gm.group_id = upper(is_group_teacher.group_id)",
@@ -544,18 +538,14 @@ def test_a_public_function_with_a_source_is_not_drift(database_url: str, tmp_pat
 
 
 def test_a_removed_grant_is_drift(database_url: str, drift_copy: DriftCopy) -> None:
-    drift_copy.replace(
-        "grant execute on function private.can_read_pupil(uuid) to authenticated, service_role;", ""
-    )
+    drift_copy.replace("grant execute on function private.can_read_pupil(uuid) to authenticated, service_role;", "")
 
     assert drift_copy.new_problems(database_url) == [
         "private.can_read_pupil(uuid): functions_sql/ differs from the migrations (grants)"
     ]
 
 
-def test_an_old_overload_left_by_a_signature_change_is_drift(
-    database_url: str, drift_copy: DriftCopy
-) -> None:
+def test_an_old_overload_left_by_a_signature_change_is_drift(database_url: str, drift_copy: DriftCopy) -> None:
     text = drift_copy.access.read_text(encoding="utf-8")
     text = text.replace(
         "private.is_group_member(group_id text)", "private.is_group_member(group_id text, any_role boolean)"
@@ -642,9 +632,7 @@ def test_cli_main_in_process(scratch_url: str, capsys: pytest.CaptureFixture[str
 
 
 def test_cli_unreachable_database_exits_3(tmp_path: Path) -> None:
-    result = run_glue(
-        "--database-url", "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=3", "migrate"
-    )
+    result = run_glue("--database-url", "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=3", "migrate")
 
     assert result.returncode == cli.EXIT_UNREACHABLE == 3
     assert "cannot reach the database" in result.stderr

@@ -25,9 +25,7 @@ def _one(url: str, query: str) -> object:
 
 
 def _checksums(url: str) -> dict[str, object]:
-    return {
-        t: _one(url, f"select md5(string_agg(t::text, ',' order by t::text)) from {t} as t") for t in TABLES
-    }
+    return {t: _one(url, f"select md5(string_agg(t::text, ',' order by t::text)) from {t} as t") for t in TABLES}
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +81,7 @@ def test_people_and_classes(school: tuple[str, seed.SeedSummary]) -> None:
             "select count(*) from public.profiles as p inner join auth.users as u"
             " on u.id = p.user_id and u.email = p.email"
         ).fetchone() == (_one(url, "select count(*) from auth.users"),)
-        assert conn.execute("select count(distinct lower(email)) = count(*) from auth.users").fetchone() == (
-            True,
-        )
+        assert conn.execute("select count(distinct lower(email)) = count(*) from auth.users").fetchone() == (True,)
         ids = [r[0] for r in conn.execute("select group_id from public.groups")]
         assert all(g.startswith("25-") for g in ids)
 
@@ -286,9 +282,7 @@ def test_teacher_marks_come_from_the_class_teacher(school: tuple[str, seed.SeedS
         assert bad_marks == (0, 0, 0)
 
 
-def test_same_seed_same_tables_other_seed_other_tables(
-    school: tuple[str, seed.SeedSummary], database_url: str
-) -> None:
+def test_same_seed_same_tables_other_seed_other_tables(school: tuple[str, seed.SeedSummary], database_url: str) -> None:
     url, summary = school
     first = _checksums(url)
     with scratch_database(database_url, "planner_seed") as other:

@@ -1,0 +1,368 @@
+"""The AI marking webhook (glue.webhook) as an ASGI app driven by httpx, against the session's
+database: the key check, every kind of bad input with its status, the database's own refusals,
+a valid batch, the health endpoint; and `glue serve` end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from glue_testing import A4, ASSIGNMENT, UNKNOWN, Transport, add_pupils, jobs, one, rows, version
+
+from glue.config import ROOT
+from glue.results import Results
+from glue.rpc import PgRpc
+from glue.telemetry import Telemetry
+from glue.webhook import AI_MARKS_PATH, WebhookApp
+
+KEY = "test-ai-webhook-key-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture
+def app(pg_rpc: PgRpc) -> Iterator[WebhookApp]:
+    results = Results(pg_rpc)
+    yield WebhookApp(results, KEY)
+    results.close()
+
+
+def _request(app: WebhookApp, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://webhook.test") as client:
+            return await client.request(method, path, **kwargs)
+
+    return asyncio.run(go())
+
+
+def _post(app: WebhookApp, payload: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    return _request(app, "POST", AI_MARKS_PATH, json=payload, headers=AUTH if headers is None else headers)
+
+
+def _valid(pupils: list[str]) -> dict[str, Any]:
+    return {
+        "group_assignment_id": ASSIGNMENT,
+        "activity_id": A4,
+        "results": [{"pupil_id": p, "score": 0.5, "feedback": "Good."} for p in pupils],
+    }
+
+
+def test_a_missing_key_is_401(app: WebhookApp) -> None:
+    r = _post(app, _valid([UNKNOWN]), headers={})
+    assert r.status_code == 401
+    assert "missing service key" in r.json()["error"]
+    assert _post(app, _valid([UNKNOWN]), headers={"Authorization": "Bearer "}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer not-the-key"},
+        {"Authorization": "Bearer " + "x" * len(KEY)},  # same length: the constant-time comparison decides
+        {"Authorization": "Bearer " + KEY[:-1] + "?"},
+        {"apikey": "x" * len(KEY)},
+    ],
+    ids=["short", "same-length", "last-char", "apikey"],
+)
+def test_a_wrong_key_is_403(app: WebhookApp, headers: dict[str, str]) -> None:
+    r = _post(app, _valid([UNKNOWN]), headers=headers)
+    assert r.status_code == 403
+    assert r.json()["error"] == "wrong service key"
+
+
+def test_the_key_in_an_apikey_header_is_accepted(app: WebhookApp) -> None:
+    r = _post(app, {"group_assignment_id": ASSIGNMENT}, headers={"apikey": KEY})
+    assert (r.status_code, r.json()["field"]) == (422, "activity_id")  # past the key check
+
+
+def test_wrong_method_and_path(app: WebhookApp) -> None:
+    assert _request(app, "GET", AI_MARKS_PATH, headers=AUTH).status_code == 405
+    assert _request(app, "PUT", AI_MARKS_PATH, headers=AUTH, json={}).status_code == 405
+    assert _request(app, "POST", "/api/mcp/other", headers=AUTH, json={}).status_code == 404
+
+
+def test_a_body_that_is_not_json_is_415(app: WebhookApp) -> None:
+    r = _request(
+        app,
+        "POST",
+        AI_MARKS_PATH,
+        content=json.dumps(_valid([UNKNOWN])),
+        headers={**AUTH, "Content-Type": "text/plain"},
+    )
+    assert r.status_code == 415
+
+
+def test_invalid_json_is_400(app: WebhookApp) -> None:
+    r = _request(
+        app, "POST", AI_MARKS_PATH, content=b'{"results": [', headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 400
+    assert "not valid JSON" in r.json()["error"]
+
+
+def _drop(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if k != key}
+
+
+def _item(**changes: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {"pupil_id": UNKNOWN, "score": 0.5, "feedback": "ok"}
+    item.update(changes)
+    return {k: v for k, v in item.items() if v is not ...}
+
+
+GOOD = _valid([UNKNOWN])
+OTHER = "00000000-0000-4000-8000-00000000beef"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (_drop(GOOD, "group_assignment_id"), "group_assignment_id"),
+        ({**GOOD, "group_assignment_id": "25-8A-CS"}, "group_assignment_id"),
+        ({**GOOD, "activity_id": "A4"}, "activity_id"),
+        (_drop(GOOD, "activity_id"), "activity_id"),
+        ({**GOOD, "results": {"pupil_id": UNKNOWN, "score": 0.5}}, "results"),
+        (_drop(GOOD, "results"), "results"),
+        ({**GOOD, "results": ["not an object"]}, "results[0]"),
+        ({**GOOD, "results": [_item(pupil_id=...)]}, "results[0].pupil_id"),
+        ({**GOOD, "results": [_item(pupil_id="priya")]}, "results[0].pupil_id"),
+        ({**GOOD, "results": [_item(score=1.5)]}, "results[0].score"),
+        ({**GOOD, "results": [_item(score=-0.1)]}, "results[0].score"),
+        ({**GOOD, "results": [_item(score="0.5")]}, "results[0].score"),
+        ({**GOOD, "results": [_item(score=True)]}, "results[0].score"),
+        ({**GOOD, "results": [_item(score=...)]}, "results[0].score"),
+        ({**GOOD, "results": [_item(pupil_id=OTHER), _item(), _item(pupil_id=UNKNOWN.upper())]}, "results[2].pupil_id"),
+        ({**GOOD, "results": [_item(feedback=3)]}, "results[0].feedback"),
+        ({**GOOD, "ai_meta": "gpt"}, "ai_meta"),
+        ([GOOD], None),
+    ],
+    ids=[
+        "no-group-assignment",
+        "group-assignment-without-lesson",
+        "bad-activity-id",
+        "no-activity-id",
+        "results-not-an-array",
+        "no-results",
+        "item-not-an-object",
+        "item-without-pupil",
+        "pupil-not-a-uuid",
+        "score-1.5",
+        "score-negative",
+        "score-a-string",
+        "score-a-boolean",
+        "no-score",
+        "duplicate-pupil",
+        "feedback-a-number",
+        "ai-meta-not-an-object",
+        "payload-not-an-object",
+    ],
+)
+def test_each_contract_break_is_422_naming_the_field(
+    app: WebhookApp, glue_url: str, payload: Any, field: str | None
+) -> None:
+    r = _post(app, payload)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field
+    assert r.json()["error"]
+
+
+def test_unknown_activity_is_404_from_the_database(app: WebhookApp) -> None:
+    r = _post(app, {**_valid([UNKNOWN]), "activity_id": UNKNOWN})
+    assert r.status_code == 404
+    body = r.json()
+    assert body["code"] == "PLN03"
+    assert UNKNOWN in body["error"]
+
+
+def test_a_lesson_not_assigned_to_the_class_is_404(app: WebhookApp) -> None:
+    r = _post(app, {**_valid([UNKNOWN]), "group_assignment_id": "25-8A-MATH__00000000-0000-4000-8000-000000000302"})
+    assert (r.status_code, r.json()["code"]) == (404, "PLN07")
+
+
+# The valid batch through both transports: the webhook's Results uses the transport's service role.
+@pytest.mark.parametrize("transport", ["pg", "supabase"], indirect=True)
+def test_a_valid_batch_is_applied(transport: Transport, glue_url: str) -> None:
+    pupils = add_pupils(glue_url, 2, submit_a4=True)  # pupils of Priya's class, A4 handed in, unmarked
+    (newcomer,) = add_pupils(glue_url, 1)  # nothing handed in: the AI mark creates the submission
+    versions = {p: version(glue_url, p) for p in [*pupils, newcomer]}
+    payload: dict[str, Any] = {
+        "group_assignment_id": ASSIGNMENT,
+        "activity_id": A4,
+        "results": [
+            {"pupil_id": pupils[0], "score": 0.8, "feedback": "Correct trace."},
+            {"pupil_id": pupils[1], "score": 0.35, "feedback": None},
+            {"pupil_id": newcomer, "score": 1, "feedback": "Perfect."},
+            {"pupil_id": UNKNOWN, "score": 0.1, "feedback": None},
+        ],
+        "ai_meta": {"model": "test-marker", "completion_id": "test-1"},
+    }
+    results = Results(transport.service())
+    app = WebhookApp(results, KEY)
+    try:
+        r = _post(app, payload)
+    finally:
+        results.close()
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"updated", "created", "skipped", "errors"}
+    assert (body["updated"], body["created"], body["skipped"]) == (2, 1, 0)
+    assert [(e["pupil_id"], e["code"]) for e in body["errors"]] == [(UNKNOWN, "PLV04")]
+    stored = dict(
+        rows(
+            glue_url,
+            "select user_id::text, ai_score::float8 from public.submissions"
+            " where activity_id = %s and user_id = any(%s::uuid[])",
+            (A4, [*pupils, newcomer]),
+        )
+    )
+    assert stored == {pupils[0]: pytest.approx(0.8), pupils[1]: pytest.approx(0.35), newcomer: pytest.approx(1)}
+    meta = one(
+        glue_url, "select ai_meta from public.submissions where activity_id = %s and user_id = %s", (A4, newcomer)
+    )
+    assert meta == {"model": "test-marker", "completion_id": "test-1"}
+    assert results.fired == 3  # one per pupil applied (not the outsider), flushed by close()
+    for p in [*pupils, newcomer]:
+        assert jobs(glue_url, p) == []
+        assert version(glue_url, p) == versions[p] + 1
+
+    with Results(transport.service()) as results:
+        again = _post(WebhookApp(results, KEY), {**payload, "results": payload["results"][:3]})
+    assert again.json() == {"updated": 0, "created": 0, "skipped": 3, "errors": []}  # the same marks: nothing to do
+    assert results.fired == 0  # nothing was written, so nothing to recalculate
+    for p in [*pupils, newcomer]:
+        assert version(glue_url, p) == versions[p] + 1
+
+
+def test_telemetry_records_the_batch_size_and_the_time_to_broadcast(
+    pg_rpc: PgRpc, glue_url: str, tmp_path: Path
+) -> None:
+    pupils = add_pupils(glue_url, 2, submit_a4=True)
+    telem = Telemetry(True, None, tmp_path)
+    with Results(pg_rpc, telem=telem) as results:
+        assert _post(WebhookApp(results, KEY, telem=telem), _valid(pupils)).status_code == 200
+        assert _post(WebhookApp(results, KEY, telem=telem), {"results": []}).status_code == 422
+    lines = [json.loads(x) for x in telem.file.read_text(encoding="utf-8").splitlines()]
+    by_name = {line["functionName"]: line for line in lines}
+    applied = by_name["results_apply_ai_marks"]
+    assert (applied["route"], applied["status"], applied["aiBatchSize"]) == (AI_MARKS_PATH, "ok", 2)
+    assert applied["rpcMs"] > 0
+    relayed = by_name["webhook_to_broadcast"]
+    assert relayed["aiBatchSize"] == 2
+    assert relayed["webhookToBroadcastMs"] >= applied["rpcMs"]
+    rejected = by_name["webhook_rejected"]
+    assert (rejected["status"], rejected["field"]) == (422, "group_assignment_id")
+    assert [line["outcome"] for line in lines if line["functionName"] == "report_process_pupil"] == ["done", "done"]
+    text = telem.file.read_text(encoding="utf-8")
+    assert not any(p in text for p in pupils)
+    assert "Good." not in text  # the AI's feedback is the pupil's data too
+
+
+def test_health(app: WebhookApp, glue_url: str) -> None:
+    r = _request(app, "GET", "/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok"
+    queue = body["queue"]
+    assert {"pending", "due", "running", "failed", "dead", "last_hour"} <= set(queue)
+    due = one(
+        glue_url,
+        "select count(*) from private.report_jobs where state in ('pending', 'failed') and run_after <= now()",
+    )
+    assert queue["due"] == due
+    assert _request(app, "POST", "/health").status_code == 405
+
+
+def test_health_is_503_when_the_database_is_unreachable() -> None:
+    unreachable = PgRpc("postgresql://postgres@127.0.0.1:1/postgres", max_size=1)
+    results = Results(unreachable)
+    try:
+        unreachable.pool.timeout = 1  # do not wait 30 s for a connection that cannot come
+        r = _request(WebhookApp(results, KEY), "GET", "/health")
+    finally:
+        results.close()
+        unreachable.close()
+    assert r.status_code == 503
+    assert r.json()["status"] == "unavailable"
+
+
+# --- glue serve ---------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(**extra: str) -> dict[str, str]:
+    drop = ("SUPABASE_", "TELEM_", "AI_WEBHOOK_KEY")
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(drop)}, **extra}
+
+
+def test_glue_serve_end_to_end(glue_url: str) -> None:
+    (pupil,) = add_pupils(glue_url, 1, submit_a4=True)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glue", "--database-url", glue_url, "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=_env(AI_WEBHOOK_KEY=KEY),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            try:
+                health = httpx.get(f"{base}/health", timeout=2)
+                if health.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "glue serve did not answer GET /health within 20 s"
+            time.sleep(0.1)
+        assert health.json()["status"] == "ok"
+        r = httpx.post(f"{base}{AI_MARKS_PATH}", json=_valid([pupil]), headers=AUTH, timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"updated": 1, "created": 0, "skipped": 0, "errors": []}
+        assert httpx.post(f"{base}{AI_MARKS_PATH}", json=_valid([pupil]), timeout=10).status_code == 401
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    # uvicorn shuts down gracefully (lifespan: the pending recalculations are flushed), then re-raises
+    # the signal, as servers conventionally do.
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "serving POST" in out
+    assert "Traceback" not in err
+    ai_score = one(
+        glue_url, "select ai_score from public.submissions where activity_id = %s and user_id = %s", (A4, pupil)
+    )
+    assert ai_score == pytest.approx(0.5)
+    assert jobs(glue_url, pupil) == []  # recalculated by the server's fire-and-forget before it stopped
+
+
+def test_glue_serve_without_a_key_exits_2(glue_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "glue", "--database-url", glue_url, "serve", "--port", str(_free_port())],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "AI_WEBHOOK_KEY" in done.stderr
+    assert "Traceback" not in done.stderr
