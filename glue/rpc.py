@@ -163,11 +163,13 @@ class PgRpc:
         pool: ConnectionPool | None = None,
         max_size: int = 8,
         statement_timeout: str = "30s",
+        connect_timeout: float = 10.0,
     ) -> None:
         self.dsn = dsn or database_url()
         self.role = role
         self.claims = dict(claims) if claims is not None else {"role": role}
         self.statement_timeout = statement_timeout
+        self.connect_timeout = connect_timeout
         self._owns_pool = pool is None
         self.pool = pool or ConnectionPool(
             self.dsn,
@@ -189,7 +191,14 @@ class PgRpc:
         return self._view(role, {"role": role})
 
     def _view(self, role: str, claims: Mapping[str, Any]) -> PgRpc:
-        view = PgRpc(self.dsn, role=role, claims=claims, pool=self.pool, statement_timeout=self.statement_timeout)
+        view = PgRpc(
+            self.dsn,
+            role=role,
+            claims=claims,
+            pool=self.pool,
+            statement_timeout=self.statement_timeout,
+            connect_timeout=self.connect_timeout,
+        )
         view._signatures = self._signatures
         return view
 
@@ -224,7 +233,7 @@ class PgRpc:
     def call(self, fn: str, params: Mapping[str, JSON] | None = None) -> JSON:
         args = dict(params or {})
         try:
-            with self.pool.connection() as conn, conn.transaction():
+            with self.pool.connection(timeout=self.connect_timeout) as conn, conn.transaction():
                 conn.execute(
                     "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
                     " set_config('statement_timeout', %s, true)",
