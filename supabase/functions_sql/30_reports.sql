@@ -587,74 +587,92 @@ security invoker
 set search_path = ''
 as $$
 declare
-  v_report jsonb;
+  v_report json;
 begin
   perform private.assert_can_read_pupil(report_pupil.pupil_id);
-  select jsonb_build_object(
-    'pupil_id', p.user_id,
-    'first_name', p.first_name,
-    'last_name', p.last_name,
-    'version', coalesce(v.version, 0),
-    'changed_at', v.changed_at,
-    'subjects', coalesce((
-      select jsonb_agg(
-        jsonb_build_object(
+  -- Built flat, level by level (criteria -> levels -> units -> subjects), with the json builders:
+  -- one cast to jsonb at the end costs less than building jsonb at every level.
+  with criteria as (
+    select
+      c.unit_id,
+      c.level,
+      json_agg(
+        json_build_object(
+          'success_criteria_id', c.success_criteria_id,
+          'description', sc.description,
+          'activities_score', c.activities_score,
+          'assessment_score', c.assessment_score
+        ) order by sc.order_by, sc.description, c.success_criteria_id
+      ) as criteria
+    from public.report_pupil_criterion_scores as c
+    inner join public.success_criteria as sc on c.success_criteria_id = sc.success_criteria_id
+    where c.pupil_id = report_pupil.pupil_id
+    group by c.unit_id, c.level
+  ),
+
+  levels as (
+    select
+      cr.unit_id,
+      json_agg(json_build_object('level', cr.level, 'criteria', cr.criteria) order by cr.level) as by_level
+    from criteria as cr
+    group by cr.unit_id
+  ),
+
+  units as (
+    select
+      u.subject,
+      json_agg(
+        json_build_object(
+          'unit_id', u.unit_id,
+          'title', u.unit_title,
+          'year', u.unit_year,
+          'activities_average', u.activities_average,
+          'assessment_average', u.assessment_average,
+          'assessment_level', u.assessment_level,
+          'working_level', u.working_level,
+          'activity_count', u.activity_count,
+          'marked_count', u.marked_count,
+          'missing_count', u.missing_count,
+          'awaiting_marking_count', u.awaiting_marking_count,
+          'last_submitted_at', u.last_submitted_at,
+          'criteria_by_level', lv.by_level
+        ) order by u.unit_year, u.unit_title, u.unit_id
+      ) as units
+    from public.report_pupil_unit_summaries as u
+    left join levels as lv on u.unit_id = lv.unit_id
+    where u.pupil_id = report_pupil.pupil_id
+    group by u.subject
+  ),
+
+  subjects as (
+    select
+      json_agg(
+        json_build_object(
           'subject', s.subject,
           'activities_average', s.activities_average,
           'assessment_average', s.assessment_average,
           'unit_count', s.unit_count,
           'typical_level', s.typical_level,
-          'units', (
-            select jsonb_agg(
-              jsonb_build_object(
-                'unit_id', u.unit_id,
-                'title', u.unit_title,
-                'year', u.unit_year,
-                'activities_average', u.activities_average,
-                'assessment_average', u.assessment_average,
-                'assessment_level', u.assessment_level,
-                'working_level', u.working_level,
-                'activity_count', u.activity_count,
-                'marked_count', u.marked_count,
-                'missing_count', u.missing_count,
-                'awaiting_marking_count', u.awaiting_marking_count,
-                'last_submitted_at', u.last_submitted_at,
-                'criteria_by_level', (
-                  select jsonb_agg(
-                    jsonb_build_object('level', lv.level, 'criteria', lv.criteria) order by lv.level
-                  )
-                  from (
-                    select
-                      c.level,
-                      jsonb_agg(
-                        jsonb_build_object(
-                          'success_criteria_id', c.success_criteria_id,
-                          'description', sc.description,
-                          'activities_score', c.activities_score,
-                          'assessment_score', c.assessment_score
-                        ) order by sc.order_by, sc.description, c.success_criteria_id
-                      ) as criteria
-                    from public.report_pupil_criterion_scores as c
-                    inner join public.success_criteria as sc on c.success_criteria_id = sc.success_criteria_id
-                    where c.pupil_id = u.pupil_id and c.unit_id = u.unit_id
-                    group by c.level
-                  ) as lv
-                )
-              ) order by u.unit_year, u.unit_title, u.unit_id
-            )
-            from public.report_pupil_unit_summaries as u
-            where u.pupil_id = s.pupil_id and u.subject = s.subject
-          )
+          'units', un.units
         ) order by s.subject
-      )
-      from public.report_pupil_subject_summaries as s
-      where s.pupil_id = p.user_id
-    ), '[]'::jsonb)
+      ) as subjects
+    from public.report_pupil_subject_summaries as s
+    left join units as un on s.subject = un.subject
+    where s.pupil_id = report_pupil.pupil_id
+  )
+
+  select json_build_object(
+    'pupil_id', p.user_id,
+    'first_name', p.first_name,
+    'last_name', p.last_name,
+    'version', coalesce(v.version, 0),
+    'changed_at', v.changed_at,
+    'subjects', coalesce((select sj.subjects from subjects as sj), '[]'::json)
   ) into v_report
   from public.profiles as p
   left join public.report_pupil_versions as v on p.user_id = v.pupil_id
   where p.user_id = report_pupil.pupil_id;
-  return v_report;
+  return v_report::jsonb;
 end
 $$;
 comment on function public.report_pupil(uuid) is
@@ -671,7 +689,7 @@ security invoker
 set search_path = ''
 as $$
 declare
-  v_report jsonb;
+  v_report json;
 begin
   perform private.assert_can_teach_group(report_group.group_id);
   with pupils as (
@@ -696,19 +714,19 @@ begin
     inner join units as u on r.unit_id = u.unit_id
   )
 
-  select jsonb_build_object(
+  select json_build_object(
     'group_id', g.group_id,
     'subject', g.subject,
     'pupils', coalesce((
-      select jsonb_agg(
-        jsonb_build_object(
+      select json_agg(
+        json_build_object(
           'pupil_id', p.user_id,
           'first_name', p.first_name,
           'last_name', p.last_name,
           'units', coalesce((
-            select jsonb_object_agg(
+            select json_object_agg(
               c.unit_id,
-              jsonb_build_object(
+              json_build_object(
                 'activities_average', c.activities_average,
                 'assessment_average', c.assessment_average,
                 'assessment_level', c.assessment_level,
@@ -717,14 +735,14 @@ begin
             )
             from cells as c
             where c.pupil_id = p.user_id
-          ), '{}'::jsonb)
+          ), '{}'::json)
         ) order by p.last_name, p.first_name, p.user_id
       )
       from pupils as p
-    ), '[]'::jsonb),
+    ), '[]'::json),
     'units', coalesce((
-      select jsonb_agg(
-        jsonb_build_object(
+      select json_agg(
+        json_build_object(
           'unit_id', u.unit_id,
           'subject', u.subject,
           'title', u.title,
@@ -738,8 +756,8 @@ begin
           ),
           'level_counts', coalesce((
             select
-              jsonb_agg(
-                jsonb_build_object('level', lc.assessment_level, 'pupils', lc.n) order by lc.assessment_level_rank
+              json_agg(
+                json_build_object('level', lc.assessment_level, 'pupils', lc.n) order by lc.assessment_level_rank
               )
             from (
               select c.assessment_level, c.assessment_level_rank, count(*) as n
@@ -747,15 +765,15 @@ begin
               where c.unit_id = u.unit_id and c.assessment_level is not null
               group by c.assessment_level, c.assessment_level_rank
             ) as lc
-          ), '[]'::jsonb)
+          ), '[]'::json)
         ) order by u.subject, u.title, u.unit_id
       )
       from units as u
-    ), '[]'::jsonb)
+    ), '[]'::json)
   ) into v_report
   from public.groups as g
   where g.group_id = report_group.group_id;
-  return v_report;
+  return v_report::jsonb;
 end
 $$;
 comment on function public.report_group(text) is
