@@ -144,9 +144,11 @@ def _local_loop(sub: Subscription, handler: Handler, conninfo: str) -> None:
                 first = False
                 backoff = 0.2
                 while not sub.closed.is_set():
-                    for note in conn.notifies(timeout=0.25):
-                        event = _parse(conn, note.payload)
-                        if event is not None and event.topic == sub.topic:
+                    # Collect first: the notifies() generator holds the connection's lock, so a large
+                    # payload (sent by id) can only be read from realtime.messages once it is done.
+                    for note in list(conn.notifies(timeout=0.25)):
+                        event = _parse(conn, note.payload, sub.topic)
+                        if event is not None:
                             _deliver(sub, handler, event)
         except psycopg.Error as exc:
             sub.connected.clear()
@@ -159,9 +161,12 @@ def _local_loop(sub: Subscription, handler: Handler, conninfo: str) -> None:
     telem.event(ROUTE, "closed", topic=sub.topic, delivered=sub.delivered)
 
 
-def _parse(conn: psycopg.Connection, raw: str) -> BroadcastEvent | None:
+def _parse(conn: psycopg.Connection, raw: str, topic: str) -> BroadcastEvent | None:
+    """The note as an event when it is for topic (other topics are not read at all)."""
     try:
         note = json.loads(raw)
+        if note.get("topic") != topic:
+            return None
         payload = note.get("payload")
         if payload is None and note.get("id") is not None:  # large payloads travel by id
             row = conn.execute("select payload from realtime.messages where id = %s", (note["id"],)).fetchone()
@@ -235,10 +240,12 @@ async def _supabase_loop(sub: Subscription, handler: Handler, url: str, key: str
 
 # --- the results matrix ------------------------------------------------------------------------------
 
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
 
 def _when(value: Any) -> dt.datetime:
     if not value:
-        return dt.datetime.min.replace(tzinfo=dt.UTC)
+        return _NEVER
     return dt.datetime.fromisoformat(str(value))
 
 
@@ -255,13 +262,15 @@ class ResultsMatrix:
     - load() reads public.read_assignment_results (the canonical grid; means included);
     - apply(event) patches one cell from a full payload (submission_updated, submission_deleted);
       the same event twice changes nothing and an older event arriving late is ignored
-      (updatedAt); a partial event (activity_marks_cleared) refetches that column only; `resync`
-      and cells the matrix does not know refetch everything;
-    - the row and column means are SQL's: after a patch they are marked stale and `settle()` (or
-      the next load) refetches them;
+      (updatedAt, remembered per cell in `stamps`, deletes included); a partial event
+      (activity_marks_cleared) refetches that column only; `resync` and cells or columns the
+      matrix does not know refetch everything;
+    - after patches the row and column means are stale: settle() rereads them from the database
+      (they are SQL's numbers; the patched cells are kept as they are);
     - set_optimistic() shows a local edit until the next authoritative event for that cell
       confirms or replaces it;
-    - converge() refetches: a client that missed events ends equal to the database.
+    - converge() refetches: a client that missed events (or a change that is not broadcast, such
+      as membership or curriculum) ends equal to the database.
     """
 
     client: RpcClient
@@ -269,6 +278,7 @@ class ResultsMatrix:
     lesson_id: str
     grid: dict[str, Any] = field(default_factory=dict)
     cells: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    stamps: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
     optimistic: dict[tuple[str, str], _Optimistic] = field(default_factory=dict)
     means_stale: bool = False
     applied: int = 0
@@ -287,9 +297,15 @@ class ResultsMatrix:
     converge = load
 
     def settle(self) -> None:
-        """Refetch if the means are stale (after patches)."""
-        if self.means_stale:
-            self.load()
+        """Reread the row and column means (SQL's) if patches made them stale; the cells stay as patched."""
+        with self.lock:
+            if not self.means_stale:
+                return
+        fresh = api.read_assignment_results(self.client, self.group_id, self.lesson_id)
+        with self.lock:
+            self.grid["rowMeans"] = fresh["rowMeans"]
+            self.grid["columnMeans"] = fresh["columnMeans"]
+            self.means_stale = False
 
     def apply(self, event: BroadcastEvent) -> str:
         """Apply one broadcast; returns what it did (for logs and tests)."""
@@ -297,7 +313,11 @@ class ResultsMatrix:
             if event.event in ("submission_updated", "submission_deleted"):
                 return self._patch(event.payload)
             if event.event == "activity_marks_cleared":
-                self._refetch(activity_id=str(event.payload["activityId"]))
+                activity_id = str(event.payload["activityId"])
+                if activity_id not in {a["activityId"] for a in self.grid.get("activities", [])}:
+                    self.load()  # a column this matrix does not have yet
+                    return "refetched all"
+                self._refetch(activity_id=activity_id)
                 return "refetched column"
             if event.event == "resync":
                 self.load()
@@ -311,10 +331,16 @@ class ResultsMatrix:
         if current is None:
             self.load()  # a pupil or activity this matrix does not have yet
             return "refetched all"
-        if _when(payload.get("updatedAt")) < _when(current.get("updatedAt")):
+        when = _when(payload.get("updatedAt"))
+        if when < max(self.stamps.get(key, _NEVER), _when(current.get("updatedAt"))):
             self.ignored += 1
             return "ignored: older"
+        self.stamps[key] = when
         new = {k: payload[k] for k in current if k in payload}
+        if new.get("state") == "untouched":
+            # The grid shows no time for a cell without a submission; the delete's time stays in
+            # stamps, so that an older event arriving after the delete is still ignored.
+            new["updatedAt"] = None
         self.optimistic.pop(key, None)
         if new == {k: current[k] for k in new}:
             self.ignored += 1
@@ -351,7 +377,8 @@ class ResultsMatrix:
             return shown
 
     def snapshot(self) -> dict[str, Any]:
-        """The matrix in read_assignment_results' shape (to compare with a fresh read)."""
+        """The matrix in read_assignment_results' shape (to compare with a fresh read; settle() first
+        for current means)."""
         with self.lock:
             order = {(c["pupilId"], c["activityId"]): i for i, c in enumerate(self.grid.get("cells", []))}
             cells = sorted(self.cells.values(), key=lambda c: order.get((c["pupilId"], c["activityId"]), 1 << 30))

@@ -23,7 +23,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from glue.config import database_url
@@ -115,17 +114,20 @@ class RpcClient(Protocol):
         ...
 
 
-def _jsonable(value: Any) -> Any:
-    """Arguments as JSON would carry them (uuid -> str, Decimal -> number)."""
+def _json_default(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, Decimal):
         return float(value)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
+    raise TypeError(f"{type(value).__name__} cannot be sent as JSON")
+
+
+def encode_params(params: Mapping[str, Any]) -> str:
+    """The arguments as the JSON body PostgREST receives; refused like PostgREST refuses bad JSON."""
+    try:
+        return json.dumps(dict(params), default=_json_default, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise error_for("22P02", f"the arguments cannot be sent as JSON: {exc}", http_status=400) from exc
 
 
 # --- psycopg ---------------------------------------------------------------------------------------
@@ -260,21 +262,28 @@ class PgRpc:
                 detail=f"unknown parameters: {', '.join(unknown)}",
                 http_status=404,
             )
-        parts: list[sql.Composable] = []
-        values: list[Any] = []
-        for name, typ in sig.args.items():
-            if name not in args:
-                continue
-            value = args[name]
-            if typ in ("jsonb", "json") and value is not None:
-                value = Jsonb(_jsonable(value))
-            parts.append(sql.SQL("{} => {}::{}").format(sql.Identifier(name), sql.Placeholder(), sql.SQL(typ)))
-            values.append(value)
-        call = sql.SQL("public.{}({})").format(sql.Identifier(fn), sql.SQL(", ").join(parts))
+        # As PostgREST does: the whole body is one JSON value and PostgreSQL converts each argument to
+        # its parameter's type (json_to_record), so a wrong type is the database's clean 22P02.
+        given = [(name, typ) for name, typ in sig.args.items() if name in args]
+        columns = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in given)
+        named = sql.SQL(", ").join(sql.SQL("{} => r.{}").format(sql.Identifier(n), sql.Identifier(n)) for n, _ in given)
+        call = sql.SQL("public.{}({})").format(sql.Identifier(fn), named)
+        source = sql.SQL("json_to_record({}::json) as r ({})").format(sql.Placeholder(), columns)
+        values: list[Any] = [encode_params({n: args[n] for n, _ in given})] if given else []
         if sig.returns_set:
-            query = sql.SQL("select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) from {} as r").format(call)
+            query = (
+                sql.SQL(
+                    "select coalesce(jsonb_agg(to_jsonb(x)), '[]'::jsonb) from {} cross join lateral {} as x"
+                ).format(source, call)
+                if given
+                else sql.SQL("select coalesce(jsonb_agg(to_jsonb(x)), '[]'::jsonb) from {} as x").format(call)
+            )
         else:
-            query = sql.SQL("select to_jsonb({})").format(call)
+            query = (
+                sql.SQL("select to_jsonb({}) from {}").format(call, source)
+                if given
+                else sql.SQL("select to_jsonb({})").format(call)
+            )
         return query, values
 
 
@@ -306,8 +315,11 @@ class SupabaseRpc:
         import httpx
         from postgrest.exceptions import APIError
 
+        body = json.loads(encode_params(params or {}))
         try:
-            return self.client.rpc(fn, _jsonable(dict(params or {}))).execute().data
+            return self.client.rpc(fn, body).execute().data
+        except UnicodeEncodeError as exc:  # e.g. a lone surrogate, which JSON allows and UTF-8 does not
+            raise error_for("22P05", f"the arguments cannot be encoded as UTF-8: {exc}", http_status=400) from exc
         except APIError as exc:
             detail = exc.details if isinstance(exc.details, str) or exc.details is None else json.dumps(exc.details)
             raise error_for(exc.code, exc.message, detail, exc.hint) from exc

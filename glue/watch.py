@@ -2,8 +2,8 @@
 
 Cells show the score (as a percentage), `..` awaiting marking, `--` untouched (counts as 0);
 a trailing `*` marks a cell patched from a broadcast since the last full read. Row and column means
-come from the database (refetched shortly after patches). Ctrl-C stops. With
-RESULTS_REALTIME_ENABLED=false it polls instead of subscribing.
+are recomputed after each patch as the database computes them, and the whole grid is re-read every
+30 s. Ctrl-C stops. With RESULTS_REALTIME_ENABLED=false it polls instead of subscribing.
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ def run(
     once: bool = False,
     refresh_s: float = 2.0,
     max_seconds: float | None = None,
+    connect_timeout_s: float = 5.0,
+    resync_s: float = 30.0,
 ) -> int:
     matrix = ResultsMatrix(client, group_id, lesson_id)
     matrix.load()
@@ -79,8 +81,10 @@ def run(
     events: queue.Queue[BroadcastEvent] = queue.Queue()
     sub = subscribe(group_id, lesson_id, events.put, dsn=dsn, user_id=user_id)
     live = realtime_enabled()
+    if live and sub.connected.wait(connect_timeout_s):
+        matrix.load()  # the writes made before the subscription listened are in this read
     patched: set[tuple[str, str]] = set()
-    started = time.monotonic()
+    started = loaded = time.monotonic()
     last_event = "waiting for changes"
     try:
         draw(matrix, "live" if live else "polling (realtime disabled)")
@@ -88,13 +92,20 @@ def run(
             try:
                 event = events.get(timeout=refresh_s)
             except queue.Empty:
-                if not live or matrix.means_stale:
+                # Polling without realtime; while live, a periodic full read picks up what is not
+                # broadcast (membership, assignments, curriculum) and what was lost.
+                if not live or time.monotonic() - loaded >= resync_s:
                     matrix.load()
+                    loaded = time.monotonic()
                     patched.clear()
                     draw(matrix, ("live" if live else "polling") + f"; {last_event}")
                 continue
             outcome = matrix.apply(event)
-            if event.event in ("submission_updated", "submission_deleted"):
+            matrix.settle()
+            if outcome == "refetched all":
+                patched.clear()
+                loaded = time.monotonic()
+            elif outcome == "patched":
                 patched.add((str(event.payload.get("pupilId")), str(event.payload.get("activityId"))))
             last_event = f"{event.event}: {outcome}"
             state = "live" if sub.connected.is_set() else "reconnecting"

@@ -37,6 +37,7 @@ AI_MARKS_PATH = "/api/mcp/ai-marks"
 HEALTH_PATH = "/health"
 MAX_BODY = 1_000_000
 MAX_RESULTS = 1000
+MAX_META_DEPTH = 32
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ASSIGNMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}__[0-9a-fA-F-]{36}$")
 
@@ -69,8 +70,8 @@ def parse_ai_marks(body: bytes, content_type: str) -> dict[str, Any]:
         raise PayloadError(415, "send the payload as application/json")
     try:
         payload = json.loads(body or b"")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PayloadError(400, f"the body is not valid JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd numbers or nesting
+        raise PayloadError(400, f"the body is not valid JSON: {str(exc)[:200]}") from exc
     if not isinstance(payload, dict):
         raise PayloadError(422, "the payload must be a JSON object")
     gaid = payload.get("group_assignment_id")
@@ -104,7 +105,20 @@ def parse_ai_marks(body: bytes, content_type: str) -> dict[str, Any]:
     meta = payload.get("ai_meta")
     if meta is not None and not isinstance(meta, dict):
         raise PayloadError(422, "ai_meta must be an object", "ai_meta")
+    if meta is not None and _depth(meta) > MAX_META_DEPTH:
+        raise PayloadError(422, f"ai_meta is nested deeper than {MAX_META_DEPTH} levels", "ai_meta")
     return {"group_assignment_id": gaid, "activity_id": activity_id, "results": results, "ai_meta": meta}
+
+
+def _depth(value: Any) -> int:
+    """How deeply JSON containers nest (iteratively: no recursion limit to hit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _status_for(exc: RpcError) -> int:
