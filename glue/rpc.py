@@ -299,7 +299,12 @@ class SupabaseRpc:
         self.url = url
         self.key = key
         self.access_token = access_token
-        self.client = create_client(url, key, ClientOptions(postgrest_client_retry=False))
+        import httpx
+
+        # Our own HTTP client (a timeout, no retries: a write is sent once) instead of supabase-py's
+        # deprecated per-client timeout settings.
+        self._http = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
+        self.client = create_client(url, key, ClientOptions(postgrest_client_retry=False, httpx_client=self._http))
         if access_token:
             self.client.postgrest.auth(access_token)
 
@@ -309,7 +314,7 @@ class SupabaseRpc:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing is best effort
-            self.client.postgrest.session.close()
+            self._http.close()
 
     def call(self, fn: str, params: Mapping[str, JSON] | None = None) -> JSON:
         import httpx

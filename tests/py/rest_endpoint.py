@@ -111,6 +111,7 @@ class RestEndpoint:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = 65536  # headers and body leave in one write (no Nagle/delayed-ACK stall)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -195,7 +196,11 @@ class RestEndpoint:
                     return
                 self._send(200, result)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, name="rest-endpoint", daemon=True)
         self.thread.start()
