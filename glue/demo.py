@@ -63,6 +63,9 @@ def _pick_work(url: str) -> list[dict[str, Any]]:
             join public.lesson_assignments as la on la.group_id = gm.group_id and la.lesson_id = l.lesson_id
             join public.group_membership as t on t.group_id = gm.group_id and t.role = 'teacher'
             where s.override_score is null and s.ai_score is null and s.status = 'submitted'
+              and not exists (
+                select from public.submission_criterion_scores as m where m.submission_id = s.submission_id
+              )
               and gm.group_id <> %s
             order by gm.group_id, l.lesson_id, s.user_id
             limit 3
