@@ -163,7 +163,7 @@ returns jsonb
 language plpgsql
 security definer
 set search_path = ''
-set plan_cache_mode = 'force_custom_plan'
+set plan_cache_mode = 'force_generic_plan'
 as $$
 declare
   v_lesson uuid;

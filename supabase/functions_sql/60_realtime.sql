@@ -319,7 +319,7 @@ returns integer
 language plpgsql
 security definer
 set search_path = ''
-set plan_cache_mode = 'force_custom_plan'
+set plan_cache_mode = 'force_generic_plan'
 as $$
 declare
   v_message record;

@@ -2210,7 +2210,7 @@ returns jsonb
 language plpgsql
 security definer
 set search_path = ''
-set plan_cache_mode = 'force_custom_plan'
+set plan_cache_mode = 'force_generic_plan'
 as $$
 declare
   v_lesson uuid;
@@ -3565,7 +3565,7 @@ returns integer
 language plpgsql
 security definer
 set search_path = ''
-set plan_cache_mode = 'force_custom_plan'
+set plan_cache_mode = 'force_generic_plan'
 as $$
 declare
   v_message record;
