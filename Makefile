@@ -63,7 +63,7 @@ demo: db-reset ## the tour: reset the embedded database, seed a school and show 
 	@$(GLUE) --database-url "$(DB_URL)" demo --pupils $(PUPILS) --seed $(SEED)
 
 lint-sql: setup ## sqlfluff on migrations and functions_sql
-	@$(VENV)/bin/sqlfluff lint --processes 2 supabase/migrations supabase/functions_sql
+	@$(VENV)/bin/sqlfluff lint supabase/migrations supabase/functions_sql supabase/seed.sql
 
 lint-py: setup ## ruff and mypy (strict) on glue/ and the tests
 	@$(VENV)/bin/ruff check glue tests/py
