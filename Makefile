@@ -66,8 +66,8 @@ lint-sql: setup ## sqlfluff on migrations and functions_sql
 	@$(VENV)/bin/sqlfluff lint supabase/migrations supabase/functions_sql supabase/seed.sql
 
 lint-py: setup ## ruff and mypy (strict) on glue/ and the tests
-	@$(VENV)/bin/ruff check glue tests/py
-	@$(VENV)/bin/ruff format --check glue tests/py
+	@$(VENV)/bin/ruff check glue tests/py tests/soak bench
+	@$(VENV)/bin/ruff format --check glue tests/py tests/soak bench
 	@$(VENV)/bin/mypy
 
 lint: lint-sql lint-py ## every static check
@@ -83,6 +83,10 @@ test-py: db ## pytest against the current database
 
 test: lint db-reset drift plpgsql-check test-sql test-py ## every check, against a freshly reset database
 	@echo "make test: all checks passed"
+
+bench: db ## benchmarks in scratch databases, side-by-side ratios (~15 min; BENCH_ARGS=--quick: ~3 min)
+	@test -d bench/node_modules/graphile-worker || npm ci --prefix bench --no-audit --no-fund
+	@DATABASE_URL="$(DB_URL)" $(PY) -m bench $(BENCH_ARGS)
 
 soak: db ## concurrency and crash run: writers, workers, killed backends, a cluster restart (bounded; SOAK_SECONDS)
 	@$(PY) tests/soak/soak.py --seconds $(SOAK_SECONDS)

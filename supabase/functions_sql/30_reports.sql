@@ -12,6 +12,7 @@ language plpgsql
 security definer
 set search_path = ''
 set plan_cache_mode = 'force_custom_plan'
+set jit = off
 as $$
 declare
   v_result jsonb;

@@ -688,6 +688,7 @@ language plpgsql
 security definer
 set search_path = ''
 set plan_cache_mode = 'force_custom_plan'
+set jit = off
 as $$
 declare
   v_result jsonb;
