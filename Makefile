@@ -91,5 +91,6 @@ bench: db ## benchmarks in scratch databases, side-by-side ratios (~15 min; BENC
 soak: db ## concurrency and crash run: writers, workers, killed backends, a cluster restart (bounded; SOAK_SECONDS)
 	@$(PY) tests/soak/soak.py --seconds $(SOAK_SECONDS)
 
-clean: db-stop ## stop the database and remove .venv, .pg and logs
-	@rm -rf $(VENV) .pg logs
+clean: ## stop the database, delete its data, and remove .venv and logs
+	@scripts/localdb.sh destroy
+	@rm -rf $(VENV) logs

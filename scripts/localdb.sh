@@ -5,6 +5,7 @@
 #   scripts/localdb.sh stop    stop it (fast shutdown); idempotent
 #   scripts/localdb.sh status  say whether it runs, where its data lives and how to connect
 #   scripts/localdb.sh datadir print the data directory
+#   scripts/localdb.sh destroy stop it and delete its data (make clean)
 #
 # As a normal user the cluster lives in .pg/data and runs as that user. As root it runs as the
 # `postgres` OS user, with its data under /var/lib/postgresql (a checkout may sit under a directory
@@ -91,5 +92,10 @@ case "${1:-status}" in
     fi
     ;;
   datadir) echo "$data" ;;
-  *) die "usage: $0 start|stop|restart|status|datadir" ;;
+  destroy)
+    "$0" stop
+    rm -rf "$base" "$state"
+    echo "localdb: deleted $base"
+    ;;
+  *) die "usage: $0 start|stop|restart|status|datadir|destroy" ;;
 esac
