@@ -15,7 +15,7 @@ import psycopg
 from glue.progress import Progress
 
 
-def run(url: str, *, batch_size: int = 250, show_progress: bool = True) -> dict[str, Any]:
+def run(url: str, *, batch_size: int = 50, show_progress: bool = True) -> dict[str, Any]:
     """Backfill every pupil; returns the run's final progress and the elapsed seconds."""
     started = time.monotonic()
     with psycopg.connect(url, autocommit=True, application_name="glue-backfill") as conn:

@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_seed)
 
     p = sub.add_parser("backfill", help="recalculate every pupil's cached report, in resumable batches")
-    p.add_argument("--batch-size", type=int, default=250, help="pupils per transaction (default 250)")
+    p.add_argument("--batch-size", type=int, default=50, help="pupils per transaction (default 50)")
     p.set_defaults(handler=cmd_backfill)
 
     p = sub.add_parser("worker", help="drain the recalculation queue until stopped (SIGTERM/Ctrl-C)")

@@ -339,4 +339,4 @@ insert into public.submission_criterion_scores (submission_id, success_criteria_
 
 -- The reports cache for the demo data: writes through the RPCs would have enqueued each pupil; a seed
 -- arrives after the backfill migration, so it fills the cache itself.
-select private.report_backfill_all(250);
+select private.report_backfill_all();
