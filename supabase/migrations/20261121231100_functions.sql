@@ -27,24 +27,6 @@ $$;
 comment on function private.is_group_teacher(text) is
 'True when auth.uid() teaches the class. Used by RLS policies and RPC checks.';
 
--- True when the current user belongs to the class in any role.
-create or replace function private.is_group_member(group_id text)
-returns boolean
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select exists (
-    select
-    from public.group_membership as gm
-    where gm.group_id = is_group_member.group_id
-      and gm.user_id = auth.uid()
-  )
-$$;
-comment on function private.is_group_member(text) is
-'True when auth.uid() is a pupil or teacher of the class. Used by RLS policies.';
-
 -- True when the current user teaches a class in which the given user is a pupil.
 create or replace function private.is_teacher_of_pupil(pupil_id uuid)
 returns boolean
@@ -126,14 +108,12 @@ $$;
 comment on function private.taught_group_ids() is 'The classes auth.uid() teaches. Used by RLS policies.';
 
 revoke all on function private.is_group_teacher(text) from public;
-revoke all on function private.is_group_member(text) from public;
 revoke all on function private.is_teacher_of_pupil(uuid) from public;
 revoke all on function private.can_read_pupil(uuid) from public;
 revoke all on function private.readable_pupil_ids() from public;
 revoke all on function private.member_group_ids() from public;
 revoke all on function private.taught_group_ids() from public;
 grant execute on function private.is_group_teacher(text) to authenticated, service_role;
-grant execute on function private.is_group_member(text) to authenticated, service_role;
 grant execute on function private.is_teacher_of_pupil(uuid) to authenticated, service_role;
 grant execute on function private.can_read_pupil(uuid) to authenticated, service_role;
 grant execute on function private.readable_pupil_ids() to authenticated, service_role;

@@ -548,13 +548,13 @@ def test_a_removed_grant_is_drift(database_url: str, drift_copy: DriftCopy) -> N
 def test_an_old_overload_left_by_a_signature_change_is_drift(database_url: str, drift_copy: DriftCopy) -> None:
     text = drift_copy.access.read_text(encoding="utf-8")
     text = text.replace(
-        "private.is_group_member(group_id text)", "private.is_group_member(group_id text, any_role boolean)"
-    ).replace("function private.is_group_member(text)", "function private.is_group_member(text, boolean)")
+        "private.is_group_teacher(group_id text)", "private.is_group_teacher(group_id text, any_role boolean)"
+    ).replace("function private.is_group_teacher(text)", "function private.is_group_teacher(text, boolean)")
     drift_copy.access.write_text(text, encoding="utf-8")
     write_functions_migration(drift_copy.migrations, drift_copy.functions)
 
     assert drift_copy.new_problems(database_url) == [
-        "private.is_group_member(text): installed by the migrations but has no source in functions_sql/"
+        "private.is_group_teacher(text): installed by the migrations but has no source in functions_sql/"
     ]
 
 

@@ -237,7 +237,7 @@ select set_eq(
   $$select name from tests.audit_functions()
     where schema_name = 'private' and has_function_privilege('authenticated', fn_oid, 'execute')$$,
   array[
-    'private.is_group_teacher', 'private.is_group_member', 'private.is_teacher_of_pupil', 'private.can_read_pupil',
+    'private.is_group_teacher', 'private.is_teacher_of_pupil', 'private.can_read_pupil',
     'private.readable_pupil_ids', 'private.member_group_ids', 'private.taught_group_ids',
     'private.caller_bypasses_rls', 'private.assert_can_read_pupil', 'private.assert_can_teach_group',
     'private.profile_exists', 'private.group_exists', 'private.realtime_can_receive'
