@@ -586,8 +586,8 @@ as $$
   where r.kind = 'cell'
 $$;
 comment on function private.live_cells(uuid[], uuid[]) is
-'The cells of the pupils (NULL: all), optionally of some lessons only. Callers: submission_result, '
-'read_assignment_results, tests.';
+'The cells of the pupils (NULL: all), optionally of some lessons only. Callers: result_cells (the grid, the '
+'broadcasts, the write RPCs'' returned row), tests.';
 
 create or replace function private.live_criterion_rows(pupil_ids uuid[])
 returns setof public.report_pupil_criterion_scores
