@@ -1,22 +1,29 @@
 -- Access helpers used by the row level security policies and by every RPC that checks who may
 -- read or write a pupil's data. SECURITY DEFINER so that a policy on group_membership can consult
 -- group_membership without recursing into its own policy.
+--
+-- The scalar helpers here (and elsewhere) are PL/pgSQL rather than SQL on purpose: a SQL function
+-- with a SET clause is never inlined, and a SQL function that is not inlined is parsed and planned
+-- again on every call, while PL/pgSQL keeps its plans for the session. On the write path that was
+-- a fifth of the time of a write RPC.
 
 -- True when the current user teaches the class.
 create or replace function private.is_group_teacher(group_id text)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select exists (
+begin
+  return exists (
     select
     from public.group_membership as gm
     where gm.group_id = is_group_teacher.group_id
       and gm.user_id = auth.uid()
       and gm.role = 'teacher'
-  )
+  );
+end
 $$;
 comment on function private.is_group_teacher(text) is
 'True when auth.uid() teaches the class. Used by RLS policies and RPC checks.';
@@ -24,12 +31,13 @@ comment on function private.is_group_teacher(text) is
 -- True when the current user teaches a class in which the given user is a pupil.
 create or replace function private.is_teacher_of_pupil(pupil_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select exists (
+begin
+  return exists (
     select
     from public.group_membership as t
     inner join public.group_membership as p
@@ -38,7 +46,8 @@ as $$
       and t.role = 'teacher'
       and p.user_id = is_teacher_of_pupil.pupil_id
       and p.role = 'pupil'
-  )
+  );
+end
 $$;
 comment on function private.is_teacher_of_pupil(uuid) is
 'True when auth.uid() teaches a class in which pupil_id is a pupil. Used by RLS policies and RPC checks.';
@@ -46,13 +55,15 @@ comment on function private.is_teacher_of_pupil(uuid) is
 -- True when the current user may read the pupil's work and reports: the pupil, or one of their teachers.
 create or replace function private.can_read_pupil(pupil_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select can_read_pupil.pupil_id = auth.uid()
-    or private.is_teacher_of_pupil(can_read_pupil.pupil_id)
+begin
+  return coalesce(can_read_pupil.pupil_id = auth.uid(), false)
+    or private.is_teacher_of_pupil(can_read_pupil.pupil_id);
+end
 $$;
 comment on function private.can_read_pupil(uuid) is
 'True when auth.uid() is the pupil or teaches them. Used by RLS policies on pupil-owned rows.';
@@ -119,15 +130,17 @@ grant execute on function private.taught_group_ids() to authenticated, service_r
 -- does not change, so it answers the same inside the RPCs.
 create or replace function private.caller_bypasses_rls()
 returns boolean
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-  select coalesce((
+begin
+  return coalesce((
     select r.rolbypassrls or r.rolsuper
     from pg_catalog.pg_roles as r
     where r.rolname = coalesce(nullif(current_setting('role', true), 'none'), session_user)
-  ), false)
+  ), false);
+end
 $$;
 comment on function private.caller_bypasses_rls() is
 'True when the role the session acts as (SET ROLE, else the login role) bypasses RLS: service_role, postgres. '
@@ -187,23 +200,27 @@ comment on function private.assert_can_teach_group(text) is
 -- Existence checks that see past RLS, so that an unknown id and a forbidden one get different errors.
 create or replace function private.profile_exists(user_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select exists (select from public.profiles as p where p.user_id = profile_exists.user_id)
+begin
+  return exists (select from public.profiles as p where p.user_id = profile_exists.user_id);
+end
 $$;
 comment on function private.profile_exists(uuid) is 'True when a profile has this user_id. Callers: assert_* helpers.';
 
 create or replace function private.group_exists(group_id text)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select exists (select from public.groups as g where g.group_id = group_exists.group_id)
+begin
+  return exists (select from public.groups as g where g.group_id = group_exists.group_id);
+end
 $$;
 comment on function private.group_exists(text) is 'True when the class exists. Callers: assert_* helpers.';
 

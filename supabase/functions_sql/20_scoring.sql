@@ -8,8 +8,12 @@
 -- such functions into the calling query, so the same definition gets index scans for one pupil and
 -- hash joins for every pupil at once. A SET search_path clause would stop the inlining; instead
 -- every name inside is schema-qualified, and being SECURITY INVOKER they grant nothing.
--- The table functions take pupil_ids (NULL: every pupil) and, for the results grid, lesson_ids
--- (NULL: every lesson).
+-- The table functions take pupil_ids, an explicit array (private.report_pupil_ids() lists every pupil;
+-- NULL gives no rows), and, for the results grid, lesson_ids (NULL: every lesson). There is no
+-- "NULL: every pupil" branch on purpose: `pupil_id = any(pupil_ids)` alone is an index condition
+-- even in a cached generic plan, so a caller that passes array[pupil_id] plans once per session and
+-- reads one pupil's rows by index, while a caller that passes every pupil (report_merge, planned
+-- for the call) gets hash joins over whole tables.
 --
 -- Layers, each built only on the one below:
 --   criterion_score, score_source  s(p, a, c) and the rule that gave it (scalar)
@@ -94,11 +98,11 @@ as $$
   inner join public.activity_types as t on a.type = t.type and t.scorable
   where
     gm.role = 'pupil'
-    and (live_pupil_work.pupil_ids is null or gm.user_id = any(live_pupil_work.pupil_ids))
+    and gm.user_id = any(live_pupil_work.pupil_ids)
     and (live_pupil_work.lesson_ids is null or la.lesson_id = any(live_pupil_work.lesson_ids))
 $$;
 comment on function private.live_pupil_work(uuid[], uuid[]) is
-'DOMAIN.md section 3, A(p, u): the work that counts, per pupil (NULL: every pupil), optionally only some lessons. '
+'DOMAIN.md section 3, A(p, u): the work that counts for the pupils, optionally only some lessons. '
 'Callers: live_criterion_scores.';
 
 -- s(p, a, c) for every counted activity and each criterion linked to it. An activity without linked
@@ -153,7 +157,7 @@ $$;
 comment on function private.level_for(integer, numeric) is
 'DOMAIN.md section 4: the level label of an average in a year. Callers: live_report_rows, tests.';
 
--- From one pass over the criterion scores of the pupils (NULL: every pupil):
+-- From one pass over the criterion scores of the pupils:
 --   kind 'cell'       the cell of (p, a): the mean of its non-NULL criterion scores rounded half-up to
 --                     4 places (NULL when all are NULL); its source is teacher_criteria when any
 --                     criterion has a teacher mark, else the submission-wide rule that applied;
@@ -296,7 +300,7 @@ as $$
   left join lateral private.level_for(u.year, a.assessment_average) as lvl on true
 $$;
 comment on function private.live_report_rows(uuid[], uuid[]) is
-'DOMAIN.md sections 2-4: cells, criterion rows and unit rows of the pupils (NULL: all), from one pass over '
+'DOMAIN.md sections 2-4: cells, criterion rows and unit rows of the pupils, from one pass over '
 'their criterion scores. Callers: report_merge, report_differences, the live_* projections.';
 
 -- Rows of report_pupil_subject_summaries from a set of unit rows: the mean of the unit averages
@@ -358,7 +362,7 @@ as $$
   where r.kind = 'cell'
 $$;
 comment on function private.live_cells(uuid[], uuid[]) is
-'The cells of the pupils (NULL: all), optionally of some lessons only. Callers: result_cells (the grid, the '
+'The cells of the pupils, optionally of some lessons only. Callers: result_cells (the grid, the '
 'broadcasts, the write RPCs'' returned row), tests.';
 
 create or replace function private.live_criterion_rows(pupil_ids uuid[])
@@ -371,7 +375,7 @@ as $$
   where r.kind = 'criterion'
 $$;
 comment on function private.live_criterion_rows(uuid[]) is
-'Criterion rows computed live for the pupils (NULL: all). Callers: benchmarks, tests.';
+'Criterion rows computed live for the pupils. Callers: benchmarks, tests.';
 
 create or replace function private.live_unit_rows(pupil_ids uuid[])
 returns setof public.report_pupil_unit_summaries
@@ -383,7 +387,7 @@ as $$
   where r.kind = 'unit'
 $$;
 comment on function private.live_unit_rows(uuid[]) is
-'Unit summaries computed live for the pupils (NULL: all). Callers: benchmarks, tests.';
+'Unit summaries computed live for the pupils. Callers: benchmarks, tests.';
 
 create or replace function private.live_subject_rows(pupil_ids uuid[])
 returns setof public.report_pupil_subject_summaries
@@ -399,7 +403,7 @@ as $$
   cross join lateral private.summarise_subjects(per_pupil.units) as s
 $$;
 comment on function private.live_subject_rows(uuid[]) is
-'Subject summaries computed live for the pupils (NULL: all). Callers: benchmarks, tests.';
+'Subject summaries computed live for the pupils. Callers: benchmarks, tests.';
 
 revoke all on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) from public;
 revoke all on function private.score_source(boolean, numeric, numeric, numeric, numeric) from public;

@@ -246,11 +246,13 @@ comment on function private.report_jobs_reap() is
 -- The caller's label in the job history.
 create or replace function private.report_worker_name()
 returns text
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-  select coalesce(nullif(current_setting('application_name', true), ''), 'session') || ':' || pg_backend_pid()
+begin
+  return coalesce(nullif(current_setting('application_name', true), ''), 'session') || ':' || pg_backend_pid();
+end
 $$;
 comment on function private.report_worker_name() is 'application_name:pid of the session. Callers: the processing RPCs.';
 
@@ -352,10 +354,12 @@ comment on function public.report_jobs_process(integer, integer) is
 -- Two-phase claim for report_jobs_drain: mark up to max_jobs due jobs running with a lease.
 create or replace function private.report_jobs_claim(max_jobs integer, worker text)
 returns setof bigint
-language sql
+language plpgsql
 security definer
 set search_path = ''
 as $$
+begin
+  return query
   with due as (
     select j.job_id
     from private.report_jobs as j
@@ -375,7 +379,8 @@ as $$
     attempts = j.attempts + 1
   from due
   where j.job_id = due.job_id
-  returning j.job_id
+  returning j.job_id;
+end
 $$;
 comment on function private.report_jobs_claim(integer, text) is
 'Claims up to max_jobs due jobs as running with a lease (two-phase). Callers: report_jobs_drain.';

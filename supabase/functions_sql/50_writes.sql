@@ -205,16 +205,18 @@ comment on function private.submission_written(uuid, uuid, text) is
 -- Clear every mark of a submission: new work is unmarked work.
 create or replace function private.clear_marks(submission_id uuid)
 returns void
-language sql
+language plpgsql
 security definer
 set search_path = ''
 as $$
+begin
   delete from public.submission_criterion_scores as m where m.submission_id = clear_marks.submission_id;
   update public.submissions as s
   set
     ai_score = null, ai_feedback = null, ai_meta = null, ai_marked_at = null, override_score = null,
     teacher_feedback = null, override_by = null, override_at = null
   where s.submission_id = clear_marks.submission_id;
+end
 $$;
 comment on function private.clear_marks(uuid) is 'Removes AI, override and criterion marks of a submission. Callers: resubmissions.';
 

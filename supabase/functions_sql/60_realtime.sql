@@ -295,14 +295,15 @@ comment on function public.read_assignment_results_slice(text, uuid, uuid, uuid)
 -- realtime.send exists here.
 create or replace function private.realtime_broadcasts_enabled()
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select
-    coalesce((select s.broadcasts_enabled from private.realtime_settings as s), true)
-    and pg_catalog.to_regprocedure('realtime.send(jsonb, text, text, boolean)') is not null
+begin
+  return coalesce((select s.broadcasts_enabled from private.realtime_settings as s), true)
+    and pg_catalog.to_regprocedure('realtime.send(jsonb, text, text, boolean)') is not null;
+end
 $$;
 comment on function private.realtime_broadcasts_enabled() is
 'True when private.realtime_settings.broadcasts_enabled (default on) and realtime.send exists. Callers: the '
@@ -346,9 +347,12 @@ begin
       jsonb_build_object('assignmentId', la.group_id || '__' || la.lesson_id) || c.cell
       || jsonb_build_object('updatedAt', coalesce(nullif(c.cell -> 'updatedAt', 'null'::jsonb), to_jsonb(now())))
         as payload
-    from jsonb_array_elements(coalesce(v_cells, '[]'::jsonb)) as c (cell)
-    inner join public.group_membership as gm on (c.cell ->> 'pupilId')::uuid = gm.user_id and gm.role = 'pupil'
+    -- Driven by the pupils' memberships (an index lookup per pupil), then matched to their cells.
+    from public.group_membership as gm
     inner join public.lesson_assignments as la on gm.group_id = la.group_id and la.lesson_id = v_lesson
+    inner join jsonb_array_elements(coalesce(v_cells, '[]'::jsonb)) as c (cell)
+      on (c.cell ->> 'pupilId')::uuid = gm.user_id
+    where gm.user_id = any(broadcast_assignment_update.pupil_ids) and gm.role = 'pupil'
     order by la.group_id, gm.user_id
   loop
     perform realtime.send(v_message.payload, broadcast_assignment_update.event, v_message.topic, true);

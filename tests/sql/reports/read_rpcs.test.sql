@@ -20,7 +20,7 @@ select private.report_backfill_all(250);
 select tests.authenticate_as('e0000000-0000-4000-8000-000000000001');
 select is(public.report_pupil('e0000000-0000-4000-8000-000000000002') #>> '{subjects,0,units,0,assessment_level}', '4M',
   'the teacher reads the pupil report');
-select is(jsonb_array_length(public.report_group('WE-8A-IT') -> 'pupils'), 2, 'the teacher reads the class report: 2 pupils');
+select is(json_array_length(public.report_group('WE-8A-IT') -> 'pupils'), 2, 'the teacher reads the class report: 2 pupils');
 select is(public.report_group('WE-8A-IT') #>> '{pupils,0,last_name}', 'Classmate', 'pupils sorted by last name');
 select throws_ok($$select public.report_group('WE-9Z-IT')$$, '42501', 'you do not teach class WE-9Z-IT',
   'but not the report of a class taught by someone else');

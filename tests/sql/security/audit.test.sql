@@ -428,7 +428,7 @@ select is_empty(
 );
 select is_empty(
   format(
-    $$select p from jsonb_array_elements(public.report_group('W-7B') -> 'pupils') as p
+    $$select p from json_array_elements(public.report_group('W-7B') -> 'pupils') as p
       where p ->> 'pupil_id' in (%L, %L)$$,
     tests.w('P1'), tests.w('P2')),
   'T2''s class report of W-7B holds no row of P1, P2'
