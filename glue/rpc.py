@@ -263,7 +263,8 @@ class PgRpc:
                 http_status=404,
             )
         # As PostgREST does: the whole body is one JSON value and PostgreSQL converts each argument to
-        # its parameter's type (json_to_record), so a wrong type is the database's clean 22P02.
+        # its parameter's type (json_to_record), so a wrong type is the database's clean 22P02. The
+        # result comes back as json (a json result as built, without a round through jsonb).
         given = [(name, typ) for name, typ in sig.args.items() if name in args]
         columns = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in given)
         named = sql.SQL(", ").join(sql.SQL("{} => r.{}").format(sql.Identifier(n), sql.Identifier(n)) for n, _ in given)
@@ -272,17 +273,17 @@ class PgRpc:
         values: list[Any] = [encode_params({n: args[n] for n, _ in given})] if given else []
         if sig.returns_set:
             query = (
-                sql.SQL(
-                    "select coalesce(jsonb_agg(to_jsonb(x)), '[]'::jsonb) from {} cross join lateral {} as x"
-                ).format(source, call)
+                sql.SQL("select coalesce(json_agg(x), '[]'::json) from {} cross join lateral {} as x").format(
+                    source, call
+                )
                 if given
-                else sql.SQL("select coalesce(jsonb_agg(to_jsonb(x)), '[]'::jsonb) from {} as x").format(call)
+                else sql.SQL("select coalesce(json_agg(x), '[]'::json) from {} as x").format(call)
             )
         else:
             query = (
-                sql.SQL("select to_jsonb({}) from {}").format(call, source)
+                sql.SQL("select to_json({}) from {}").format(call, source)
                 if given
-                else sql.SQL("select to_jsonb({})").format(call)
+                else sql.SQL("select to_json({})").format(call)
             )
         return query, values
 
