@@ -606,89 +606,72 @@ declare
   v_report json;
 begin
   perform private.assert_can_read_pupil(report_pupil.pupil_id);
-  -- Built flat, level by level: criteria -> levels -> units -> subjects.
-  with criteria as (
-    select
-      c.unit_id,
-      c.level,
-      json_agg(
-        json_build_object(
-          'success_criteria_id', c.success_criteria_id,
-          'description', sc.description,
-          'activities_score', c.activities_score,
-          'assessment_score', c.assessment_score
-        ) order by sc.order_by, sc.description, c.success_criteria_id
-      ) as criteria
-    from public.report_pupil_criterion_scores as c
-    -- A few hundred criteria of one pupil: looked up by key, not by hashing the whole table.
-    cross join lateral (
-      select x.description, x.order_by
-      from public.success_criteria as x
-      where x.success_criteria_id = c.success_criteria_id
-      limit 1
-    ) as sc
-    where c.pupil_id = report_pupil.pupil_id
-    group by c.unit_id, c.level
-  ),
-
-  levels as (
-    select
-      cr.unit_id,
-      json_agg(json_build_object('level', cr.level, 'criteria', cr.criteria) order by cr.level) as by_level
-    from criteria as cr
-    group by cr.unit_id
-  ),
-
-  units as (
-    select
-      u.subject,
-      json_agg(
-        json_build_object(
-          'unit_id', u.unit_id,
-          'title', u.unit_title,
-          'year', u.unit_year,
-          'activities_average', u.activities_average,
-          'assessment_average', u.assessment_average,
-          'assessment_level', u.assessment_level,
-          'working_level', u.working_level,
-          'activity_count', u.activity_count,
-          'marked_count', u.marked_count,
-          'missing_count', u.missing_count,
-          'awaiting_marking_count', u.awaiting_marking_count,
-          'last_submitted_at', u.last_submitted_at,
-          'criteria_by_level', lv.by_level
-        ) order by u.unit_year, u.unit_title, u.unit_id
-      ) as units
-    from public.report_pupil_unit_summaries as u
-    left join levels as lv on u.unit_id = lv.unit_id
-    where u.pupil_id = report_pupil.pupil_id
-    group by u.subject
-  ),
-
-  subjects as (
-    select
-      json_agg(
-        json_build_object(
-          'subject', s.subject,
-          'activities_average', s.activities_average,
-          'assessment_average', s.assessment_average,
-          'unit_count', s.unit_count,
-          'typical_level', s.typical_level,
-          'units', un.units
-        ) order by s.subject
-      ) as subjects
-    from public.report_pupil_subject_summaries as s
-    left join units as un on s.subject = un.subject
-    where s.pupil_id = report_pupil.pupil_id
-  )
-
+  -- Built as the document reads, each level a subquery on the keys of the level above: no
+  -- intermediate document passes through a sort or a hash.
   select json_build_object(
     'pupil_id', p.user_id,
     'first_name', p.first_name,
     'last_name', p.last_name,
     'version', coalesce(v.version, 0),
     'changed_at', v.changed_at,
-    'subjects', coalesce((select sj.subjects from subjects as sj), '[]'::json)
+    'subjects', coalesce((
+      select json_agg(
+        json_build_object(
+          'subject', s.subject,
+          'activities_average', s.activities_average,
+          'assessment_average', s.assessment_average,
+          'unit_count', s.unit_count,
+          'typical_level', s.typical_level,
+          'units', (
+            select json_agg(
+              json_build_object(
+                'unit_id', u.unit_id,
+                'title', u.unit_title,
+                'year', u.unit_year,
+                'activities_average', u.activities_average,
+                'assessment_average', u.assessment_average,
+                'assessment_level', u.assessment_level,
+                'working_level', u.working_level,
+                'activity_count', u.activity_count,
+                'marked_count', u.marked_count,
+                'missing_count', u.missing_count,
+                'awaiting_marking_count', u.awaiting_marking_count,
+                'last_submitted_at', u.last_submitted_at,
+                'criteria_by_level', (
+                  select json_agg(json_build_object('level', lv.level, 'criteria', lv.criteria) order by lv.level)
+                  from (
+                    select
+                      c.level,
+                      json_agg(
+                        json_build_object(
+                          'success_criteria_id', c.success_criteria_id,
+                          'description', sc.description,
+                          'activities_score', c.activities_score,
+                          'assessment_score', c.assessment_score
+                        ) order by sc.order_by, sc.description, c.success_criteria_id
+                      ) as criteria
+                    from public.report_pupil_criterion_scores as c
+                    -- Looked up by key, not by hashing the whole table.
+                    cross join lateral (
+                      select x.description, x.order_by
+                      from public.success_criteria as x
+                      where x.success_criteria_id = c.success_criteria_id
+                      limit 1
+                    ) as sc
+                    where c.pupil_id = u.pupil_id and c.unit_id = u.unit_id
+                    group by c.level
+                  ) as lv
+                )
+              ) order by u.unit_year, u.unit_title, u.unit_id
+            )
+            from public.report_pupil_unit_summaries as u
+            where u.pupil_id = s.pupil_id and u.subject = s.subject
+          )
+        ) order by s.subject
+      )
+      from public.report_pupil_subject_summaries as s
+      where s.pupil_id = p.user_id
+    ), '[]'::json)
   ) into v_report
   from public.profiles as p
   left join public.report_pupil_versions as v on p.user_id = v.pupil_id

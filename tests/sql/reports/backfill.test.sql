@@ -2,7 +2,7 @@
 -- resumes where it stopped; verification finds every difference.
 begin;
 \ir ../helpers.psql
-select plan(13);
+select plan(17);
 
 select tests.build_worked_example();
 select tests.build_class(9);
@@ -38,6 +38,32 @@ select set_eq(
   'the backfill and the per-pupil recalculation write the same rows and versions'
 );
 select is((select pupils_mismatched from public.report_verify_sweep()), 0, 'the sweep finds the cache exact');
+
+-- report_merge(null), the backfill migration's statement: every pupil in one statement.
+truncate public.report_pupil_versions, public.report_pupil_unit_summaries, public.report_pupil_criterion_scores,
+  public.report_pupil_subject_summaries;
+select is((private.report_merge(null) ->> 'pupils_changed')::integer,
+  (select count(*)::integer from private.report_backfill_pupils(null, null)), 'report_merge(null) covers every pupil');
+select set_eq(
+  $$select kind, r from by_backfill$$,
+  $$select 'unit' as kind, to_jsonb(u) - 'computed_at' as r from public.report_pupil_unit_summaries as u
+    union all select 'criterion', to_jsonb(c) from public.report_pupil_criterion_scores as c
+    union all select 'subject', to_jsonb(s) - 'computed_at' from public.report_pupil_subject_summaries as s
+    union all select 'version', to_jsonb(v) - 'changed_at' from public.report_pupil_versions as v$$,
+  'report_merge(null) writes the same rows and versions as the per-pupil recalculation'
+);
+-- A pupil who left every class: their rows go (report_merge(null) also covers pupils with cached rows).
+delete from public.group_membership where user_id = 'f0000000-0000-4000-8000-000000000002' and role = 'pupil';
+select private.report_merge(null);
+select is(
+  (select count(*)::integer from public.report_pupil_unit_summaries where pupil_id = 'f0000000-0000-4000-8000-000000000002'),
+  0, 'report_merge(null) removes the rows of a pupil who left every class'
+);
+-- The live functions take an explicit array of pupils: NULL is nobody, not everybody.
+select is((select count(*)::integer from private.live_cells(null)), 0, 'live_cells(null) gives no rows');
+insert into public.group_membership (group_id, user_id, role)
+values ('SC-CLASS', 'f0000000-0000-4000-8000-000000000002', 'pupil');
+select private.report_merge(null);
 select is(private.report_backfill_all(250) ->> 'pupils_changed', '0', 'a second backfill writes nothing');
 
 -- Verification finds a tampered row, names it, and the sweep counts it.
