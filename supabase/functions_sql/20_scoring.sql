@@ -20,15 +20,13 @@
 --   live_pupil_work                A(p, u): which activities count for which pupil and unit
 --   live_criterion_scores          s(p, a, c) for every counted activity and linked criterion
 --   level_for                      the label of an average in a year
---   live_cells                     the cells of (p, a): the results grid and the unit counts
---   live_criterion_rows            act(c) and ass(c) per pupil, unit and criterion
---   live_report_rows               the cells, the criterion rows and, from both, the unit rows
---                                  (averages, levels, counts)
+--   live_report_rows               from one pass over the scores: the cells, the criterion rows
+--                                  (act, ass) and the unit rows (averages, levels, counts). One
+--                                  pass, not one query per kind: computing the scores once is
+--                                  half the cost of a pupil's recalculation (measured: 12 ms
+--                                  against 27 ms with the cells and criterion rows computed apart)
 --   summarise_subjects             subject rows from a pupil's unit rows
---   live_unit_rows, live_subject_rows: projections of the above.
--- The cells and the criterion rows each read the scores themselves: the grid and the write path
--- then plan only the cells (a fifth of the statement live_report_rows is), and the whole-school
--- backfill hashes two narrow joins instead of materialising one wide one.
+--   live_cells, live_criterion_rows, live_unit_rows, live_subject_rows: projections of the above.
 
 -- s(p, a, c): 0 for missing work, else the teacher's criterion mark, override, AI score, auto score;
 -- NULL when submitted and not yet marked.
@@ -144,7 +142,7 @@ as $$
     on s.submission_id = m.submission_id and link.success_criteria_id = m.success_criteria_id
 $$;
 comment on function private.live_criterion_scores(uuid[], uuid[]) is
-'DOMAIN.md section 2: s(p, a, c) over A(p, u) and the linked criteria. Callers: live_cells, live_criterion_rows.';
+'DOMAIN.md section 2: s(p, a, c) over A(p, u) and the linked criteria. Callers: live_report_rows.';
 
 -- The label and rank of an average (a fraction) in a year: the highest rank whose min_percent is at
 -- most 100 x average. No row when the average is NULL or the year has no boundaries.
@@ -162,57 +160,12 @@ $$;
 comment on function private.level_for(integer, numeric) is
 'DOMAIN.md section 4: the level label of an average in a year. Callers: live_report_rows, tests.';
 
--- The cell of (p, a) for every counted activity: the mean of its non-NULL criterion scores rounded
--- half-up to 4 places (NULL when all are NULL); its source is teacher_criteria when any criterion
--- has a teacher mark, else the submission-wide rule that applied.
-create or replace function private.live_cells(pupil_ids uuid[], lesson_ids uuid[] default null)
-returns setof private.report_cell
-language sql
-stable
-as $$
-  select
-    s.pupil_id,
-    s.unit_id,
-    s.lesson_id,
-    s.activity_id,
-    s.is_summative,
-    s.submission_id,
-    s.submitted_at,
-    round(avg(s.score), 4),
-    case when bool_or(s.source = 'teacher_criteria') then 'teacher_criteria' else max(s.source) end
-  from private.live_criterion_scores(live_cells.pupil_ids, live_cells.lesson_ids) as s
-  group by s.pupil_id, s.unit_id, s.lesson_id, s.activity_id, s.is_summative, s.submission_id, s.submitted_at
-$$;
-comment on function private.live_cells(uuid[], uuid[]) is
-'DOMAIN.md section 2: the cells of the pupils, optionally of some lessons only. Callers: live_report_rows, '
-'result_cells (the grid, the broadcasts, the write RPCs'' returned row), tests.';
-
--- act(c) and ass(c) per pupil, unit and criterion in C(p, u): the mean of the non-NULL scores over
--- the activities linked to c (ass: summative ones only), rounded half-up to 4 places. version NULL.
-create or replace function private.live_criterion_rows(pupil_ids uuid[], lesson_ids uuid[] default null)
-returns setof public.report_pupil_criterion_scores
-language sql
-stable
-as $$
-  select
-    s.pupil_id,
-    s.unit_id,
-    s.success_criteria_id,
-    s.criterion_level::smallint,
-    round(avg(s.score), 4),
-    round(avg(s.score) filter (where s.is_summative), 4),
-    null::bigint
-  from private.live_criterion_scores(live_criterion_rows.pupil_ids, live_criterion_rows.lesson_ids) as s
-  where s.success_criteria_id is not null
-  group by s.pupil_id, s.unit_id, s.success_criteria_id, s.criterion_level
-$$;
-comment on function private.live_criterion_rows(uuid[], uuid[]) is
-'DOMAIN.md section 3: act(c) and ass(c) of the pupils'' criteria, optionally from some lessons only. Callers: '
-'live_report_rows, benchmarks, tests.';
-
--- The rows of the pupils' reports:
---   kind 'cell'       live_cells;
---   kind 'criterion'  live_criterion_rows;
+-- From one pass over the criterion scores of the pupils:
+--   kind 'cell'       the cell of (p, a): the mean of its non-NULL criterion scores rounded half-up to
+--                     4 places (NULL when all are NULL); its source is teacher_criteria when any
+--                     criterion has a teacher mark, else the submission-wide rule that applied;
+--   kind 'criterion'  act(c) and ass(c) per pupil, unit and criterion in C(p, u): the mean of the
+--                     non-NULL scores over the activities linked to c (ass: summative ones only);
 --   kind 'unit'       the unit summary: averages of the rounded criterion rows (of the rounded cells
 --                     when the unit has no linked criteria), the level of the stored assessment
 --                     average, the working level and the counts.
@@ -227,12 +180,36 @@ returns table (
 language sql
 stable
 as $$
-  with cells as materialized (
-    select * from private.live_cells(live_report_rows.pupil_ids, live_report_rows.lesson_ids)
+  with scores as materialized (
+    select * from private.live_criterion_scores(live_report_rows.pupil_ids, live_report_rows.lesson_ids)
+  ),
+
+  cells as materialized (
+    select
+      s.pupil_id,
+      s.unit_id,
+      s.lesson_id,
+      s.activity_id,
+      s.is_summative,
+      s.submission_id,
+      s.submitted_at,
+      round(avg(s.score), 4) as cell_score,
+      case when bool_or(s.source = 'teacher_criteria') then 'teacher_criteria' else max(s.source) end as source
+    from scores as s
+    group by s.pupil_id, s.unit_id, s.lesson_id, s.activity_id, s.is_summative, s.submission_id, s.submitted_at
   ),
 
   criteria as materialized (
-    select * from private.live_criterion_rows(live_report_rows.pupil_ids, live_report_rows.lesson_ids)
+    select
+      s.pupil_id,
+      s.unit_id,
+      s.success_criteria_id,
+      s.criterion_level::smallint as level,
+      round(avg(s.score), 4) as activities_score,
+      round(avg(s.score) filter (where s.is_summative), 4) as assessment_score
+    from scores as s
+    where s.success_criteria_id is not null
+    group by s.pupil_id, s.unit_id, s.success_criteria_id, s.criterion_level
   ),
 
   by_unit as (
@@ -326,8 +303,8 @@ as $$
   left join lateral private.level_for(u.year, a.assessment_average) as lvl on true
 $$;
 comment on function private.live_report_rows(uuid[], uuid[]) is
-'DOMAIN.md sections 2-4: cells, criterion rows and unit rows of the pupils (the unit rows computed from the '
-'other two). Callers: report_merge, report_differences, live_unit_rows.';
+'DOMAIN.md sections 2-4: cells, criterion rows and unit rows of the pupils, from one pass over '
+'their criterion scores. Callers: report_merge, report_differences, the live_* projections.';
 
 -- Rows of report_pupil_subject_summaries from a set of unit rows: the mean of the unit averages
 -- (non-NULL), the unit count, and the most frequent unit level (ties go to the higher rank).
@@ -378,6 +355,31 @@ comment on function private.summarise_subjects(public.report_pupil_unit_summarie
 'DOMAIN.md section 3: subject summaries of the given unit rows. Callers: report_merge, live_subject_rows.';
 
 -- Projections of live_report_rows, computed live.
+create or replace function private.live_cells(pupil_ids uuid[], lesson_ids uuid[] default null)
+returns setof private.report_cell
+language sql
+stable
+as $$
+  select (r.cell).*
+  from private.live_report_rows(live_cells.pupil_ids, live_cells.lesson_ids) as r
+  where r.kind = 'cell'
+$$;
+comment on function private.live_cells(uuid[], uuid[]) is
+'The cells of the pupils, optionally of some lessons only. Callers: result_cells (the grid, the '
+'broadcasts, the write RPCs'' returned row), tests.';
+
+create or replace function private.live_criterion_rows(pupil_ids uuid[])
+returns setof public.report_pupil_criterion_scores
+language sql
+stable
+as $$
+  select (r.criterion).*
+  from private.live_report_rows(live_criterion_rows.pupil_ids) as r
+  where r.kind = 'criterion'
+$$;
+comment on function private.live_criterion_rows(uuid[]) is
+'Criterion rows computed live for the pupils. Callers: benchmarks, tests.';
+
 create or replace function private.live_unit_rows(pupil_ids uuid[])
 returns setof public.report_pupil_unit_summaries
 language sql
@@ -414,7 +416,7 @@ revoke all on function private.level_for(integer, numeric) from public;
 revoke all on function private.live_report_rows(uuid[], uuid[]) from public;
 revoke all on function private.summarise_subjects(public.report_pupil_unit_summaries[]) from public;
 revoke all on function private.live_cells(uuid[], uuid[]) from public;
-revoke all on function private.live_criterion_rows(uuid[], uuid[]) from public;
+revoke all on function private.live_criterion_rows(uuid[]) from public;
 revoke all on function private.live_unit_rows(uuid[]) from public;
 revoke all on function private.live_subject_rows(uuid[]) from public;
 grant execute on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) to service_role;
@@ -425,6 +427,6 @@ grant execute on function private.level_for(integer, numeric) to service_role;
 grant execute on function private.live_report_rows(uuid[], uuid[]) to service_role;
 grant execute on function private.summarise_subjects(public.report_pupil_unit_summaries[]) to service_role;
 grant execute on function private.live_cells(uuid[], uuid[]) to service_role;
-grant execute on function private.live_criterion_rows(uuid[], uuid[]) to service_role;
+grant execute on function private.live_criterion_rows(uuid[]) to service_role;
 grant execute on function private.live_unit_rows(uuid[]) to service_role;
 grant execute on function private.live_subject_rows(uuid[]) to service_role;
