@@ -267,11 +267,11 @@ grant execute on function private.group_exists(text) to authenticated, service_r
 -- hash joins for every pupil at once. A SET search_path clause would stop the inlining; instead
 -- every name inside is schema-qualified, and being SECURITY INVOKER they grant nothing.
 -- The table functions take pupil_ids, an explicit array (private.report_backfill_pupils(null, null)
--- lists every pupil; NULL gives no rows), and, for the results grid, lesson_ids (NULL: every lesson). There is no
--- "NULL: every pupil" branch on purpose: `pupil_id = any(pupil_ids)` alone is an index condition
--- even in a cached generic plan, so a caller that passes array[pupil_id] plans once per session and
--- reads one pupil's rows by index, while a caller that passes every pupil (report_merge, planned
--- for the call) gets hash joins over whole tables.
+-- lists every pupil; NULL gives no rows), and, for the results grid, lesson_ids (NULL: every
+-- lesson). There is no "NULL: every pupil" branch on purpose: `pupil_id = any(pupil_ids)` alone is
+-- an index condition even in a cached generic plan, so a caller that passes array[pupil_id] plans
+-- once per session and reads one pupil's rows by index, while a caller that passes every pupil
+-- (report_merge, planned for the call) gets hash joins over whole tables.
 --
 -- Layers, each built only on the one below:
 --   criterion_score, score_source  s(p, a, c) and the rule that gave it (scalar)
