@@ -2,7 +2,7 @@
 -- resumes where it stopped; verification finds every difference.
 begin;
 \ir ../helpers.psql
-select plan(17);
+select plan(20);
 
 select tests.build_worked_example();
 select tests.build_class(9);
@@ -58,6 +58,27 @@ select private.report_merge(null);
 select is(
   (select count(*)::integer from public.report_pupil_unit_summaries where pupil_id = 'f0000000-0000-4000-8000-000000000002'),
   0, 'report_merge(null) removes the rows of a pupil who left every class'
+);
+-- The same through the per-pupil recalculation, and for a pupil who never had a class.
+insert into public.group_membership (group_id, user_id, role)
+values ('SC-CLASS', 'f0000000-0000-4000-8000-000000000002', 'pupil');
+select private.report_merge(null);
+delete from public.group_membership where user_id = 'f0000000-0000-4000-8000-000000000002' and role = 'pupil';
+select ok(
+  (private.report_recalculate_pupil('f0000000-0000-4000-8000-000000000002') -> 'units' ->> 'deleted')::integer > 0,
+  'report_recalculate_pupil removes the rows of a pupil who left every class'
+);
+select tests.create_user('no.class@example.test', 'Nora', 'Noclass', false, 'f0000000-0000-4000-8000-0000000000ee');
+select is(
+  private.report_recalculate_pupil('f0000000-0000-4000-8000-0000000000ee'),
+  '{"pupil_id": "f0000000-0000-4000-8000-0000000000ee", "version": 0, "changed": false,
+    "units": {"inserted": 0, "updated": 0, "deleted": 0}, "criteria": {"inserted": 0, "updated": 0, "deleted": 0},
+    "subjects": {"inserted": 0, "updated": 0, "deleted": 0}}'::jsonb,
+  'a pupil with no class and nothing cached: nothing to recalculate, same answer as an empty merge'
+);
+select is(
+  private.report_merge(array['f0000000-0000-4000-8000-0000000000ee'::uuid]) ->> 'pupils_changed', '0',
+  'and the merge itself agrees: it writes nothing for that pupil'
 );
 -- The live functions take an explicit array of pupils: NULL is nobody, not everybody.
 select is((select count(*)::integer from private.live_cells(null)), 0, 'live_cells(null) gives no rows');

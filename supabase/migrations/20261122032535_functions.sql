@@ -953,7 +953,27 @@ begin
       using errcode = 'PLN01', detail = 'No profile has this user_id.';
   end if;
   perform pg_advisory_xact_lock(7301, hashtext(report_recalculate_pupil.pupil_id::text));
-  v_merge := private.report_merge(array[report_recalculate_pupil.pupil_id]);
+  if not exists (
+    select from public.group_membership as gm
+    where gm.user_id = report_recalculate_pupil.pupil_id and gm.role = 'pupil'
+  )
+    and not exists (
+      select from public.report_pupil_unit_summaries as u where u.pupil_id = report_recalculate_pupil.pupil_id
+    )
+    and not exists (
+      select from public.report_pupil_subject_summaries as s where s.pupil_id = report_recalculate_pupil.pupil_id
+    ) then
+    -- No class as a pupil and nothing cached: the merge would find nothing and write nothing, so
+    -- its statement is not even planned (a few milliseconds saved per job for such a pupil).
+    v_merge := jsonb_build_object(
+      'pupils_changed', 0,
+      'units', jsonb_build_object('inserted', 0, 'updated', 0, 'deleted', 0),
+      'criteria', jsonb_build_object('inserted', 0, 'updated', 0, 'deleted', 0),
+      'subjects', jsonb_build_object('inserted', 0, 'updated', 0, 'deleted', 0)
+    );
+  else
+    v_merge := private.report_merge(array[report_recalculate_pupil.pupil_id]);
+  end if;
   select v.version into v_version
   from public.report_pupil_versions as v
   where v.pupil_id = report_recalculate_pupil.pupil_id;
