@@ -8,8 +8,8 @@ enqueues the jobs (untimed) and times from the start of its runner to the last j
 Ours drains the same number of jobs with glue.worker.run on 1 and then 2 worker threads (as in
 scenario 5). For fairness our jobs are as close to no-ops as our queue allows: the pupils enqueued
 have no classes (profiles made for the benchmark), so each job claims, locks, calls
-private.report_recalculate_pupil, which sees that the pupil has no class and nothing cached and
-returns without merging (the merge would write nothing), and deletes the job. That is the queue's
+private.report_recalculate_pupil, whose report_merge sees that the pupil has no class and nothing
+cached and returns without planning its statement (it would write nothing), and deletes the job. That is the queue's
 real path for such a pupil, not an empty function.
 """
 

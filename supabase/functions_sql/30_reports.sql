@@ -23,6 +23,20 @@ begin
     select coalesce(array_agg(b.pupil_id), '{}'::uuid []) into v_pupils
     from private.report_backfill_pupils(null, null) as b;
   end if;
+  if not exists (
+    select from public.group_membership as gm where gm.user_id = any(v_pupils) and gm.role = 'pupil'
+  )
+    and not exists (select from public.report_pupil_unit_summaries as t where t.pupil_id = any(v_pupils))
+    and not exists (select from public.report_pupil_subject_summaries as t where t.pupil_id = any(v_pupils)) then
+    -- None of the pupils is in a class and none has cached rows: there is nothing live and nothing
+    -- stored, so the statement below would write nothing. It is not even planned (a few ms).
+    return jsonb_build_object(
+      'pupils_changed', 0,
+      'units', jsonb_build_object('inserted', 0, 'updated', 0, 'deleted', 0),
+      'criteria', jsonb_build_object('inserted', 0, 'updated', 0, 'deleted', 0),
+      'subjects', jsonb_build_object('inserted', 0, 'updated', 0, 'deleted', 0)
+    );
+  end if;
   with live as materialized (
     select r.kind, r.criterion, r.unit
     from private.live_report_rows(v_pupils) as r
@@ -255,32 +269,12 @@ begin
     raise exception 'pupil_id is required'
       using errcode = 'PLV01', hint = 'Pass the uuid of a pupil.';
   end if;
-  if not exists (select from public.profiles as p where p.user_id = report_recalculate_pupil.pupil_id) then
+  if not private.profile_exists(report_recalculate_pupil.pupil_id) then
     raise exception 'unknown pupil %', report_recalculate_pupil.pupil_id
       using errcode = 'PLN01', detail = 'No profile has this user_id.';
   end if;
   perform pg_advisory_xact_lock(7301, hashtext(report_recalculate_pupil.pupil_id::text));
-  if not exists (
-    select from public.group_membership as gm
-    where gm.user_id = report_recalculate_pupil.pupil_id and gm.role = 'pupil'
-  )
-    and not exists (
-      select from public.report_pupil_unit_summaries as u where u.pupil_id = report_recalculate_pupil.pupil_id
-    )
-    and not exists (
-      select from public.report_pupil_subject_summaries as s where s.pupil_id = report_recalculate_pupil.pupil_id
-    ) then
-    -- No class as a pupil and nothing cached: the merge would find nothing and write nothing, so
-    -- its statement is not even planned (a few milliseconds saved per job for such a pupil).
-    v_merge := jsonb_build_object(
-      'pupils_changed', 0,
-      'units', jsonb_build_object('inserted', 0, 'updated', 0, 'deleted', 0),
-      'criteria', jsonb_build_object('inserted', 0, 'updated', 0, 'deleted', 0),
-      'subjects', jsonb_build_object('inserted', 0, 'updated', 0, 'deleted', 0)
-    );
-  else
-    v_merge := private.report_merge(array[report_recalculate_pupil.pupil_id]);
-  end if;
+  v_merge := private.report_merge(array[report_recalculate_pupil.pupil_id]);
   select v.version into v_version
   from public.report_pupil_versions as v
   where v.pupil_id = report_recalculate_pupil.pupil_id;
