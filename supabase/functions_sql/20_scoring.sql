@@ -9,8 +9,10 @@
 -- hash joins for every pupil at once. A SET search_path clause would stop the inlining; instead
 -- every name inside is schema-qualified, and being SECURITY INVOKER they grant nothing.
 -- The table functions take pupil_ids, an explicit array (private.report_backfill_pupils(null, null)
--- lists every pupil; NULL gives no rows), and, for the results grid, lesson_ids (NULL: every
--- lesson). There is no "NULL: every pupil" branch on purpose: `pupil_id = any(pupil_ids)` alone is
+-- lists every pupil; NULL gives no rows), and, for the results grid, lesson_ids and activity_ids
+-- (NULL: every lesson, every activity). A cell depends on its own activity only, so the cells of a
+-- filtered call are exact; its criterion and unit rows cover the filtered work only, which is why
+-- report_merge and the verification never filter. There is no "NULL: every pupil" branch on purpose: `pupil_id = any(pupil_ids)` alone is
 -- an index condition even in a cached generic plan, so a caller that passes array[pupil_id] plans
 -- once per session and reads one pupil's rows by index, while a caller that passes every pupil
 -- (report_merge, planned for the call) gets hash joins over whole tables.
@@ -76,7 +78,9 @@ comment on function private.score_source(boolean, numeric, numeric, numeric, num
 
 -- A(p, u): the active scorable activities of active lessons of active units assigned to at least one
 -- class in which p is a pupil; a lesson assigned to two of the pupil's classes counts once.
-create or replace function private.live_pupil_work(pupil_ids uuid[], lesson_ids uuid[] default null)
+create or replace function private.live_pupil_work(
+  pupil_ids uuid[], lesson_ids uuid[] default null, activity_ids uuid[] default null
+)
 returns table (
   pupil_id uuid,
   unit_id uuid,
@@ -103,14 +107,17 @@ as $$
     gm.role = 'pupil'
     and gm.user_id = any(live_pupil_work.pupil_ids)
     and (live_pupil_work.lesson_ids is null or la.lesson_id = any(live_pupil_work.lesson_ids))
+    and (live_pupil_work.activity_ids is null or a.activity_id = any(live_pupil_work.activity_ids))
 $$;
-comment on function private.live_pupil_work(uuid[], uuid[]) is
-'DOMAIN.md section 3, A(p, u): the work that counts for the pupils, optionally only some lessons. '
+comment on function private.live_pupil_work(uuid[], uuid[], uuid[]) is
+'DOMAIN.md section 3, A(p, u): the work that counts for the pupils, optionally only some lessons or activities. '
 'Callers: live_criterion_scores.';
 
 -- s(p, a, c) for every counted activity and each criterion linked to it. An activity without linked
 -- criteria gives one row with success_criteria_id NULL (rules 1, 3, 4, 5, 6 apply directly).
-create or replace function private.live_criterion_scores(pupil_ids uuid[], lesson_ids uuid[] default null)
+create or replace function private.live_criterion_scores(
+  pupil_ids uuid[], lesson_ids uuid[] default null, activity_ids uuid[] default null
+)
 returns setof private.work_score
 language sql
 stable
@@ -131,7 +138,9 @@ as $$
     private.score_source(
       s.submission_id is not null, m.score, s.override_score, s.ai_score, s.auto_score
     )
-  from private.live_pupil_work(live_criterion_scores.pupil_ids, live_criterion_scores.lesson_ids) as w
+  from private.live_pupil_work(
+    live_criterion_scores.pupil_ids, live_criterion_scores.lesson_ids, live_criterion_scores.activity_ids
+  ) as w
   left join public.submissions as s
     on w.pupil_id = s.user_id and w.activity_id = s.activity_id
   left join public.activity_success_criteria as link
@@ -141,7 +150,7 @@ as $$
   left join public.submission_criterion_scores as m
     on s.submission_id = m.submission_id and link.success_criteria_id = m.success_criteria_id
 $$;
-comment on function private.live_criterion_scores(uuid[], uuid[]) is
+comment on function private.live_criterion_scores(uuid[], uuid[], uuid[]) is
 'DOMAIN.md section 2: s(p, a, c) over A(p, u) and the linked criteria. Callers: live_report_rows.';
 
 -- The label and rank of an average (a fraction) in a year: the highest rank whose min_percent is at
@@ -170,7 +179,9 @@ comment on function private.level_for(integer, numeric) is
 --                     when the unit has no linked criteria), the level of the stored assessment
 --                     average, the working level and the counts.
 -- version and computed_at are NULL: the merge sets them.
-create or replace function private.live_report_rows(pupil_ids uuid[], lesson_ids uuid[] default null)
+create or replace function private.live_report_rows(
+  pupil_ids uuid[], lesson_ids uuid[] default null, activity_ids uuid[] default null
+)
 returns table (
   kind text,
   cell private.report_cell,
@@ -181,7 +192,10 @@ language sql
 stable
 as $$
   with scores as materialized (
-    select * from private.live_criterion_scores(live_report_rows.pupil_ids, live_report_rows.lesson_ids)
+    select *
+    from private.live_criterion_scores(
+      live_report_rows.pupil_ids, live_report_rows.lesson_ids, live_report_rows.activity_ids
+    )
   ),
 
   cells as materialized (
@@ -302,7 +316,7 @@ as $$
   inner join public.units as u on a.unit_id = u.unit_id
   left join lateral private.level_for(u.year, a.assessment_average) as lvl on true
 $$;
-comment on function private.live_report_rows(uuid[], uuid[]) is
+comment on function private.live_report_rows(uuid[], uuid[], uuid[]) is
 'DOMAIN.md sections 2-4: cells, criterion rows and unit rows of the pupils, from one pass over '
 'their criterion scores. Callers: report_merge, report_differences, the live_* projections.';
 
@@ -355,17 +369,19 @@ comment on function private.summarise_subjects(public.report_pupil_unit_summarie
 'DOMAIN.md section 3: subject summaries of the given unit rows. Callers: report_merge, live_subject_rows.';
 
 -- Projections of live_report_rows, computed live.
-create or replace function private.live_cells(pupil_ids uuid[], lesson_ids uuid[] default null)
+create or replace function private.live_cells(
+  pupil_ids uuid[], lesson_ids uuid[] default null, activity_ids uuid[] default null
+)
 returns setof private.report_cell
 language sql
 stable
 as $$
   select (r.cell).*
-  from private.live_report_rows(live_cells.pupil_ids, live_cells.lesson_ids) as r
+  from private.live_report_rows(live_cells.pupil_ids, live_cells.lesson_ids, live_cells.activity_ids) as r
   where r.kind = 'cell'
 $$;
-comment on function private.live_cells(uuid[], uuid[]) is
-'The cells of the pupils, optionally of some lessons only. Callers: result_cells (the grid, the '
+comment on function private.live_cells(uuid[], uuid[], uuid[]) is
+'The cells of the pupils, optionally of some lessons or activities only. Callers: result_cells (the grid, the '
 'broadcasts, the write RPCs'' returned row), tests.';
 
 create or replace function private.live_criterion_rows(pupil_ids uuid[])
@@ -410,23 +426,23 @@ comment on function private.live_subject_rows(uuid[]) is
 
 revoke all on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) from public;
 revoke all on function private.score_source(boolean, numeric, numeric, numeric, numeric) from public;
-revoke all on function private.live_pupil_work(uuid[], uuid[]) from public;
-revoke all on function private.live_criterion_scores(uuid[], uuid[]) from public;
+revoke all on function private.live_pupil_work(uuid[], uuid[], uuid[]) from public;
+revoke all on function private.live_criterion_scores(uuid[], uuid[], uuid[]) from public;
 revoke all on function private.level_for(integer, numeric) from public;
-revoke all on function private.live_report_rows(uuid[], uuid[]) from public;
+revoke all on function private.live_report_rows(uuid[], uuid[], uuid[]) from public;
 revoke all on function private.summarise_subjects(public.report_pupil_unit_summaries[]) from public;
-revoke all on function private.live_cells(uuid[], uuid[]) from public;
+revoke all on function private.live_cells(uuid[], uuid[], uuid[]) from public;
 revoke all on function private.live_criterion_rows(uuid[]) from public;
 revoke all on function private.live_unit_rows(uuid[]) from public;
 revoke all on function private.live_subject_rows(uuid[]) from public;
 grant execute on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) to service_role;
 grant execute on function private.score_source(boolean, numeric, numeric, numeric, numeric) to service_role;
-grant execute on function private.live_pupil_work(uuid[], uuid[]) to service_role;
-grant execute on function private.live_criterion_scores(uuid[], uuid[]) to service_role;
+grant execute on function private.live_pupil_work(uuid[], uuid[], uuid[]) to service_role;
+grant execute on function private.live_criterion_scores(uuid[], uuid[], uuid[]) to service_role;
 grant execute on function private.level_for(integer, numeric) to service_role;
-grant execute on function private.live_report_rows(uuid[], uuid[]) to service_role;
+grant execute on function private.live_report_rows(uuid[], uuid[], uuid[]) to service_role;
 grant execute on function private.summarise_subjects(public.report_pupil_unit_summaries[]) to service_role;
-grant execute on function private.live_cells(uuid[], uuid[]) to service_role;
+grant execute on function private.live_cells(uuid[], uuid[], uuid[]) to service_role;
 grant execute on function private.live_criterion_rows(uuid[]) to service_role;
 grant execute on function private.live_unit_rows(uuid[]) to service_role;
 grant execute on function private.live_subject_rows(uuid[]) to service_role;

@@ -712,18 +712,35 @@ declare
   v_report json;
 begin
   perform private.assert_can_teach_group(report_group.group_id);
+  -- The class's pupils and units, each looked up by key from the class's own rows: the cost
+  -- follows the size of the class, not of the school's profiles and lessons.
   with pupils as (
-    select p.user_id, p.first_name, p.last_name
+    select gm.user_id, p.first_name, p.last_name
     from public.group_membership as gm
-    inner join public.profiles as p on gm.user_id = p.user_id
+    cross join lateral (
+      select x.first_name, x.last_name
+      from public.profiles as x
+      where x.user_id = gm.user_id
+      limit 1
+    ) as p
     where gm.group_id = report_group.group_id and gm.role = 'pupil'
   ),
 
   units as (
     select distinct u.unit_id, u.subject, u.title, u.year
     from public.lesson_assignments as la
-    inner join public.lessons as l on la.lesson_id = l.lesson_id
-    inner join public.units as u on l.unit_id = u.unit_id
+    cross join lateral (
+      select x.unit_id
+      from public.lessons as x
+      where x.lesson_id = la.lesson_id
+      limit 1
+    ) as l
+    cross join lateral (
+      select x.unit_id, x.subject, x.title, x.year
+      from public.units as x
+      where x.unit_id = l.unit_id
+      limit 1
+    ) as u
     where la.group_id = report_group.group_id
   ),
 

@@ -71,9 +71,12 @@ as $$
       'aiMarkedAt', s.ai_marked_at,
       'updatedAt', s.updated_at
     )
-  from private.live_cells(result_cells.pupil_ids, array[result_cells.lesson_id]) as c
+  -- With an activity, only that activity's scores are computed: a cell depends on nothing else.
+  from private.live_cells(
+    result_cells.pupil_ids, array[result_cells.lesson_id],
+    case when result_cells.activity_id is not null then array[result_cells.activity_id] end
+  ) as c
   left join public.submissions as s on c.submission_id = s.submission_id
-  where result_cells.activity_id is null or c.activity_id = result_cells.activity_id
 $$;
 comment on function private.result_cells(uuid[], uuid, uuid) is
 'The results-grid cells of the pupils for one lesson (optionally one activity), from private.live_cells: '

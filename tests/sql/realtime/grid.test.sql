@@ -7,7 +7,7 @@
 begin;
 \ir ../helpers.psql
 \ir ../writes_helpers.psql
-select plan(59);
+select plan(61);
 
 select tests.build_worked_example();
 
@@ -153,6 +153,19 @@ select is(
      and (c ->> 'submissionId')::uuid is not distinct from l.submission_id),
   (select count(*)::int from private.live_cells(array[tests.we('P')])),
   'every cell of the two grids carries live_cells'' score, source and submission, and every live cell is on a grid'
+);
+-- A call filtered to activities computes only their scores and gives exactly their cells (what a write
+-- returns and broadcasts).
+select bag_eq(
+  $$select f.* from private.live_cells(array[tests.we('P')]) as c
+    cross join lateral private.live_cells(array[tests.we('P')], null, array[c.activity_id]) as f$$,
+  $$select * from private.live_cells(array[tests.we('P')])$$,
+  'live_cells filtered to one activity gives that activity''s cell of the unfiltered call, once'
+);
+select is(
+  (select count(*)::int from private.live_cells(array[tests.we('P')], null, array[tests.we('A5')])),
+  0,
+  'live_cells filtered to the display activity A5 (not scorable) gives no cell'
 );
 
 -- 4. More pupils: sorted by last then first name, means rounded half-up ---------------------------------
