@@ -11,7 +11,6 @@ returns jsonb
 language plpgsql
 security definer
 set search_path = ''
-set plan_cache_mode = 'force_custom_plan'
 set jit = off
 as $$
 declare
@@ -37,9 +36,14 @@ begin
       'subjects', jsonb_build_object('inserted', 0, 'updated', 0, 'deleted', 0)
     );
   end if;
+  -- One statement, planned for each call with the pupils' array as a value (EXECUTE ... USING): a
+  -- plan cached for an array of unknown length reads every pupil's rows. Not a function-level
+  -- plan_cache_mode = force_custom_plan: that also re-plans every foreign-key check the statement
+  -- fires (about 15 us a row: 6 s of a whole-school backfill).
+  execute $merge$
   with live as materialized (
     select r.kind, r.criterion, r.unit
-    from private.live_report_rows(v_pupils) as r
+    from private.live_report_rows($1) as r
     where r.kind in ('criterion', 'unit')
   ),
 
@@ -69,7 +73,7 @@ begin
       t.activity_count, t.marked_count, t.missing_count, t.awaiting_marking_count,
       t.last_submitted_at, null::bigint as version, null::timestamptz as computed_at
     from public.report_pupil_unit_summaries as t
-    where t.pupil_id = any(v_pupils)
+    where t.pupil_id = any($1)
   ),
 
   old_c as (
@@ -77,7 +81,7 @@ begin
       t.pupil_id, t.unit_id, t.success_criteria_id, t.level, t.activities_score, t.assessment_score,
       null::bigint as version
     from public.report_pupil_criterion_scores as t
-    where t.pupil_id = any(v_pupils)
+    where t.pupil_id = any($1)
   ),
 
   old_s as (
@@ -85,7 +89,7 @@ begin
       t.pupil_id, t.subject, t.activities_average, t.assessment_average, t.unit_count,
       t.typical_level, t.typical_level_rank, null::bigint as version, null::timestamptz as computed_at
     from public.report_pupil_subject_summaries as t
-    where t.pupil_id = any(v_pupils)
+    where t.pupil_id = any($1)
   ),
 
   diff_u as (
@@ -244,7 +248,10 @@ begin
       'updated', (select count(*) from put_s where not inserted),
       'deleted', (select count(*) from del_s)
     )
-  ) into v_result;
+  )
+  $merge$
+  into v_result
+  using v_pupils;
   return v_result;
 end
 $$;
