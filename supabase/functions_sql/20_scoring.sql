@@ -12,10 +12,11 @@
 -- lists every pupil; NULL gives no rows), and, for the results grid, lesson_ids and activity_ids
 -- (NULL: every lesson, every activity). A cell depends on its own activity only, so the cells of a
 -- filtered call are exact; its criterion and unit rows cover the filtered work only, which is why
--- report_merge and the verification never filter. There is no "NULL: every pupil" branch on purpose: `pupil_id = any(pupil_ids)` alone is
--- an index condition even in a cached generic plan, so a caller that passes array[pupil_id] plans
--- once per session and reads one pupil's rows by index, while a caller that passes every pupil
--- (report_merge, planned for the call) gets hash joins over whole tables.
+-- report_merge and the verification never filter. There is no "NULL: every pupil" branch on
+-- purpose: `pupil_id = any(pupil_ids)` alone is an index condition even in a cached generic plan,
+-- so a caller that passes array[pupil_id] plans once per session and reads one pupil's rows by
+-- index, while a caller that passes every pupil (report_merge, planned for the call) gets hash
+-- joins over whole tables.
 --
 -- Layers, each built only on the one below:
 --   criterion_score, score_source  s(p, a, c) and the rule that gave it (scalar)

@@ -2,7 +2,8 @@
 -- or function added later is audited without touching this file; the lists of who may execute which RPC
 -- are explicit, so a new RPC fails here until it is consciously added (and called by outsiders below).
 --   1. tables: RLS enabled on every public table, forced nowhere, a policy wherever authenticated may read
---   2. every SECURITY DEFINER function of public and private pins search_path = ''
+--   2. every SECURITY DEFINER function of public and private pins search_path = ''; no function that may
+--      write forces custom plans (that would re-plan its foreign-key checks row by row)
 --   3. functions: nothing executable by anon or PUBLIC; the RPCs of signed-in users and the service-only
 --      RPCs are explicit lists
 --   4. table privileges: nothing in private for the API roles; authenticated never writes a public table
@@ -15,7 +16,7 @@
 begin;
 \ir ../helpers.psql
 \ir ../writes_helpers.psql
-select plan(153);
+select plan(154);
 
 -- The project's functions and procedures: schemas public and private, minus anything an extension owns.
 -- acl is the effective ACL (a NULL proacl means the default: EXECUTE to PUBLIC).
@@ -189,6 +190,14 @@ select is_empty(
   $$select signature from tests.audit_functions()
     where security_definer and not coalesce('search_path=""' = any(config), false)$$,
   'every SECURITY DEFINER function in public and private has set search_path = '''''
+);
+-- A function-level plan_cache_mode applies to everything the function runs, including the foreign-key
+-- checks its writes fire: force_custom_plan would plan each of them again, for every row written.
+select is_empty(
+  $$select f.signature from tests.audit_functions() as f
+    inner join pg_catalog.pg_proc as p on f.fn_oid = p.oid
+    where p.provolatile = 'v' and coalesce('plan_cache_mode=force_custom_plan' = any(f.config), false)$$,
+  'no function that may write sets plan_cache_mode = force_custom_plan'
 );
 
 -- 3. Who may execute what ----------------------------------------------------------------------------------
