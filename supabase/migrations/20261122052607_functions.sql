@@ -4,10 +4,10 @@
 
 -- ==== supabase/functions_sql/00_replaced.sql ====
 
--- Functions whose return type or arguments changed. `create or replace` cannot change a return type,
--- and with new arguments it would add a second function beside the old one, so the old definition is
--- dropped first; this file renders at the top of every functions migration, so the
--- drop and the new definition always land in the same transaction. Dropping is safe: no view,
+-- Functions removed, or whose return type or arguments changed. `create or replace` cannot change
+-- a return type, and with new arguments it would add a second function beside the old one, so the
+-- old definition is dropped first; this file renders at the top of every functions migration, so
+-- the drop and the new definition always land in the same transaction. Dropping is safe: no view,
 -- policy or default depends on these functions, and the files below recreate them with their
 -- grants and comments.
 
@@ -22,6 +22,10 @@ drop function if exists private.live_cells(uuid[], uuid[]);
 drop function if exists private.live_report_rows(uuid[], uuid[]);
 drop function if exists private.live_criterion_scores(uuid[], uuid[]);
 drop function if exists private.live_pupil_work(uuid[], uuid[]);
+
+-- private.is_group_member(text) was removed on 2026-11-22: no policy or RPC calls it since the
+-- policies compare with sets (private.member_group_ids()).
+drop function if exists private.is_group_member(text);
 
 -- ==== supabase/functions_sql/10_access.sql ====
 
