@@ -107,6 +107,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "public.activities": (
         "activity_id", "lesson_id", "title", "type", "body_data", "is_summative", "active", "order_by",
     ),
+    "public.activity_answer_keys": ("activity_id", "correct_option_id", "model_answer"),
     "public.activity_success_criteria": ("activity_id", "success_criteria_id"),
     "public.submissions": (
         "submission_id", "activity_id", "user_id", "status", "submitted_at", "body", "auto_score", "ai_score",
@@ -277,8 +278,9 @@ def _activities(
             body = {
                 "question": f"{question}: which statement is true?",
                 "options": [{"id": o, "text": f"Statement {o.upper()} about {topic.lower()}"} for o in "abcd"],
-                "correct_option_id": correct,
             }
+            # Answer keys live apart from what pupils read (public.activity_answer_keys).
+            rows["public.activity_answer_keys"].append((activity_id, correct, None))
             answers = tuple(_json({"option_id": o}) for o in "abcd")
         elif kind == SCORABLE_TYPES[3]:
             body = {
@@ -288,7 +290,8 @@ def _activities(
             answers = ()
         else:
             model = f"A complete answer defines {topic.lower()} and gives an example."
-            body = {"question": f"{question}: explain in your own words.", "model_answer": model}
+            body = {"question": f"{question}: explain in your own words."}
+            rows["public.activity_answer_keys"].append((activity_id, None, model))
             answers = (
                 _json({"text": model}),
                 _json({"text": f"{topic} is about an idea we studied in lesson {n}."}),

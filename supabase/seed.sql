@@ -140,15 +140,13 @@ insert into public.activities (
   '00000000-0000-4000-8000-000000000601', '00000000-0000-4000-8000-000000000301', 'A1: Which is an algorithm?',
   'multiple-choice-question',
   '{"question": "Which of these is an algorithm?", "options": [{"id": "a", "text": "A computer"},
-    {"id": "b", "text": "A recipe for a cake"}, {"id": "c", "text": "A keyboard"}, {"id": "d", "text": "The internet"}],
-    "correct_option_id": "b"}',
+    {"id": "b", "text": "A recipe for a cake"}, {"id": "c", "text": "A keyboard"}, {"id": "d", "text": "The internet"}]}',
   false, true, 2
 ),
 (
   '00000000-0000-4000-8000-000000000602', '00000000-0000-4000-8000-000000000301', 'A2: Explain an algorithm',
   'short-text-question',
-  '{"question": "Describe an everyday algorithm and draw its first decision.",
-    "model_answer": "Making tea: boil water, then decide whether to add milk; a decision is a diamond."}',
+  '{"question": "Describe an everyday algorithm and draw its first decision."}',
   true, true, 3
 ),
 (
@@ -159,26 +157,37 @@ insert into public.activities (
 (
   '00000000-0000-4000-8000-000000000604', '00000000-0000-4000-8000-000000000302', 'A4: Trace the loop',
   'short-text-question',
-  '{"question": "Trace the flowchart: what is printed?", "model_answer": "1, 2, 3, then it stops."}',
+  '{"question": "Trace the flowchart: what is printed?"}',
   false, true, 2
 ),
 (
   '00000000-0000-4000-8000-000000000606', '00000000-0000-4000-8000-000000000303', 'Equivalent to one half',
   'multiple-choice-question',
   '{"question": "Which fraction equals 1/2?", "options": [{"id": "a", "text": "2/3"}, {"id": "b", "text": "3/4"},
-    {"id": "c", "text": "4/8"}], "correct_option_id": "c"}',
+    {"id": "c", "text": "4/8"}]}',
   false, true, 1
 ),
 (
   '00000000-0000-4000-8000-000000000607', '00000000-0000-4000-8000-000000000303', 'Why are they equal?',
   'long-text-question',
-  '{"question": "Explain why 2/4 and 3/6 are equivalent.", "model_answer": "Both simplify to 1/2."}',
+  '{"question": "Explain why 2/4 and 3/6 are equivalent."}',
   true, true, 2
 ),
 (
   '00000000-0000-4000-8000-000000000608', '00000000-0000-4000-8000-000000000304', 'Primary keys',
   'show-video', '{"video_url": "https://video.example.org/CS/primary-keys"}', false, true, 1
 );
+
+-- What marks them: pupils never read these (public.activity_answer_keys).
+insert into public.activity_answer_keys (activity_id, correct_option_id, model_answer) values
+('00000000-0000-4000-8000-000000000601', 'b', null),
+(
+  '00000000-0000-4000-8000-000000000602', null,
+  'Making tea: boil water, then decide whether to add milk; a decision is a diamond.'
+),
+('00000000-0000-4000-8000-000000000604', null, '1, 2, 3, then it stops.'),
+('00000000-0000-4000-8000-000000000606', 'c', null),
+('00000000-0000-4000-8000-000000000607', null, 'Both simplify to 1/2.');
 
 insert into public.activity_success_criteria (activity_id, success_criteria_id) values
 ('00000000-0000-4000-8000-000000000601', '00000000-0000-4000-8000-000000000501'),

@@ -20,3 +20,7 @@ drop function if exists private.live_pupil_work(uuid[], uuid[]);
 -- private.is_group_member(text) was removed on 2026-11-22: no policy or RPC calls it since the
 -- policies compare with sets (private.member_group_ids()).
 drop function if exists private.is_group_member(text);
+
+-- results_save_feedback took five arguments until 2026-12-04; it takes expected_revision as well now
+-- (see 50_writes.sql).
+drop function if exists public.results_save_feedback(uuid, uuid, numeric, jsonb, text);

@@ -146,7 +146,9 @@ comment on function private.caller_bypasses_rls() is
 'True when the role the session acts as (SET ROLE, else the login role) bypasses RLS: service_role, postgres. '
 'Callers: the assert_* helpers and the RPCs.';
 
--- Raise unless the caller may read the pupil's work and reports.
+-- Raise unless the caller may read the pupil's work and reports. A caller who may not gets the same
+-- 42501 for an unknown pupil as for someone else's, so that ids cannot be probed; only a caller who
+-- may see the pupil (the pupil, their teachers, the service role) learns that an id is unknown.
 create or replace function private.assert_can_read_pupil(pupil_id uuid)
 returns void
 language plpgsql
@@ -158,21 +160,23 @@ begin
   if assert_can_read_pupil.pupil_id is null then
     raise exception 'pupil_id is required' using errcode = 'PLV01', hint = 'Pass the uuid of a pupil.';
   end if;
+  if not (private.caller_bypasses_rls() or private.can_read_pupil(assert_can_read_pupil.pupil_id)) then
+    raise exception 'pupil % is unknown or you may not read their work', assert_can_read_pupil.pupil_id
+      using errcode = '42501', hint = 'Only the pupil and the teachers of the pupil''s classes may.';
+  end if;
   if not private.profile_exists(assert_can_read_pupil.pupil_id) then
     raise exception 'unknown pupil %', assert_can_read_pupil.pupil_id
       using errcode = 'PLN01', detail = 'No profile has this user_id.';
   end if;
-  if private.caller_bypasses_rls() or private.can_read_pupil(assert_can_read_pupil.pupil_id) then
-    return;
-  end if;
-  raise exception 'you may not read this pupil''s work'
-    using errcode = '42501', hint = 'Only the pupil and the teachers of the pupil''s classes may.';
 end
 $$;
 comment on function private.assert_can_read_pupil(uuid) is
-'Raises PLV01 (null), PLN01 (unknown pupil) or 42501 (not the pupil nor their teacher). Callers: read RPCs.';
+'Raises PLV01 (null), 42501 (not the pupil nor their teacher, whether or not the pupil exists) or PLN01 (unknown '
+'pupil, for the service role and the signed-in user themselves). Callers: read RPCs.';
 
--- Raise unless the caller teaches the class.
+-- Raise unless the caller teaches the class. A caller who does not teach it gets the same 42501
+-- whether or not the class exists, so that class codes cannot be listed by trying them; only the
+-- service role learns that a code is unknown (PLN02).
 create or replace function private.assert_can_teach_group(group_id text)
 returns void
 language plpgsql
@@ -184,18 +188,21 @@ begin
   if assert_can_teach_group.group_id is null then
     raise exception 'group_id is required' using errcode = 'PLV01', hint = 'Pass a class code.';
   end if;
-  if not private.group_exists(assert_can_teach_group.group_id) then
-    raise exception 'unknown class %', assert_can_teach_group.group_id using errcode = 'PLN02';
-  end if;
-  if private.caller_bypasses_rls() or private.is_group_teacher(assert_can_teach_group.group_id) then
+  if private.caller_bypasses_rls() then
+    if not private.group_exists(assert_can_teach_group.group_id) then
+      raise exception 'unknown class %', assert_can_teach_group.group_id using errcode = 'PLN02';
+    end if;
     return;
   end if;
-  raise exception 'you do not teach class %', assert_can_teach_group.group_id
-    using errcode = '42501', hint = 'Only the teachers of a class may do this.';
+  if not private.is_group_teacher(assert_can_teach_group.group_id) then
+    raise exception 'class % is unknown or you do not teach it', assert_can_teach_group.group_id
+      using errcode = '42501', hint = 'Only the teachers of a class may do this.';
+  end if;
 end
 $$;
 comment on function private.assert_can_teach_group(text) is
-'Raises PLV01 (null), PLN02 (unknown class) or 42501 (not a teacher of the class). Callers: RPCs.';
+'Raises PLV01 (null), 42501 (not a teacher of the class, whether or not it exists) or, for the service role, '
+'PLN02 (unknown class). Callers: RPCs.';
 
 -- Existence checks that see past RLS, so that an unknown id and a forbidden one get different errors.
 create or replace function private.profile_exists(user_id uuid)

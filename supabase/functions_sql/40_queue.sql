@@ -269,11 +269,13 @@ begin
   if report_process_pupil.pupil_id is null then
     raise exception 'pupil_id is required' using errcode = 'PLV01';
   end if;
+  -- The caller first: anyone who may not read the pupil gets the same 42501, known pupil or not.
+  if not (private.caller_bypasses_rls() or private.can_read_pupil(report_process_pupil.pupil_id)) then
+    raise exception 'pupil % is unknown or you may not recalculate their report', report_process_pupil.pupil_id
+      using errcode = '42501';
+  end if;
   if not private.profile_exists(report_process_pupil.pupil_id) then
     raise exception 'unknown pupil %', report_process_pupil.pupil_id using errcode = 'PLN01';
-  end if;
-  if not (private.caller_bypasses_rls() or private.can_read_pupil(report_process_pupil.pupil_id)) then
-    raise exception 'you may not recalculate this pupil''s report' using errcode = '42501';
   end if;
   if exists (
     select from private.report_jobs as j

@@ -29,13 +29,81 @@ set search_path = ''
 as $$
 begin
   if score is not null and score not between 0 and 1 then
-    raise exception '% must be between 0 and 1, not %', name, score
+    raise exception '% must be between 0 and 1, not %', name, left(score::text, 40)
       using errcode = 'PLV02', hint = 'Scores are fractions: 0.75 means 75 %.';
+  end if;
+  -- A float printed in full (0.30000000000000004) has 17 places; thousands of digits are refused.
+  if scale(trim_scale(score)) > 20 then
+    raise exception '% has % decimal places; at most 20 are accepted', name, scale(trim_scale(score))
+      using errcode = 'PLV02', hint = 'Send the score as a JSON number such as 0.75.';
   end if;
   return score;
 end
 $$;
-comment on function private.assert_score(numeric, text) is 'Returns score, or raises PLV02 when it is outside [0, 1].';
+comment on function private.assert_score(numeric, text) is
+'Returns score, or raises PLV02 when it is outside [0, 1] or has more than 20 decimal places.';
+
+-- Raise PLV13 when a JSON document is larger than max_bytes as text or nests deeper than max_depth
+-- (a scalar is depth 0, {"a": 1} depth 1). The size is checked first, so the walk is bounded.
+create or replace function private.assert_json_limits(doc jsonb, name text, max_bytes integer, max_depth integer)
+returns jsonb
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+  v_bytes integer;
+  v_depth integer;
+begin
+  if doc is null then
+    return doc;
+  end if;
+  v_bytes := octet_length(doc::text);
+  if v_bytes > max_bytes then
+    raise exception '% is % bytes as JSON text; at most % are accepted', name, v_bytes, max_bytes
+      using errcode = 'PLV13';
+  end if;
+  with recursive walk (value, depth) as (
+    select doc, 0
+    union all
+    select c.value, w.depth + 1
+    from walk as w
+    cross join lateral (
+      select e.value from jsonb_each(case when jsonb_typeof(w.value) = 'object' then w.value end) as e
+      union all
+      select e.value from jsonb_array_elements(case when jsonb_typeof(w.value) = 'array' then w.value end) as e
+    ) as c
+    where w.depth <= max_depth
+  )
+
+  select max(w.depth) + 1 into v_depth from walk as w where jsonb_typeof(w.value) in ('object', 'array');
+  if v_depth > max_depth then
+    raise exception '% nests deeper than % levels', name, max_depth using errcode = 'PLV13';
+  end if;
+  return doc;
+end
+$$;
+comment on function private.assert_json_limits(jsonb, text, integer, integer) is
+'Returns doc, or raises PLV13 when it is over max_bytes as text or nested deeper than max_depth. Callers: '
+'results_apply_ai_marks (ai_meta: 16384 bytes, depth 8).';
+
+-- Raise PLV13 when a batch argument has more items than a call may carry.
+create or replace function private.assert_batch_size(items integer, name text, max_items integer)
+returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if items > max_items then
+    raise exception '% has % items; at most % are accepted in one call', name, items, max_items
+      using errcode = 'PLV13', hint = 'Split the batch into several calls.';
+  end if;
+end
+$$;
+comment on function private.assert_batch_size(integer, text, integer) is
+'Raises PLV13 when items > max_items. Callers: results_save_feedback (criterion_scores: 100), '
+'activities_set_criteria (success_criteria_ids: 100).';
 
 -- The pupils of classes to which any of the lessons is assigned.
 create or replace function private.pupils_assigned_lessons(lesson_ids uuid[])
@@ -54,7 +122,10 @@ comment on function private.pupils_assigned_lessons(uuid[]) is
 'Pupils of the classes that have any of the lessons assigned: whom a curriculum change affects.';
 
 -- Who may mark a pupil's work on an activity: the service role, or a teacher of a class in which the
--- pupil is a pupil and the activity's lesson is assigned. Returns the activity row.
+-- pupil is a pupil, the activity's lesson is assigned, and whose subject is the activity's subject (an
+-- assignment of the teacher's own can never widen what they may mark). The caller is checked first:
+-- anyone else gets the same 42501 whether or not the pupil, the activity or the assignment exists.
+-- Returns the activity row.
 create or replace function private.assert_can_mark(pupil_id uuid, activity_id uuid)
 returns public.activities
 language plpgsql
@@ -67,6 +138,28 @@ declare
 begin
   perform private.require(assert_can_mark.pupil_id, 'pupil_id');
   perform private.require(assert_can_mark.activity_id, 'activity_id');
+  if not private.caller_bypasses_rls() then
+    select a.* into v_activity
+    from public.activities as a
+    where a.activity_id = assert_can_mark.activity_id and exists (
+      select
+      from public.lessons as l
+      inner join public.units as u on l.unit_id = u.unit_id
+      inner join public.lesson_assignments as la on l.lesson_id = la.lesson_id
+      inner join public.groups as g on la.group_id = g.group_id and u.subject = g.subject
+      inner join public.group_membership as t on g.group_id = t.group_id
+      inner join public.group_membership as p on g.group_id = p.group_id
+      where
+        l.lesson_id = a.lesson_id and t.user_id = auth.uid() and t.role = 'teacher'
+        and p.user_id = assert_can_mark.pupil_id and p.role = 'pupil'
+    );
+    if not found then
+      raise exception 'you do not teach this pupil this activity'
+        using errcode = '42501',
+        hint = 'Only teachers of the pupil''s class in the activity''s subject, with its lesson assigned, may mark it.';
+    end if;
+    return v_activity;
+  end if;
   select a.* into v_activity from public.activities as a where a.activity_id = assert_can_mark.activity_id;
   if not found then
     raise exception 'unknown activity %', assert_can_mark.activity_id using errcode = 'PLN03';
@@ -83,26 +176,13 @@ begin
     raise exception 'pupil % has no class with this activity assigned', assert_can_mark.pupil_id
       using errcode = 'PLV04', hint = 'Assign the lesson to one of the pupil''s classes first.';
   end if;
-  if private.caller_bypasses_rls() then
-    return v_activity;
-  end if;
-  if not exists (
-    select
-    from public.group_membership as t
-    inner join public.group_membership as p on t.group_id = p.group_id
-    inner join public.lesson_assignments as la on t.group_id = la.group_id
-    where
-      t.user_id = auth.uid() and t.role = 'teacher' and p.user_id = assert_can_mark.pupil_id and p.role = 'pupil'
-      and la.lesson_id = v_activity.lesson_id
-  ) then
-    raise exception 'you do not teach this pupil this activity'
-      using errcode = '42501', hint = 'Only teachers of a class with the lesson assigned may mark it.';
-  end if;
   return v_activity;
 end
 $$;
 comment on function private.assert_can_mark(uuid, uuid) is
-'Returns the activity if the caller may mark the pupil''s work on it. Errors: PLV01, PLN03, PLN01, PLV04, 42501.';
+'Returns the activity if the caller may mark the pupil''s work on it. Errors: PLV01; 42501 for anyone but the '
+'service role who does not teach the pupil this activity in its subject (unknown ids included); for the service '
+'role PLN03, PLN01, PLV04.';
 
 -- Who may submit work: the pupil themselves (or the service role on their behalf), on an active,
 -- answerable activity assigned to one of their classes. Returns the pupil id and the activity.
@@ -255,12 +335,17 @@ begin
     auto_score = save_answer.auto_score,
     status = save_answer.status,
     submitted_at = case when save_answer.status <> 'inprogress' then now() else s.submitted_at end,
+    revision = case
+      when v_existing.body is distinct from save_answer.body then nextval('public.submissions_revision_seq')
+      else s.revision
+    end,
     updated_at = clock_timestamp()
   where s.submission_id = v_existing.submission_id;
 end
 $$;
 comment on function private.save_answer(uuid, uuid, jsonb, numeric, text) is
-'Inserts or resubmits a pupil''s answer; a changed answer clears every mark. Callers: submissions_* RPCs.';
+'Inserts or resubmits a pupil''s answer; a changed answer clears every mark and takes a new revision. Callers: '
+'submissions_* RPCs.';
 
 -- A pupil submits (or saves in progress) a text or multiple-choice answer.
 create or replace function public.submissions_submit_answer(
@@ -281,6 +366,7 @@ declare
   v_kind text;
   v_body jsonb;
   v_auto numeric;
+  v_correct text;
 begin
   if submissions_submit_answer.status is null or submissions_submit_answer.status not in ('inprogress', 'submitted') then
     raise exception 'status must be inprogress or submitted, not %', submissions_submit_answer.status
@@ -297,6 +383,10 @@ begin
     if submissions_submit_answer.option_id is null or submissions_submit_answer.text is not null then
       raise exception 'a multiple-choice answer is an option_id (and no text)' using errcode = 'PLV07';
     end if;
+    if length(submissions_submit_answer.option_id) > 100 then
+      raise exception 'option_id is % characters long; at most 100 are accepted', length(submissions_submit_answer.option_id)
+        using errcode = 'PLV07';
+    end if;
     if jsonb_typeof(v_activity.body_data -> 'options') = 'array' and not exists (
       select from jsonb_array_elements(v_activity.body_data -> 'options') as o
       where o ->> 'id' = submissions_submit_answer.option_id
@@ -305,10 +395,10 @@ begin
         using errcode = 'PLV07';
     end if;
     v_body := jsonb_build_object('option_id', submissions_submit_answer.option_id);
-    v_auto := case
-      when v_activity.body_data ? 'correct_option_id'
-        then (submissions_submit_answer.option_id = v_activity.body_data ->> 'correct_option_id')::integer
-    end;
+    -- The key is read here, inside the RPC: pupils cannot read public.activity_answer_keys.
+    select k.correct_option_id into v_correct
+    from public.activity_answer_keys as k where k.activity_id = v_activity.activity_id;
+    v_auto := (submissions_submit_answer.option_id = v_correct)::integer;
   else
     if submissions_submit_answer.text is null or submissions_submit_answer.option_id is not null then
       raise exception 'a text answer is a text (and no option_id)' using errcode = 'PLV07';
@@ -325,7 +415,7 @@ begin
 end
 $$;
 comment on function public.submissions_submit_answer(uuid, text, text, text, uuid) is
-'A pupil saves (inprogress) or submits a text or MCQ answer; MCQ is auto-marked from body_data.correct_option_id; '
+'A pupil saves (inprogress) or submits a text or MCQ answer; MCQ is auto-marked from activity_answer_keys; '
 'a changed answer clears every mark. Enqueues the pupil; returns {submission, cell}. Callers: pupils, service_role '
 '(pupil_id). Errors: PLV01, PLV06, PLV07, PLV04, PLN01, PLN03, 42501.';
 
@@ -389,13 +479,16 @@ comment on function public.submissions_delete_upload(uuid, uuid) is
 'returns {submission: null, cell, deleted}. Callers: pupils, service_role. Errors: PLV01, PLV06, PLV04, PLN01, PLN03, 42501.';
 
 -- A teacher's feedback on one cell: an override score, per-criterion marks and/or feedback text.
--- NULL leaves a part unchanged; a criterion given with score NULL removes that mark.
+-- NULL leaves a part unchanged; a criterion given with score NULL removes that mark. With
+-- expected_revision (the cell's revision the teacher was looking at), a save for an answer the pupil
+-- has since changed is refused (PLS03) instead of landing on the new, unmarked work.
 create or replace function public.results_save_feedback(
   activity_id uuid,
   pupil_id uuid,
   override_score numeric default null,
   criterion_scores jsonb default null,
-  feedback text default null
+  feedback text default null,
+  expected_revision bigint default null
 )
 returns jsonb
 language plpgsql
@@ -405,6 +498,7 @@ as $$
 declare
   v_activity public.activities;
   v_submission_id uuid;
+  v_revision bigint;
   v_item jsonb;
   v_criterion uuid;
   v_score numeric;
@@ -426,6 +520,7 @@ begin
     if jsonb_typeof(results_save_feedback.criterion_scores) <> 'array' then
       raise exception 'criterion_scores must be an array of {success_criteria_id, score}' using errcode = 'PLV10';
     end if;
+    perform private.assert_batch_size(jsonb_array_length(results_save_feedback.criterion_scores), 'criterion_scores', 100);
     for v_item in select e from jsonb_array_elements(results_save_feedback.criterion_scores) as e loop
       if coalesce(
         jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'success_criteria_id') is distinct from 'string'
@@ -455,10 +550,18 @@ begin
     end loop;
   end if;
 
-  select s.submission_id into v_submission_id
+  select s.submission_id, s.revision into v_submission_id, v_revision
   from public.submissions as s
   where s.user_id = results_save_feedback.pupil_id and s.activity_id = v_activity.activity_id
   for update;
+  -- Checked with the row locked: a resubmission either committed before (and is seen here) or waits.
+  if results_save_feedback.expected_revision is not null
+    and v_revision is distinct from results_save_feedback.expected_revision then
+    raise exception 'the pupil''s answer has changed since revision %', results_save_feedback.expected_revision
+      using errcode = 'PLS03',
+      detail = format('The current revision is %s.', coalesce(v_revision::text, 'none (no submission)')),
+      hint = 'Reload the cell and mark the new answer.';
+  end if;
   if v_submission_id is null then
     -- Marking work that was never submitted (for example done on paper) records it as completed; it
     -- needs a mark, or the cell would go from missing (0) to awaiting marking (no score).
@@ -497,11 +600,12 @@ begin
   return private.submission_written(results_save_feedback.pupil_id, v_activity.activity_id, 'submission_updated');
 end
 $$;
-comment on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text) is
+comment on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text, bigint) is
 'A teacher''s override score, per-criterion marks and/or feedback on one cell (creates a completed submission '
-'when there is none). Enqueues the pupil; returns {submission, cell}. Callers: teachers of the pupil''s class, '
-'service_role. Errors: PLV01, PLV02, PLV03, PLV04, PLV07, PLV10, PLN01, PLN03, PLN05, PLS02 (feedback alone on '
-'work not handed in), 42501.';
+'when there is none); with expected_revision, refuses a save for an answer that has changed since. Enqueues the '
+'pupil; returns {submission, cell}. Callers: teachers of the pupil''s class in the activity''s subject, '
+'service_role. Errors: PLV01, PLV02, PLV03, PLV04, PLV07, PLV10, PLV13 (over 100 criterion_scores), PLN01, PLN03, '
+'PLN05, PLS02 (feedback alone on work not handed in), PLS03 (stale expected_revision), 42501.';
 
 -- A teacher removes their override, feedback and criterion marks from one cell (AI marks stay).
 create or replace function public.results_reset_feedback(activity_id uuid, pupil_id uuid)
@@ -573,15 +677,29 @@ begin
   if v_activity.lesson_id <> v_lesson::uuid then
     raise exception 'activity % is not part of lesson %', v_activity.activity_id, v_lesson using errcode = 'PLV06';
   end if;
+  -- Marking authority follows the subject: a lesson of another subject assigned to the class (which
+  -- lessons_assign refuses, but older data may hold) gives its teachers no right to mark it.
+  if not private.caller_bypasses_rls() and not exists (
+    select
+    from public.lessons as l
+    inner join public.units as u on l.unit_id = u.unit_id
+    inner join public.groups as g on u.subject = g.subject
+    where l.lesson_id = v_lesson::uuid and g.group_id = v_group
+  ) then
+    raise exception 'lesson % is not a lesson of class %''s subject', v_lesson, v_group
+      using errcode = '42501', hint = 'Only teachers of the lesson''s subject may mark it.';
+  end if;
   return v_activity;
 end
 $$;
 comment on function private.resolve_assignment(text, uuid) is
-'Checks {groupId}__{lessonId} and the activity and that the caller teaches the class; returns the activity. '
-'Errors: PLV01, PLV12, PLN02, 42501, PLN04, PLN07, PLN03, PLV06.';
+'Checks {groupId}__{lessonId} and the activity and that the caller teaches the class in the lesson''s subject; '
+'returns the activity. Errors: PLV01, PLV12, PLN02 (service role), 42501, PLN04, PLN07, PLN03, PLV06.';
 
 -- The AI marker's results for one activity of one assignment. Teacher overrides and criterion marks
 -- are kept (they outrank the AI score). Items for pupils outside the class are reported, not applied.
+-- An item that names the revision it marked is applied only while that is still the pupil's answer:
+-- a mark for an answer the pupil has since changed is skipped and reported in `stale`.
 create or replace function public.results_apply_ai_marks(
   group_assignment_id text, activity_id uuid, results jsonb, ai_meta jsonb default null
 )
@@ -599,6 +717,7 @@ declare
   v_pupil uuid;
   v_errors jsonb := '[]'::jsonb;
   v_valid jsonb := '[]'::jsonb;
+  v_stale jsonb;
   v_counts record;
   v_touched uuid [];
 begin
@@ -610,6 +729,7 @@ begin
   if results_apply_ai_marks.ai_meta is not null and jsonb_typeof(results_apply_ai_marks.ai_meta) <> 'object' then
     raise exception 'ai_meta must be an object' using errcode = 'PLV05';
   end if;
+  perform private.assert_json_limits(results_apply_ai_marks.ai_meta, 'ai_meta', 16384, 8);
   if jsonb_array_length(results_apply_ai_marks.results) > 1000 then
     raise exception 'at most 1000 results per batch, not %', jsonb_array_length(results_apply_ai_marks.results)
       using errcode = 'PLV05';
@@ -621,10 +741,15 @@ begin
       or (v_item ->> 'pupil_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
       or jsonb_typeof(v_item -> 'score') is distinct from 'number'
       or coalesce(jsonb_typeof(v_item -> 'feedback'), 'null') not in ('string', 'null')
-      or coalesce(length(v_item ->> 'feedback'), 0) > 20000,
+      or coalesce(length(v_item ->> 'feedback'), 0) > 20000
+      or coalesce(jsonb_typeof(v_item -> 'revision'), 'null') not in ('number', 'null')
+      or (coalesce(jsonb_typeof(v_item -> 'revision') = 'number', false)
+        and (v_item ->> 'revision') !~ '^[0-9]{1,18}$'),
       true
     ) then
-      raise exception 'results[%] must be {"pupil_id": uuid, "score": number, "feedback": text or null}', v_index
+      raise exception
+        'results[%] must be {"pupil_id": uuid, "score": number, "feedback": text or null, "revision": integer or null}',
+        v_index
         using errcode = 'PLV05', detail = left(v_item::text, 200);
     end if;
     perform private.assert_score((v_item ->> 'score')::numeric, format('results[%s].score', v_index));
@@ -645,6 +770,29 @@ begin
     end if;
     v_index := v_index + 1;
   end loop;
+
+  -- Lock the batch's submissions (in key order, so two batches cannot deadlock), then leave out every
+  -- mark made for a revision that is no longer the pupil's answer (or for work since deleted).
+  perform
+  from public.submissions as s
+  where
+    s.activity_id = v_activity.activity_id
+    and s.user_id in (select (x ->> 'pupil_id')::uuid from jsonb_array_elements(v_valid) as x)
+  order by s.user_id
+  for update;
+  select coalesce(jsonb_agg(jsonb_build_object(
+    'pupil_id', x.value ->> 'pupil_id', 'revision', (x.value ->> 'revision')::bigint, 'current_revision', s.revision
+  ) order by x.n), '[]'::jsonb)
+  into v_stale
+  from jsonb_array_elements(v_valid) with ordinality as x (value, n)
+  left join public.submissions as s
+    on s.activity_id = v_activity.activity_id and s.user_id = (x.value ->> 'pupil_id')::uuid
+  where jsonb_typeof(x.value -> 'revision') = 'number' and s.revision is distinct from (x.value ->> 'revision')::bigint;
+  if jsonb_array_length(v_stale) > 0 then
+    select coalesce(jsonb_agg(x.value order by x.n), '[]'::jsonb) into v_valid
+    from jsonb_array_elements(v_valid) with ordinality as x (value, n)
+    where not v_stale @> jsonb_build_array(jsonb_build_object('pupil_id', x.value ->> 'pupil_id'));
+  end if;
 
   with items as (
     select (x ->> 'pupil_id')::uuid as pupil_id, (x ->> 'score')::numeric as score, x ->> 'feedback' as feedback
@@ -691,15 +839,18 @@ begin
     'updated', v_counts.updated,
     'created', v_counts.created,
     'skipped', jsonb_array_length(v_valid) - v_counts.updated - v_counts.created,
-    'errors', v_errors
+    'errors', v_errors,
+    'stale', v_stale
   );
 end
 $$;
 comment on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) is
 'Applies AI scores and feedback for one activity of one assignment ({groupId}__{lessonId}); keeps teacher '
-'overrides and criterion marks; creates a submission where there was none. Enqueues the pupils touched; returns '
-'{updated, created, skipped, errors}. Callers: the AI webhook (service_role), teachers of the class. Errors: '
-'PLV01, PLV02, PLV05, PLV06, PLV12, PLN02, PLN03, PLN04, PLN07, 42501.';
+'overrides and criterion marks; creates a submission where there was none; skips an item whose revision is no '
+'longer the pupil''s answer. Enqueues the pupils touched; returns {updated, created, skipped, errors, stale: '
+'[{pupil_id, revision, current_revision}]}. Callers: the AI webhook (service_role), teachers of the class in the '
+'lesson''s subject. Errors: PLV01, PLV02, PLV05, PLV06, PLV12, PLV13 (ai_meta over 16384 bytes or depth 8), '
+'PLN02, PLN03, PLN04, PLN07, 42501.';
 
 -- Clear the AI marks of one activity for the pupils of one assignment's class.
 create or replace function public.results_clear_ai_marks(group_assignment_id text, activity_id uuid)
@@ -791,6 +942,15 @@ declare
 begin
   perform private.require(groups_remove_member.user_id, 'user_id');
   perform private.assert_can_teach_group(groups_remove_member.group_id);
+  -- A teacher may take pupils off their class list; who teaches a class is the enrolment's to say.
+  if not private.caller_bypasses_rls() and exists (
+    select from public.group_membership as gm
+    where gm.group_id = groups_remove_member.group_id and gm.user_id = groups_remove_member.user_id
+      and gm.role = 'teacher'
+  ) then
+    raise exception 'only the school''s enrolment (service role) may remove a teacher from a class'
+      using errcode = '42501';
+  end if;
   delete from public.group_membership as gm
   where gm.group_id = groups_remove_member.group_id and gm.user_id = groups_remove_member.user_id
   returning gm.role into v_old;
@@ -802,7 +962,7 @@ end
 $$;
 comment on function public.groups_remove_member(text, uuid) is
 'Removes a person from a class (idempotent). Enqueues a removed pupil; returns {removed, role}. Callers: teachers of '
-'the class, service_role. Errors: PLV01, PLN02, 42501.';
+'the class (pupils only), service_role. Errors: PLV01, PLN02 (service role), 42501.';
 
 -- Assign a lesson to a class (or change its start date and feedback visibility).
 create or replace function public.lessons_assign(
@@ -816,11 +976,25 @@ as $$
 declare
   v_row public.lesson_assignments;
   v_new boolean;
+  v_lesson_subject text;
+  v_group_subject text;
 begin
   perform private.require(lessons_assign.lesson_id, 'lesson_id');
   perform private.assert_can_teach_group(lessons_assign.group_id);
-  if not exists (select from public.lessons as l where l.lesson_id = lessons_assign.lesson_id) then
+  select u.subject into v_lesson_subject
+  from public.lessons as l
+  inner join public.units as u on l.unit_id = u.unit_id
+  where l.lesson_id = lessons_assign.lesson_id;
+  if not found then
     raise exception 'unknown lesson %', lessons_assign.lesson_id using errcode = 'PLN04';
+  end if;
+  -- The assignment is what marking authority trusts (assert_can_mark): a class only ever gets lessons
+  -- of its own subject, whoever asks.
+  select g.subject into v_group_subject from public.groups as g where g.group_id = lessons_assign.group_id;
+  if v_lesson_subject is distinct from v_group_subject then
+    raise exception 'lesson % is a % lesson; class % studies %', lessons_assign.lesson_id, v_lesson_subject,
+      lessons_assign.group_id, v_group_subject
+      using errcode = 'PLV14', hint = 'Assign lessons of a unit of the class''s subject.';
   end if;
   v_new := not exists (
     select from public.lesson_assignments as la
@@ -845,9 +1019,9 @@ begin
 end
 $$;
 comment on function public.lessons_assign(text, uuid, date, boolean) is
-'Assigns a lesson to a class (start date and feedback visibility do not affect reports). Enqueues the class''s '
-'pupils when newly assigned; returns the assignment row. Callers: teachers of the class, service_role. Errors: '
-'PLV01, PLN02, PLN04, 42501.';
+'Assigns a lesson of the class''s subject to a class (start date and feedback visibility do not affect reports). '
+'Enqueues the class''s pupils when newly assigned; returns the assignment row. Callers: teachers of the class, '
+'service_role. Errors: PLV01, PLN02 (service role), PLN04, PLV14 (the lesson is of another subject), 42501.';
 
 -- Unassign a lesson from a class.
 create or replace function public.lessons_unassign(group_id text, lesson_id uuid)
@@ -921,6 +1095,7 @@ declare
 begin
   perform private.require(activities_set_criteria.activity_id, 'activity_id');
   perform private.require(activities_set_criteria.success_criteria_ids, 'success_criteria_ids');
+  perform private.assert_batch_size(cardinality(activities_set_criteria.success_criteria_ids), 'success_criteria_ids', 100);
   select a.* into v_activity from public.activities as a where a.activity_id = activities_set_criteria.activity_id
   for update;
   if not found then
@@ -960,7 +1135,8 @@ end
 $$;
 comment on function public.activities_set_criteria(uuid, uuid[]) is
 'Replaces the success criteria linked to an activity. Enqueues the pupils with that lesson assigned when the '
-'links changed; returns the links. Callers: teachers of the subject, service_role. Errors: PLV01, PLN03, PLN05, 42501.';
+'links changed; returns the links. Callers: teachers of the subject, service_role. Errors: PLV01, PLN03, PLN05, '
+'PLV13 (over 100 criteria), 42501.';
 
 -- Change an activity's summative flag, active flag or type.
 create or replace function public.activities_update(
@@ -1156,6 +1332,8 @@ comment on function public.level_boundaries_set(integer, jsonb) is
 
 revoke all on function private.require(anyelement, text) from public;
 revoke all on function private.assert_score(numeric, text) from public;
+revoke all on function private.assert_json_limits(jsonb, text, integer, integer) from public;
+revoke all on function private.assert_batch_size(integer, text, integer) from public;
 revoke all on function private.pupils_assigned_lessons(uuid[]) from public;
 revoke all on function private.assert_can_mark(uuid, uuid) from public;
 revoke all on function private.assert_can_submit(uuid, uuid, text) from public;
@@ -1167,7 +1345,7 @@ revoke all on function private.assert_can_edit_curriculum(uuid) from public;
 revoke all on function public.submissions_submit_answer(uuid, text, text, text, uuid) from public, anon;
 revoke all on function public.submissions_record_upload(uuid, text, text, uuid) from public, anon;
 revoke all on function public.submissions_delete_upload(uuid, uuid) from public, anon;
-revoke all on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text) from public, anon;
+revoke all on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text, bigint) from public, anon;
 revoke all on function public.results_reset_feedback(uuid, uuid) from public, anon;
 revoke all on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) from public, anon;
 revoke all on function public.results_clear_ai_marks(text, uuid) from public, anon;
@@ -1183,7 +1361,7 @@ revoke all on function public.level_boundaries_set(integer, jsonb) from public, 
 grant execute on function public.submissions_submit_answer(uuid, text, text, text, uuid) to authenticated, service_role;
 grant execute on function public.submissions_record_upload(uuid, text, text, uuid) to authenticated, service_role;
 grant execute on function public.submissions_delete_upload(uuid, uuid) to authenticated, service_role;
-grant execute on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text) to authenticated, service_role;
+grant execute on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text, bigint) to authenticated, service_role;
 grant execute on function public.results_reset_feedback(uuid, uuid) to authenticated, service_role;
 grant execute on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) to authenticated, service_role;
 grant execute on function public.results_clear_ai_marks(text, uuid) to authenticated, service_role;

@@ -63,6 +63,7 @@ as $$
       'score', c.cell_score,
       'source', c.source,
       'submissionId', c.submission_id,
+      'revision', s.revision,
       'status', s.status,
       'submittedAt', s.submitted_at,
       'hasUpload', coalesce(s.body ? 'path', false),
@@ -80,8 +81,8 @@ as $$
 $$;
 comment on function private.result_cells(uuid[], uuid, uuid) is
 'The results-grid cells of the pupils for one lesson (optionally one activity), from private.live_cells: '
-'{pupilId, activityId, state, score, source, submissionId, status, submittedAt, hasUpload, aiScore, aiFeedback, '
-'aiMarkedAt, updatedAt}. Callers: read_assignment_results, read_assignment_results_slice, '
+'{pupilId, activityId, state, score, source, submissionId, revision, status, submittedAt, hasUpload, aiScore, '
+'aiFeedback, aiMarkedAt, updatedAt}. Callers: read_assignment_results, read_assignment_results_slice, '
 'broadcast_assignment_update.';
 
 -- Raise unless the caller may read the results grid of (group, lesson); returns the lesson.
@@ -237,7 +238,9 @@ begin
       hint = 'Give pupil_id for one row, activity_id for one column, both for one cell.';
   end if;
   if read_assignment_results_slice.pupil_id is not null then
-    if not private.profile_exists(read_assignment_results_slice.pupil_id) then
+    -- Only the service role learns that a uuid is nobody's: to a teacher, an unknown pupil is just
+    -- not a pupil of the class (profiles are not theirs to probe).
+    if private.caller_bypasses_rls() and not private.profile_exists(read_assignment_results_slice.pupil_id) then
       raise exception 'unknown pupil %', read_assignment_results_slice.pupil_id using errcode = 'PLN01';
     end if;
     if not exists (

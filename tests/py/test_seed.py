@@ -134,14 +134,21 @@ def test_curriculum_and_assignments(school: tuple[str, seed.SeedSummary]) -> Non
             """
         ).fetchall()
         assert sorted(links) == [(False, 0, 0, False), (True, 1, 6, True)]
+        # Every MCQ has a key among its options and every text question a model answer, both kept in
+        # activity_answer_keys (never in the pupil-readable body_data).
         assert conn.execute(
-            "select count(*) from public.activities where type = 'multiple-choice-question'"
-            " and not body_data -> 'options'"
-            " @> jsonb_build_array(jsonb_build_object('id', body_data -> 'correct_option_id'))"
+            "select count(*) from public.activities as a"
+            " left join public.activity_answer_keys as k on a.activity_id = k.activity_id"
+            " where a.type = 'multiple-choice-question'"
+            " and not a.body_data -> 'options' @> jsonb_build_array(jsonb_build_object('id', k.correct_option_id))"
         ).fetchone() == (0,)
         assert conn.execute(
-            "select count(*) from public.activities"
-            " where type in ('short-text-question', 'long-text-question') and not body_data ? 'model_answer'"
+            "select count(*) from public.activities as a"
+            " left join public.activity_answer_keys as k on a.activity_id = k.activity_id"
+            " where a.type in ('short-text-question', 'long-text-question') and k.model_answer is null"
+        ).fetchone() == (0,)
+        assert conn.execute(
+            "select count(*) from public.activities where body_data ?| array['correct_option_id', 'model_answer']"
         ).fetchone() == (0,)
         assert conn.execute("select min(level), max(level) from public.success_criteria").fetchone() == (1, 5)
         assert conn.execute("select bool_or(year > 11) from public.units").fetchone() == (True,)
@@ -226,7 +233,7 @@ def test_marks_are_consistent(school: tuple[str, seed.SeedSummary]) -> None:
             """
             select
               count(*) filter (where a.type = 'multiple-choice-question' and s.auto_score is distinct from
-                case when s.body ->> 'option_id' = a.body_data ->> 'correct_option_id' then 1 else 0 end),
+                case when s.body ->> 'option_id' = k.correct_option_id then 1 else 0 end),
               count(*) filter (where a.type <> 'multiple-choice-question' and s.auto_score is not null),
               count(*) filter (where s.ai_score is not null and (a.type not like '%text-question'
                 or s.ai_feedback is null or s.ai_marked_at < s.submitted_at
@@ -239,6 +246,7 @@ def test_marks_are_consistent(school: tuple[str, seed.SeedSummary]) -> None:
               count(*) filter (where s.updated_at < s.created_at)
             from public.submissions as s
             inner join public.activities as a on a.activity_id = s.activity_id
+            left join public.activity_answer_keys as k on a.activity_id = k.activity_id
             """
         ).fetchone()
         assert problems == (0,) * 8

@@ -42,8 +42,8 @@ select bag_eq(
 );
 select is(
   (select array_agg(k order by k) from (select payload from tests.rt_sent() limit 1) as m, jsonb_object_keys(m.payload) as k),
-  array['activityId', 'aiFeedback', 'aiMarkedAt', 'aiScore', 'assignmentId', 'hasUpload', 'pupilId', 'score', 'source',
-    'state', 'status', 'submissionId', 'submittedAt', 'updatedAt'],
+  array['activityId', 'aiFeedback', 'aiMarkedAt', 'aiScore', 'assignmentId', 'hasUpload', 'pupilId', 'revision', 'score',
+    'source', 'state', 'status', 'submissionId', 'submittedAt', 'updatedAt'],
   'the payload has exactly the contract''s keys'
 );
 select ok(
@@ -169,7 +169,7 @@ select is(
   public.results_apply_ai_marks(tests.w_assignment('W-7A', 'L1'), tests.w('AT'), format(
     '[{"pupil_id": "%s", "score": 0.4, "feedback": "fb1"}, {"pupil_id": "%s", "score": 0.6, "feedback": "fb2"}]',
     tests.w('P1'), tests.w('P2'))::jsonb) - 'errors',
-  '{"updated": 2, "created": 0, "skipped": 0}'::jsonb,
+  '{"updated": 2, "created": 0, "skipped": 0, "stale": []}'::jsonb,
   'T1 applies AI marks for P1 and P2'
 );
 select tests.clear_authentication();

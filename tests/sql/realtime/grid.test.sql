@@ -7,7 +7,7 @@
 begin;
 \ir ../helpers.psql
 \ir ../writes_helpers.psql
-select plan(61);
+select plan(64);
 
 select tests.build_worked_example();
 
@@ -94,19 +94,21 @@ select is((select r -> 'activities' from g where name = 'g1'),
 select is((select jsonb_array_length(r -> 'cells') from g where name = 'g1'), 2, 'two cells');
 select is(
   (select array_agg(k order by k) from jsonb_object_keys(tests.we_cell('g1', 'P', 'A1')) as k),
-  array['activityId', 'aiFeedback', 'aiMarkedAt', 'aiScore', 'hasUpload', 'pupilId', 'score', 'source', 'state',
-    'status', 'submissionId', 'submittedAt', 'updatedAt'],
+  array['activityId', 'aiFeedback', 'aiMarkedAt', 'aiScore', 'hasUpload', 'pupilId', 'revision', 'score', 'source',
+    'state', 'status', 'submissionId', 'submittedAt', 'updatedAt'],
   'a cell''s keys'
 );
 select is(tests.we_cell('g1', 'P', 'A1') - 'updatedAt',
   jsonb_build_object('pupilId', tests.we('P'), 'activityId', tests.we('A1'), 'state', 'marked', 'score', 1,
     'source', 'auto', 'submissionId', tests.we('E1'), 'status', 'submitted',
+    'revision', (select s.revision from public.submissions as s where s.submission_id = tests.we('E1')),
     'submittedAt', '2026-09-10 09:00+00'::timestamptz, 'hasUpload', false, 'aiScore', null, 'aiFeedback', null,
     'aiMarkedAt', null),
   'A1: marked, 1, auto');
 select is(tests.we_cell('g1', 'P', 'A2') - 'updatedAt',
   jsonb_build_object('pupilId', tests.we('P'), 'activityId', tests.we('A2'), 'state', 'marked', 'score', 0.75,
     'source', 'teacher_criteria', 'submissionId', tests.we('E2'), 'status', 'submitted',
+    'revision', (select s.revision from public.submissions as s where s.submission_id = tests.we('E2')),
     'submittedAt', '2026-09-10 09:05+00'::timestamptz, 'hasUpload', false, 'aiScore', 0.6, 'aiFeedback', null,
     'aiMarkedAt', '2026-09-10 10:00+00'::timestamptz),
   'A2: marked, 0.75 (the teacher''s criterion marks outrank the AI score 0.6), teacher_criteria, with the AI fields');
@@ -127,12 +129,13 @@ select is_empty(
 );
 select is(tests.we_cell('g2', 'P', 'A3'),
   jsonb_build_object('pupilId', tests.we('P'), 'activityId', tests.we('A3'), 'state', 'untouched', 'score', 0,
-    'source', 'missing', 'submissionId', null, 'status', null, 'submittedAt', null, 'hasUpload', false,
+    'source', 'missing', 'submissionId', null, 'revision', null, 'status', null, 'submittedAt', null, 'hasUpload', false,
     'aiScore', null, 'aiFeedback', null, 'aiMarkedAt', null, 'updatedAt', null),
   'A3: untouched, 0 (missing work counts against the pupil), source missing');
 select is(tests.we_cell('g2', 'P', 'A4') - 'updatedAt',
   jsonb_build_object('pupilId', tests.we('P'), 'activityId', tests.we('A4'), 'state', 'awaiting_marking',
     'score', null, 'source', null, 'submissionId', tests.we('E4'), 'status', 'submitted',
+    'revision', (select s.revision from public.submissions as s where s.submission_id = tests.we('E4')),
     'submittedAt', '2026-09-11 09:00+00'::timestamptz, 'hasUpload', false, 'aiScore', null, 'aiFeedback', null,
     'aiMarkedAt', null),
   'A4: awaiting_marking, no score, no source');
@@ -229,8 +232,8 @@ select is((select r -> 'cells' from g where name = 'col_a5'), '[]'::jsonb, 'A5 i
 
 -- 6. Errors ------------------------------------------------------------------------------------------
 select tests.authenticate_as(tests.we('T'));
-select is(tests.w_sqlstate($$select public.read_assignment_results('NOPE', tests.we('L1'))$$), 'PLN02',
-  'unknown class: PLN02');
+select is(tests.w_sqlstate($$select public.read_assignment_results('NOPE', tests.we('L1'))$$), '42501',
+  'unknown class: 42501 to a teacher, the same answer as a class someone else teaches');
 select is(tests.w_sqlstate($$select public.read_assignment_results('WE-8A-IT', tests.we('L3'))$$), 'PLN07',
   'a lesson not assigned to the class: PLN07');
 select is(tests.w_sqlstate($$select public.read_assignment_results('WE-8A-IT', tests.we('NONE'))$$), 'PLN04',
@@ -241,7 +244,7 @@ select is(tests.w_sqlstate($$select public.read_assignment_results_slice('WE-8A-
   'a slice of nothing: PLV01');
 select is(
   tests.w_sqlstate($$select public.read_assignment_results_slice('WE-8A-IT', tests.we('L1'), tests.we('NONE'))$$),
-  'PLN01', 'a slice of an unknown pupil: PLN01');
+  'PLV04', 'a slice of an unknown pupil: PLV04 to a teacher (not a pupil of the class: profiles are not theirs to probe)');
 select is(
   tests.w_sqlstate($$select public.read_assignment_results_slice('WE-8A-IT', tests.we('L1'), tests.we('T'))$$),
   'PLV04', 'a slice of someone who is not a pupil of the class: PLV04');
@@ -252,7 +255,15 @@ select is(
   tests.w_sqlstate($$select public.read_assignment_results_slice('WE-8A-IT', tests.we('L1'), activity_id => tests.we('A3'))$$),
   'PLV06', 'a slice of an activity of another lesson: PLV06');
 select is(tests.w_sqlstate($$select public.read_assignment_results_slice('NOPE', tests.we('L1'), tests.we('P'))$$),
-  'PLN02', 'a slice of an unknown class: PLN02');
+  '42501', 'a slice of an unknown class: 42501 to a teacher');
+select tests.authenticate_as_service_role();
+select is(tests.w_sqlstate($$select public.read_assignment_results('NOPE', tests.we('L1'))$$), 'PLN02',
+  'unknown class: PLN02 to the service role');
+select is(
+  tests.w_sqlstate($$select public.read_assignment_results_slice('WE-8A-IT', tests.we('L1'), tests.we('NONE'))$$),
+  'PLN01', 'a slice of an unknown pupil: PLN01 to the service role');
+select is(tests.w_sqlstate($$select public.read_assignment_results_slice('NOPE', tests.we('L1'), tests.we('P'))$$),
+  'PLN02', 'a slice of an unknown class: PLN02 to the service role');
 select tests.clear_authentication();
 
 -- 7. Access ----------------------------------------------------------------------------------------------

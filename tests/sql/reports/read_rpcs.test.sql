@@ -22,7 +22,7 @@ select is(public.report_pupil('e0000000-0000-4000-8000-000000000002') #>> '{subj
   'the teacher reads the pupil report');
 select is(json_array_length(public.report_group('WE-8A-IT') -> 'pupils'), 2, 'the teacher reads the class report: 2 pupils');
 select is(public.report_group('WE-8A-IT') #>> '{pupils,0,last_name}', 'Classmate', 'pupils sorted by last name');
-select throws_ok($$select public.report_group('WE-9Z-IT')$$, '42501', 'you do not teach class WE-9Z-IT',
+select throws_ok($$select public.report_group('WE-9Z-IT')$$, '42501', 'class WE-9Z-IT is unknown or you do not teach it',
   'but not the report of a class taught by someone else');
 select throws_ok($$select public.report_pupil('e0000000-0000-4000-8000-000000000012')$$, '42501', null,
   'nor a pupil of another class');
@@ -30,7 +30,8 @@ select throws_ok($$select public.report_pupil('e0000000-0000-4000-8000-000000000
 -- A teacher of another class.
 select tests.authenticate_as('e0000000-0000-4000-8000-000000000011');
 select throws_ok($$select public.report_pupil('e0000000-0000-4000-8000-000000000002')$$, '42501',
-  'you may not read this pupil''s work', 'a teacher of another class cannot read the pupil report');
+  'pupil e0000000-0000-4000-8000-000000000002 is unknown or you may not read their work',
+  'a teacher of another class cannot read the pupil report');
 select throws_ok($$select public.report_group('WE-8A-IT')$$, '42501', null, 'nor the class report');
 select is_empty($$select * from public.report_pupil_unit_summaries where pupil_id = 'e0000000-0000-4000-8000-000000000002'$$,
   'nor the cached rows directly (RLS)');

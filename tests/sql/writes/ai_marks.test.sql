@@ -27,7 +27,7 @@ select lives_ok(
   'T1 applies a batch of AI marks'
 );
 select tests.clear_authentication();
-select is((select r - 'errors' from w_res where name = 'ai1'), '{"updated": 1, "created": 1, "skipped": 0}'::jsonb,
+select is((select r - 'errors' from w_res where name = 'ai1'), '{"updated": 1, "created": 1, "skipped": 0, "stale": []}'::jsonb,
   'P1''s submission updated, P2''s created, none skipped');
 select is(
   (select jsonb_agg(e - 'message') from w_res, jsonb_array_elements(r -> 'errors') as e where name = 'ai1'),
@@ -70,7 +70,7 @@ select is(
   public.results_apply_ai_marks(tests.w_assignment('W-7A', 'L1'), tests.w('AT'), jsonb_build_array(
     jsonb_build_object('pupil_id', tests.w('P1'), 'score', 0.4, 'feedback', 'fb1'),
     jsonb_build_object('pupil_id', tests.w('P2'), 'score', 0.6, 'feedback', 'fb2'))),
-  '{"updated": 0, "created": 0, "skipped": 2, "errors": []}'::jsonb,
+  '{"updated": 0, "created": 0, "skipped": 2, "errors": [], "stale": []}'::jsonb,
   'the same values again: skipped 2'
 );
 select tests.clear_authentication();
@@ -80,7 +80,7 @@ select is(
   public.results_apply_ai_marks(tests.w_assignment('W-7A', 'L1'), tests.w('AT'), jsonb_build_array(
     jsonb_build_object('pupil_id', tests.w('P1'), 'score', 0.4, 'feedback', 'fb1'),
     jsonb_build_object('pupil_id', tests.w('P2'), 'score', 0.65, 'feedback', 'fb2'))),
-  '{"updated": 1, "created": 0, "skipped": 1, "errors": []}'::jsonb,
+  '{"updated": 1, "created": 0, "skipped": 1, "errors": [], "stale": []}'::jsonb,
   'one new score: updated 1, skipped 1'
 );
 select tests.clear_authentication();
@@ -92,7 +92,7 @@ select tests.authenticate_as_service_role();
 select is(
   public.results_apply_ai_marks(tests.w_assignment('W-7A', 'L1'), tests.w('AN'),
     jsonb_build_array(jsonb_build_object('pupil_id', tests.w('P2'), 'score', 0.9))) - 'errors',
-  '{"updated": 0, "created": 1, "skipped": 0}'::jsonb,
+  '{"updated": 0, "created": 1, "skipped": 0, "stale": []}'::jsonb,
   'the service role applies a mark without feedback: created 1'
 );
 select tests.clear_authentication();
@@ -156,8 +156,8 @@ select throws_ok($$select public.results_apply_ai_marks('W-7A__not-a-uuid', test
   'apply: lesson part not a uuid -> PLV12');
 select throws_ok($$select public.results_apply_ai_marks('__' || tests.w('L1'), tests.w('AT'), '[]')$$, 'PLV12', null,
   'apply: empty class part -> PLV12');
-select throws_ok($$select public.results_apply_ai_marks(tests.w_assignment('NOPE', 'L1'), tests.w('AT'), '[]')$$, 'PLN02', null,
-  'apply: unknown class -> PLN02');
+select throws_ok($$select public.results_apply_ai_marks(tests.w_assignment('NOPE', 'L1'), tests.w('AT'), '[]')$$, '42501', null,
+  'apply: unknown class -> 42501, as for a class the teacher does not teach');
 select throws_ok($$select public.results_apply_ai_marks(tests.w_assignment('W-7A', 'NONE'), tests.w('AT'), '[]')$$, 'PLN04', null,
   'apply: unknown lesson -> PLN04');
 select throws_ok($$select public.results_apply_ai_marks(tests.w_assignment('W-7A', 'L2'), tests.w('A2'), '[]')$$, 'PLN07', null,
@@ -236,8 +236,8 @@ select throws_ok($$select public.results_clear_ai_marks(tests.w_assignment('W-7A
   'clear: activity_id NULL -> PLV01');
 select throws_ok($$select public.results_clear_ai_marks('W-7A', tests.w('AT'))$$, 'PLV12', null,
   'clear: malformed group_assignment_id -> PLV12');
-select throws_ok($$select public.results_clear_ai_marks(tests.w_assignment('NOPE', 'L1'), tests.w('AT'))$$, 'PLN02', null,
-  'clear: unknown class -> PLN02');
+select throws_ok($$select public.results_clear_ai_marks(tests.w_assignment('NOPE', 'L1'), tests.w('AT'))$$, '42501', null,
+  'clear: unknown class -> 42501, as for a class the teacher does not teach');
 select throws_ok($$select public.results_clear_ai_marks(tests.w_assignment('W-7A', 'NONE'), tests.w('AT'))$$, 'PLN04', null,
   'clear: unknown lesson -> PLN04');
 select throws_ok($$select public.results_clear_ai_marks(tests.w_assignment('W-7A', 'L2'), tests.w('A2'))$$, 'PLN07', null,

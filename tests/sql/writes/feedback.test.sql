@@ -171,6 +171,9 @@ select throws_ok($$select public.results_save_feedback(null, tests.w('P1'), 0.5)
 select throws_ok($$select public.results_save_feedback(tests.w('AT'), null, 0.5)$$, 'PLV01', null, 'save: pupil_id NULL -> PLV01');
 select throws_ok($$select public.results_save_feedback(tests.w('AT'), tests.w('P1'))$$, 'PLV01', null,
   'save: nothing to save -> PLV01');
+-- Only the service role is told which id is unknown or unassigned; a teacher gets 42501 for each
+-- (tests/sql/security/hostile.test.sql).
+select tests.authenticate_as_service_role();
 select throws_ok($$select public.results_save_feedback(tests.w('NONE'), tests.w('P1'), 0.5)$$, 'PLN03', null,
   'save: unknown activity -> PLN03');
 select throws_ok($$select public.results_save_feedback(tests.w('AT'), tests.w('NONE'), 0.5)$$, 'PLN01', null,
@@ -179,6 +182,7 @@ select throws_ok($$select public.results_save_feedback(tests.w('AT'), tests.w('P
   'save: a pupil in no class with this work -> PLV04');
 select throws_ok($$select public.results_save_feedback(tests.w('A2'), tests.w('P1'), 0.5)$$, 'PLV04', null,
   'save: a lesson not assigned to the pupil''s classes -> PLV04');
+select tests.authenticate_as(tests.w('T1'));
 select throws_ok($$select public.results_save_feedback(tests.w('AT'), tests.w('P1'), -0.1)$$, 'PLV02', null,
   'save: override -0.1 -> PLV02');
 select throws_ok($$select public.results_save_feedback(tests.w('AT'), tests.w('P1'), 1.1)$$, 'PLV02', null,
@@ -243,6 +247,7 @@ select throws_ok($$select public.results_save_feedback(tests.w('AT'), tests.w('P
   'PLV07', null, 'save: feedback of 20001 characters -> PLV07');
 select throws_ok($$select public.results_reset_feedback(null, tests.w('P1'))$$, 'PLV01', null, 'reset: activity_id NULL -> PLV01');
 select throws_ok($$select public.results_reset_feedback(tests.w('AT'), null)$$, 'PLV01', null, 'reset: pupil_id NULL -> PLV01');
+select tests.authenticate_as_service_role();
 select throws_ok($$select public.results_reset_feedback(tests.w('NONE'), tests.w('P1'))$$, 'PLN03', null,
   'reset: unknown activity -> PLN03');
 select throws_ok($$select public.results_reset_feedback(tests.w('AT'), tests.w('NONE'))$$, 'PLN01', null,

@@ -8,7 +8,7 @@
 begin;
 \ir ../helpers.psql
 \ir ../writes_helpers.psql
-select plan(150);
+select plan(151);
 
 select tests.w_build();
 
@@ -73,8 +73,11 @@ select is_empty($$select * from private.report_differences(array[tests.w('P4')])
 select tests.authenticate_as(tests.w('T1'));
 select is(public.groups_remove_member('W-7A', tests.w('P4')), '{"removed": false, "role": null}',
   'removing again: removed false');
+select throws_ok($$select public.groups_remove_member('W-7A', tests.w('T3'))$$, '42501', null,
+  'T1 may not remove the teacher T3: who teaches a class is the enrolment''s to say');
+select tests.authenticate_as_service_role();
 select is(public.groups_remove_member('W-7A', tests.w('T3')), '{"removed": true, "role": "teacher"}',
-  'removing the teacher T3');
+  'the service role removes the teacher T3');
 select tests.clear_authentication();
 select is_empty($$select * from tests.w_pending()$$, 'neither enqueues anybody');
 
@@ -274,14 +277,14 @@ select throws_ok($$select public.groups_add_member('W-7A', tests.w('P4'), null)$
 select tests.authenticate_as(tests.w('T1'));
 select throws_ok($$select public.groups_remove_member(null, tests.w('P1'))$$, 'PLV01', null, 'remove member: group_id NULL -> PLV01');
 select throws_ok($$select public.groups_remove_member('W-7A', null)$$, 'PLV01', null, 'remove member: user_id NULL -> PLV01');
-select throws_ok($$select public.groups_remove_member('NOPE', tests.w('P1'))$$, 'PLN02', null, 'remove member: unknown class -> PLN02');
+select throws_ok($$select public.groups_remove_member('NOPE', tests.w('P1'))$$, '42501', null, 'remove member: unknown class -> 42501 to a teacher');
 select throws_ok($$select public.lessons_assign(null, tests.w('L2'))$$, 'PLV01', null, 'assign: group_id NULL -> PLV01');
 select throws_ok($$select public.lessons_assign('W-7A', null)$$, 'PLV01', null, 'assign: lesson_id NULL -> PLV01');
-select throws_ok($$select public.lessons_assign('NOPE', tests.w('L2'))$$, 'PLN02', null, 'assign: unknown class -> PLN02');
+select throws_ok($$select public.lessons_assign('NOPE', tests.w('L2'))$$, '42501', null, 'assign: unknown class -> 42501 to a teacher');
 select throws_ok($$select public.lessons_assign('W-7A', tests.w('NONE'))$$, 'PLN04', null, 'assign: unknown lesson -> PLN04');
 select throws_ok($$select public.lessons_unassign(null, tests.w('L1'))$$, 'PLV01', null, 'unassign: group_id NULL -> PLV01');
 select throws_ok($$select public.lessons_unassign('W-7A', null)$$, 'PLV01', null, 'unassign: lesson_id NULL -> PLV01');
-select throws_ok($$select public.lessons_unassign('NOPE', tests.w('L1'))$$, 'PLN02', null, 'unassign: unknown class -> PLN02');
+select throws_ok($$select public.lessons_unassign('NOPE', tests.w('L1'))$$, '42501', null, 'unassign: unknown class -> 42501 to a teacher');
 select tests.clear_authentication();
 select tests.authenticate_as(tests.w('T2'));
 select throws_ok($$select public.activities_set_criteria(null, array[tests.w('C1')])$$, 'PLV01', null,
