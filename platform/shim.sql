@@ -31,6 +31,14 @@ $shim$;
 grant anon, authenticated, service_role to authenticator;
 grant anon, authenticated, service_role to postgres;
 
+-- Supabase's role settings: a request as anon may run 3 s, as authenticated 8 s; the authenticator
+-- (PostgREST's login) runs 8 s and waits at most 8 s for a lock. PostgREST applies the impersonated
+-- role's settings per request, and glue.rpc.PgRpc does the same.
+alter role anon set statement_timeout = '3s';
+alter role authenticated set statement_timeout = '8s';
+alter role authenticator set statement_timeout = '8s';
+alter role authenticator set lock_timeout = '8s';
+
 -- Supabase's default privileges: objects that postgres creates in public are granted to the API
 -- roles. Migrations must revoke what they do not mean to expose; the local platform behaves the same.
 grant usage on schema public to anon, authenticated, service_role;

@@ -1,7 +1,9 @@
 -- Access control audit (issue 7, item 4). The catalog checks enumerate pg_class and pg_proc, so a table
 -- or function added later is audited without touching this file; the lists of who may execute which RPC
 -- are explicit, so a new RPC fails here until it is consciously added (and called by outsiders below).
---   1. tables: RLS enabled on every public table, forced nowhere, a policy wherever authenticated may read
+--   1. tables: RLS enabled on every public table, forced nowhere, a policy wherever authenticated may read;
+--      answer keys out of pupils' reach, no cross-subject assignment, every written text, JSON and score
+--      column bounded
 --   2. every SECURITY DEFINER function of public and private pins search_path = ''; no function that may
 --      write forces custom plans (that would re-plan its foreign-key checks row by row)
 --   3. functions: nothing executable by anon or PUBLIC; the RPCs of signed-in users and the service-only
@@ -16,7 +18,7 @@
 begin;
 \ir ../helpers.psql
 \ir ../writes_helpers.psql
-select plan(154);
+select plan(158);
 
 -- The project's functions and procedures: schemas public and private, minus anything an extension owns.
 -- acl is the effective ACL (a NULL proacl means the default: EXECUTE to PUBLIC).
@@ -179,6 +181,47 @@ select is_empty(
       and (has_table_privilege('anon', r.rel_oid, 'select') or has_table_privilege('authenticated', r.rel_oid, 'select'))
       and not (r.kind = 'v' and coalesce(r.options, '{}') && array['security_invoker=true', 'security_invoker=on'])$$,
   'no view, materialized view or foreign table in public is readable by the API roles around RLS (views: security_invoker)'
+);
+
+-- 1b. What a hostile pupil or teacher relied on (tests/sql/security/hostile.test.sql tries each) -------------
+select is(
+  (select convalidated from pg_catalog.pg_constraint
+   where conrelid = 'public.activities'::regclass and conname = 'activities_body_data_answer_key_check'),
+  true, 'activities.body_data may hold no answer key (a validated CHECK): pupils read that column'
+);
+select is_empty(
+  $$select p.policyname from pg_catalog.pg_policies as p
+    where p.schemaname = 'public' and p.tablename = 'activity_answer_keys' and p.qual = 'true'
+    union all select 'no policy' where not exists (
+      select from pg_catalog.pg_policies as p where p.schemaname = 'public' and p.tablename = 'activity_answer_keys')$$,
+  'the answer keys have a policy, and it is not open to every signed-in user'
+);
+select is_empty(
+  $$select la.group_id || ' / ' || la.lesson_id
+    from public.lesson_assignments as la
+    inner join public.groups as g on la.group_id = g.group_id
+    inner join public.lessons as l on la.lesson_id = l.lesson_id
+    inner join public.units as u on l.unit_id = u.unit_id
+    where u.subject <> g.subject$$,
+  'no lesson is assigned to a class of another subject (marking authority trusts assignments)'
+);
+select is_empty(
+  $$select c.relname || '.' || a.attname
+    from pg_catalog.pg_attribute as a
+    inner join pg_catalog.pg_class as c on a.attrelid = c.oid
+    where c.oid in ('public.submissions'::regclass, 'public.submission_criterion_scores'::regclass,
+        'public.activity_answer_keys'::regclass)
+      and a.attnum > 0 and not a.attisdropped
+      and a.atttypid in ('text'::regtype, 'jsonb'::regtype, 'numeric'::regtype)
+      and not exists (
+        select from pg_catalog.pg_constraint as k
+        where k.conrelid = c.oid and k.contype = 'c' and a.attnum = any(k.conkey)
+          and pg_catalog.pg_get_constraintdef(k.oid) ~ case a.atttypid
+            when 'numeric'::regtype then 'scale\('
+            else '(length\(|= ANY)'
+          end
+      )$$,
+  'every text, JSON and score column that callers write is bounded by a CHECK (length, size, or decimal places)'
 );
 
 -- 2. SECURITY DEFINER functions pin search_path ------------------------------------------------------------
