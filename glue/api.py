@@ -87,7 +87,9 @@ def results_save_feedback(
     override_score: float | None = None,
     criterion_scores: Sequence[CriterionScore] | None = None,
     feedback: str | None = None,
+    expected_revision: int | None = None,
 ) -> dict[str, Any]:
+    """With expected_revision (the cell's `revision`), a save for a changed answer raises Conflict (PLS03)."""
     return _obj(
         _call(
             client,
@@ -97,6 +99,7 @@ def results_save_feedback(
             override_score=override_score,
             criterion_scores=list(criterion_scores) if criterion_scores is not None else None,
             feedback=feedback,
+            expected_revision=expected_revision,
         )
     )
 

@@ -196,10 +196,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from glue.results import Results
     from glue.webhook import WebhookApp
 
-    key = os.environ.get("AI_WEBHOOK_KEY") or os.environ.get("SUPABASE_SERVICE_ROLE_KEY")
+    # The webhook's own key, never the service role key: whoever holds it is the AI vendor.
+    key = os.environ.get("AI_WEBHOOK_KEY", "").strip()
     if not key:
         print(
-            "glue: set AI_WEBHOOK_KEY (or SUPABASE_SERVICE_ROLE_KEY): the key the AI marker must send",
+            "glue: set AI_WEBHOOK_KEY to the key the AI marker must send (a secret of its own: the webhook"
+            " never accepts SUPABASE_SERVICE_ROLE_KEY in its place)",
             file=sys.stderr,
         )
         return EXIT_USAGE

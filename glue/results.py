@@ -71,6 +71,7 @@ class Results:
         override_score: float | None = None,
         criterion_scores: Sequence[CriterionScore] | None = None,
         feedback: str | None = None,
+        expected_revision: int | None = None,
     ) -> dict[str, Any]:
         params = {
             "activity_id": activity_id,
@@ -78,6 +79,7 @@ class Results:
             "override_score": override_score,
             "criterion_scores": criterion_scores,
             "feedback": feedback,
+            "expected_revision": expected_revision,
         }
         row = self._traced(
             "/results/assignments/feedback",
@@ -90,6 +92,7 @@ class Results:
                 override_score=override_score,
                 criterion_scores=criterion_scores,
                 feedback=feedback,
+                expected_revision=expected_revision,
             ),
         )
         self.fire([pupil_id])
@@ -170,7 +173,7 @@ class Results:
             aiBatchSize=len(results),
         )
         if int(counts.get("updated") or 0) + int(counts.get("created") or 0) > 0:  # else nothing was enqueued
-            rejected = {str(e.get("pupil_id")) for e in counts.get("errors", [])}
+            rejected = {str(e.get("pupil_id")) for e in [*counts.get("errors", []), *counts.get("stale", [])]}
             self.fire(str(r["pupil_id"]) for r in results if str(r.get("pupil_id")) not in rejected)
         return counts
 

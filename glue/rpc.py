@@ -148,12 +148,28 @@ where n.nspname = 'public' and p.proname = %s and p.prokind = 'f'
 """
 
 
+# The timeouts PostgREST runs a request under: those of its login role (authenticator), overridden by
+# those of the role it switches to (on Supabase: anon 3 s, authenticated 8 s, authenticator 8 s and
+# locks 8 s). Read from the catalog, so that a project's own settings are the ones emulated.
+_ROLE_TIMEOUTS = """
+select split_part(c.setting, '=', 1), substr(c.setting, strpos(c.setting, '=') + 1)
+from pg_db_role_setting as d
+join pg_roles as r on r.oid = d.setrole
+cross join lateral unnest(d.setconfig) with ordinality as c (setting, n)
+where r.rolname in ('authenticator', %s)
+  and d.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+  and split_part(c.setting, '=', 1) in ('statement_timeout', 'lock_timeout')
+order by r.rolname = %s, d.setdatabase, c.n
+"""
+
+
 class PgRpc:
     """RPCs over psycopg, one transaction per call, as PostgREST runs them.
 
     `role` is the role the call runs as (service_role by default, as with the service key);
     `as_user(user_id)` gives a client acting as that signed-in user (role authenticated, claims
-    with sub), sharing the same pool.
+    with sub), sharing the same pool. Each call runs under the role's statement and lock timeouts
+    as PostgREST applies them (_ROLE_TIMEOUTS); `statement_timeout` overrides the statement's.
     """
 
     def __init__(
@@ -164,7 +180,7 @@ class PgRpc:
         claims: Mapping[str, Any] | None = None,
         pool: ConnectionPool | None = None,
         max_size: int = 8,
-        statement_timeout: str = "30s",
+        statement_timeout: str | None = None,
         connect_timeout: float = 10.0,
     ) -> None:
         self.dsn = dsn or database_url()
@@ -182,6 +198,7 @@ class PgRpc:
             name="glue-rpc",
         )
         self._signatures: dict[str, _Signature] = {}
+        self._timeouts: dict[str, tuple[str, str]] = {}  # role -> (statement_timeout, lock_timeout)
         self._lock = threading.Lock()
 
     def as_user(self, user_id: uuid.UUID | str) -> PgRpc:
@@ -202,6 +219,7 @@ class PgRpc:
             connect_timeout=self.connect_timeout,
         )
         view._signatures = self._signatures
+        view._timeouts = self._timeouts
         return view
 
     def close(self) -> None:
@@ -232,14 +250,33 @@ class PgRpc:
             self._signatures[fn] = sig
         return sig
 
+    def _role_timeouts(self, conn: psycopg.Connection) -> tuple[str, str]:
+        """(statement_timeout, lock_timeout) for this role, as PostgREST would run it ('0': none)."""
+        with self._lock:
+            cached = self._timeouts.get(self.role)
+        if cached is not None:
+            return cached
+        rows: list[tuple[str, str]] = conn.execute(_ROLE_TIMEOUTS, (self.role, self.role)).fetchall()
+        found = dict(rows)  # the role's own settings come last, so they win
+        timeouts = (found.get("statement_timeout", "0"), found.get("lock_timeout", "0"))
+        with self._lock:
+            self._timeouts[self.role] = timeouts
+        return timeouts
+
     def call(self, fn: str, params: Mapping[str, JSON] | None = None) -> JSON:
         args = dict(params or {})
         try:
             with self.pool.connection(timeout=self.connect_timeout) as conn, conn.transaction():
+                statement_timeout, lock_timeout = self._role_timeouts(conn)
                 conn.execute(
                     "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
-                    " set_config('statement_timeout', %s, true)",
-                    (self.role, json.dumps(self.claims), self.statement_timeout),
+                    " set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)",
+                    (
+                        self.role,
+                        json.dumps(self.claims),
+                        self.statement_timeout or statement_timeout,
+                        lock_timeout,
+                    ),
                 )
                 query, values = self._build(conn, fn, args)
                 row = conn.execute(query, values).fetchone()

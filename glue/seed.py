@@ -107,7 +107,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "public.activities": (
         "activity_id", "lesson_id", "title", "type", "body_data", "is_summative", "active", "order_by",
     ),
-    "public.activity_answer_keys": ("activity_id", "correct_option_id", "model_answer"),
+    "public.activity_answer_keys": ("activity_id", "correct_option_id", "model_answer", "updated_at"),
     "public.activity_success_criteria": ("activity_id", "success_criteria_id"),
     "public.submissions": (
         "submission_id", "activity_id", "user_id", "status", "submitted_at", "body", "auto_score", "ai_score",
@@ -280,7 +280,7 @@ def _activities(
                 "options": [{"id": o, "text": f"Statement {o.upper()} about {topic.lower()}"} for o in "abcd"],
             }
             # Answer keys live apart from what pupils read (public.activity_answer_keys).
-            rows["public.activity_answer_keys"].append((activity_id, correct, None))
+            rows["public.activity_answer_keys"].append((activity_id, correct, None, _ts(0)))
             answers = tuple(_json({"option_id": o}) for o in "abcd")
         elif kind == SCORABLE_TYPES[3]:
             body = {
@@ -291,7 +291,7 @@ def _activities(
         else:
             model = f"A complete answer defines {topic.lower()} and gives an example."
             body = {"question": f"{question}: explain in your own words."}
-            rows["public.activity_answer_keys"].append((activity_id, None, model))
+            rows["public.activity_answer_keys"].append((activity_id, None, model, _ts(0)))
             answers = (
                 _json({"text": model}),
                 _json({"text": f"{topic} is about an idea we studied in lesson {n}."}),

@@ -1,14 +1,20 @@
 """The AI marking webhook (`/api/mcp/ai-marks`) and a health endpoint, as a small ASGI app.
 
 POST /api/mcp/ai-marks
-  Authorization: Bearer <service key> (or an `apikey` header), compared in constant time.
+  Authorization: Bearer <AI_WEBHOOK_KEY> (or an `apikey` header), compared in constant time. The key
+  is the webhook's own, never the service role key: the AI vendor holds it.
   Body: {"group_assignment_id": "{groupId}__{lessonId}", "activity_id": uuid,
-         "results": [{"pupil_id": uuid, "score": 0..1, "feedback": text|null}], "ai_meta": {...}?}
-  -> 200 {"updated", "created", "skipped", "errors"} from results_apply_ai_marks.
+         "results": [{"pupil_id": uuid, "score": 0..1, "feedback": text|null, "revision": int|null}],
+         "ai_meta": {...}?}
+  -> 200 {"updated", "created", "skipped", "errors", "stale"} from results_apply_ai_marks; `stale`
+  lists the pupils whose answer changed after the revision the AI marked (their mark was not applied).
   Bad input gets a clear 4xx: 401 no key, 403 wrong key, 405 wrong method, 413 body too large,
   415 not JSON, 400 unparsable JSON, 422 a payload that breaks the contract (with the field named),
-  404/409/422 from the database's own checks (unknown class or activity, state, range).
-GET /health -> 200 {"status": "ok", "queue": {...}} or 503 when the database cannot be reached.
+  404/409/422 from the database's own checks (unknown class or activity, state, range, ai_meta over
+  16 kB or nested deeper than 8: the limits live in SQL, where every caller meets them).
+GET /health -> 200 {"status": "ok"} or 503 when the database cannot be reached. Without the key
+  the answer is cached for HEALTH_TTL seconds (no database query per anonymous request); with the
+  key it is fresh and carries the queue's figures {"status", "queue": {...}}.
 
 Run it with `glue serve`. The database calls are synchronous and run in worker threads.
 """
@@ -37,7 +43,7 @@ AI_MARKS_PATH = "/api/mcp/ai-marks"
 HEALTH_PATH = "/health"
 MAX_BODY = 1_000_000
 MAX_RESULTS = 1000
-MAX_META_DEPTH = 32
+HEALTH_TTL = 5.0
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ASSIGNMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}__[0-9a-fA-F-]{36}$")
 
@@ -50,6 +56,14 @@ class PayloadError(Exception):
         self.status = status
         self.message = message
         self.field = field
+
+
+def _has_key(headers: dict[str, str], service_key: str) -> bool:
+    try:
+        check_key(headers, service_key)
+    except PayloadError:
+        return False
+    return True
 
 
 def check_key(headers: dict[str, str], service_key: str) -> None:
@@ -102,23 +116,13 @@ def parse_ai_marks(body: bytes, content_type: str) -> dict[str, Any]:
         feedback = item.get("feedback")
         if feedback is not None and not isinstance(feedback, str):
             raise PayloadError(422, f"{where}.feedback must be text or null", f"{where}.feedback")
+        revision = item.get("revision")
+        if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int) or revision < 0):
+            raise PayloadError(422, f"{where}.revision must be the whole number the grid showed", f"{where}.revision")
     meta = payload.get("ai_meta")
     if meta is not None and not isinstance(meta, dict):
         raise PayloadError(422, "ai_meta must be an object", "ai_meta")
-    if meta is not None and _depth(meta) > MAX_META_DEPTH:
-        raise PayloadError(422, f"ai_meta is nested deeper than {MAX_META_DEPTH} levels", "ai_meta")
     return {"group_assignment_id": gaid, "activity_id": activity_id, "results": results, "ai_meta": meta}
-
-
-def _depth(value: Any) -> int:
-    """How deeply JSON containers nest (iteratively: no recursion limit to hit)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
 
 
 def _status_for(exc: RpcError) -> int:
@@ -146,11 +150,12 @@ class WebhookApp:
         telem: Telemetry | None = None,
     ) -> None:
         if not service_key:
-            raise ValueError("the webhook needs a service key (AI_WEBHOOK_KEY or SUPABASE_SERVICE_ROLE_KEY)")
+            raise ValueError("the webhook needs its own key (AI_WEBHOOK_KEY)")
         self.results = results
         self.service_key = service_key
         self.health_client = health_client or results.client
         self.telem = telem or telemetry()
+        self._health_cache: tuple[float, int, dict[str, Any]] | None = None  # (monotonic time, status, body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -165,7 +170,7 @@ class WebhookApp:
             if method != "GET":
                 await _json(send, 405, {"error": "use GET"})
                 return
-            await self._health(send)
+            await self._health(send, detailed=_has_key(headers, self.service_key))
             return
         if path != AI_MARKS_PATH:
             await _json(send, 404, {"error": f"no such endpoint: {path}"})
@@ -207,13 +212,24 @@ class WebhookApp:
         )
         await _json(send, 200, counts)
 
-    async def _health(self, send: Send) -> None:
+    async def _health(self, send: Send, *, detailed: bool) -> None:
+        """The key's holder gets fresh queue figures; anyone else a liveness answer cached for HEALTH_TTL."""
+        now = time.monotonic()
+        cached = self._health_cache
+        if not detailed and cached is not None and now - cached[0] < HEALTH_TTL:
+            await _json(send, cached[1], cached[2])
+            return
         try:
             queue = await asyncio.to_thread(api.report_queue_health, self.health_client)
-        except RpcError as exc:
-            await _json(send, 503, {"status": "unavailable", "error": exc.message})
-            return
-        await _json(send, 200, {"status": "ok", "queue": queue})
+            status, body = 200, {"status": "ok"}
+        except RpcError:
+            status, body = 503, {"status": "unavailable"}
+            queue = None
+        self._health_cache = (time.monotonic(), status, body)
+        if detailed and queue is not None:
+            await _json(send, status, {**body, "queue": queue})
+        else:
+            await _json(send, status, body)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -734,6 +734,9 @@ def specs(world: World) -> dict[str, RpcSpec]:
                 "override_score": score,
                 "criterion_scores": Param(null=NOBODY, check=_criterion_scores, special=criterion_special),
                 "feedback": feedback,
+                # Any whole number may happen to be the current revision (then it is accepted); a stale
+                # one is refused with PLS03, which tests/sql/security/hostile.test.sql asserts.
+                "expected_revision": Param(null=NOBODY, accepts=lambda _: True),
             },
         ),
         "results_reset_feedback": RpcSpec(

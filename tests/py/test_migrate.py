@@ -637,3 +637,66 @@ def test_cli_unreachable_database_exits_3(tmp_path: Path) -> None:
     assert result.returncode == cli.EXIT_UNREACHABLE == 3
     assert "cannot reach the database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- data migrations --------------------------------------------------------------------------------
+
+
+def test_answer_keys_and_revisions_migrate_existing_data(scratch_url: str, tmp_path: Path) -> None:
+    """A database migrated before the answer keys moved keeps every key (now out of body_data) and
+    every existing submission gets a revision of its own."""
+    before = tmp_path / "migrations"
+    before.mkdir()
+    for m in discover(MIGRATIONS_DIR):
+        if m.version < "20261204180000":
+            shutil.copy(m.path, before / m.filename)
+    migrate(scratch_url, before)
+    pupil, lesson = "0a000000-0000-4000-8000-000000000001", "0a000000-0000-4000-8000-000000000003"
+    mcq, text, plain = (f"0a000000-0000-4000-8000-00000000000{i}" for i in (4, 5, 6))
+    with psycopg.connect(scratch_url) as conn, conn.transaction():
+        conn.execute("insert into auth.users (id, email) values (%s, 'old.pupil@example.test')", (pupil,))
+        conn.execute(
+            "insert into public.profiles (user_id, first_name, last_name, email)"
+            " values (%s, 'Old', 'Pupil', 'o@e.test')",
+            (pupil,),
+        )
+        conn.execute(
+            "insert into public.subjects (subject) values ('Old');"
+            " insert into public.units (unit_id, title, subject, year) values"
+            "  ('0a000000-0000-4000-8000-000000000002', 'Old unit', 'Old', 8)"
+        )
+        conn.execute(
+            "insert into public.lessons (lesson_id, unit_id, title)"
+            " values (%s, '0a000000-0000-4000-8000-000000000002', 'Old lesson')",
+            (lesson,),
+        )
+        conn.execute(
+            "insert into public.activities (activity_id, lesson_id, title, type, body_data) values"
+            " (%s, %s, 'mcq', 'multiple-choice-question',"
+            '  \'{"question": "q", "options": [{"id": "a"}, {"id": "b"}], "correct_option_id": "b"}\'),'
+            ' (%s, %s, \'text\', \'short-text-question\', \'{"question": "why", "model_answer": "because"}\'),'
+            " (%s, %s, 'plain', 'short-text-question', '{\"question\": \"how\"}')",
+            (mcq, lesson, text, lesson, plain, lesson),
+        )
+        conn.execute(
+            "insert into public.submissions (activity_id, user_id, status, submitted_at, body, auto_score)"
+            " values (%s, %s, 'submitted', now(), '{\"option_id\": \"b\"}', 1),"
+            " (%s, %s, 'submitted', now(), '{\"text\": \"t\"}', null)",
+            (mcq, pupil, text, pupil),
+        )
+    migrate(scratch_url)
+    with psycopg.connect(scratch_url) as conn:
+        keys = conn.execute(
+            "select activity_id::text, correct_option_id, model_answer from public.activity_answer_keys order by 1"
+        ).fetchall()
+        assert keys == [(mcq, "b", None), (text, None, "because")]
+        bodies = dict(conn.execute("select activity_id::text, body_data from public.activities").fetchall())
+        assert bodies == {
+            mcq: {"question": "q", "options": [{"id": "a"}, {"id": "b"}]},
+            text: {"question": "why"},
+            plain: {"question": "how"},
+        }
+        revisions = [r for (r,) in conn.execute("select revision from public.submissions order by revision")]
+        assert len(revisions) == 2
+        assert len(set(revisions)) == 2
+        assert conn.execute("select nextval('public.submissions_revision_seq')").fetchone() == (max(revisions) + 1,)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from glue_testing import (
     A4,
@@ -26,7 +27,7 @@ from glue_testing import (
 from rest_endpoint import RestEndpoint, mint_jwt
 
 from glue import api
-from glue.rpc import InvalidInput, NotAllowed, NotFound, PgRpc, RpcClient
+from glue.rpc import InvalidInput, NotAllowed, NotFound, PgRpc, RpcClient, RpcError
 
 
 def _algorithms(report: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -96,7 +97,9 @@ def test_teacher_of_another_class_may_not_mark(transport: Transport, glue_url: s
         api.results_save_feedback(transport.user(DAVID), A4, PRIYA, override_score=0.5)
     assert caught.value.sqlstate == "42501"
     assert caught.value.message == "you do not teach this pupil this activity"
-    assert caught.value.hint == "Only teachers of a class with the lesson assigned may mark it."
+    assert caught.value.hint == (
+        "Only teachers of the pupil's class in the activity's subject, with its lesson assigned, may mark it."
+    )
     assert submissions_checksum(glue_url) == before
 
 
@@ -196,3 +199,45 @@ def test_endpoint_maps_errors_as_postgrest_does(rest: RestEndpoint, glue_url: st
     assert r.status_code == 200
     assert r.json()["pupil_id"] == PRIYA
     assert submissions_checksum(glue_url) == before
+
+
+# --- the API roles' timeouts, as PostgREST applies them ------------------------------------------
+
+
+@pytest.fixture
+def timeout_probe(glue_url: str) -> Iterator[str]:
+    """Two functions of this test's own: the timeouts a call runs under, and a sleep."""
+    with psycopg.connect(glue_url, autocommit=True) as c:
+        c.execute(
+            "create function public.test_request_timeouts() returns json language sql as"
+            " $$ select json_build_array(current_setting('statement_timeout'), current_setting('lock_timeout')) $$;"
+            " create function public.test_request_sleep(seconds float8) returns boolean language sql as"
+            " $$ select pg_sleep(seconds) is not null $$;"
+            " grant execute on function public.test_request_timeouts(), public.test_request_sleep(float8)"
+            " to anon, authenticated, service_role"
+        )
+        try:
+            yield glue_url
+        finally:
+            c.execute("drop function public.test_request_timeouts(); drop function public.test_request_sleep(float8)")
+
+
+def test_each_api_role_runs_under_supabases_timeouts(timeout_probe: str) -> None:
+    client = PgRpc(timeout_probe)
+    try:
+        seen = {
+            "anon": client.as_role("anon").call("test_request_timeouts"),
+            "authenticated": client.as_user(PRIYA).call("test_request_timeouts"),
+            "service_role": client.call("test_request_timeouts"),
+        }
+        assert seen == {
+            "anon": ["3s", "8s"],  # anon's own statement_timeout, the authenticator's lock_timeout
+            "authenticated": ["8s", "8s"],
+            "service_role": ["8s", "8s"],  # no settings of its own: the authenticator's
+        }
+        assert client.as_role("anon").call("test_request_sleep", {"seconds": 0.1}) is True
+        with pytest.raises(RpcError) as caught:
+            client.as_role("anon").call("test_request_sleep", {"seconds": 3.5})
+        assert caught.value.sqlstate == "57014"  # canceled by anon's 3 s statement_timeout
+    finally:
+        client.close()

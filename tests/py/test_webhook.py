@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from glue_testing import A4, ASSIGNMENT, UNKNOWN, Transport, add_pupils, jobs, one, rows, version
 
@@ -215,7 +216,7 @@ def test_a_valid_batch_is_applied(transport: Transport, glue_url: str) -> None:
         results.close()
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"updated", "created", "skipped", "errors"}
+    assert set(body) == {"updated", "created", "skipped", "errors", "stale"}
     assert (body["updated"], body["created"], body["skipped"]) == (2, 1, 0)
     assert [(e["pupil_id"], e["code"]) for e in body["errors"]] == [(UNKNOWN, "PLV04")]
     stored = dict(
@@ -238,7 +239,8 @@ def test_a_valid_batch_is_applied(transport: Transport, glue_url: str) -> None:
 
     with Results(transport.service()) as results:
         again = _post(WebhookApp(results, KEY), {**payload, "results": payload["results"][:3]})
-    assert again.json() == {"updated": 0, "created": 0, "skipped": 3, "errors": []}  # the same marks: nothing to do
+    # the same marks: nothing to do
+    assert again.json() == {"updated": 0, "created": 0, "skipped": 3, "errors": [], "stale": []}
     assert results.fired == 0  # nothing was written, so nothing to recalculate
     for p in [*pupils, newcomer]:
         assert version(glue_url, p) == versions[p] + 1
@@ -268,8 +270,41 @@ def test_telemetry_records_the_batch_size_and_the_time_to_broadcast(
     assert "Good." not in text  # the AI's feedback is the pupil's data too
 
 
+class CountingRpc:
+    """A real transport that counts the calls it makes (to see which requests reach the database)."""
+
+    def __init__(self, inner: PgRpc) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def call(self, fn: str, params: Any = None) -> Any:
+        self.calls += 1
+        return self.inner.call(fn, params)
+
+    def close(self) -> None:
+        pass
+
+
+def test_anonymous_health_is_cached_and_says_nothing_of_the_queue(pg_rpc: PgRpc) -> None:
+    counting = CountingRpc(pg_rpc)
+    results = Results(pg_rpc)
+    app = WebhookApp(results, KEY, health_client=counting)
+    try:
+        answers = [_request(app, "GET", "/health") for _ in range(20)]
+        assert [(r.status_code, r.json()) for r in answers] == [(200, {"status": "ok"})] * 20
+        assert counting.calls == 1  # twenty anonymous requests within HEALTH_TTL, one database query
+        wrong = _request(app, "GET", "/health", headers={"Authorization": "Bearer wrong"})
+        assert wrong.json() == {"status": "ok"}
+        assert counting.calls == 1
+        detailed = _request(app, "GET", "/health", headers=AUTH)
+        assert "queue" in detailed.json()
+        assert counting.calls == 2
+    finally:
+        results.close()
+
+
 def test_health(app: WebhookApp, glue_url: str) -> None:
-    r = _request(app, "GET", "/health")
+    r = _request(app, "GET", "/health", headers=AUTH)
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok"
@@ -288,7 +323,7 @@ def test_health_is_503_when_the_database_is_unreachable() -> None:
     results = Results(unreachable)
     try:
         unreachable.pool.timeout = 1  # do not wait 30 s for a connection that cannot come
-        r = _request(WebhookApp(results, KEY), "GET", "/health")
+        r = _request(WebhookApp(results, KEY), "GET", "/health", headers=AUTH)
     finally:
         results.close()
         unreachable.close()
@@ -337,7 +372,7 @@ def test_glue_serve_end_to_end(glue_url: str) -> None:
         assert health.json()["status"] == "ok"
         r = httpx.post(f"{base}{AI_MARKS_PATH}", json=_valid([pupil]), headers=AUTH, timeout=10)
         assert r.status_code == 200, r.text
-        assert r.json() == {"updated": 1, "created": 0, "skipped": 0, "errors": []}
+        assert r.json() == {"updated": 1, "created": 0, "skipped": 0, "errors": [], "stale": []}
         assert httpx.post(f"{base}{AI_MARKS_PATH}", json=_valid([pupil]), timeout=10).status_code == 401
     finally:
         proc.terminate()
@@ -354,15 +389,74 @@ def test_glue_serve_end_to_end(glue_url: str) -> None:
     assert jobs(glue_url, pupil) == []  # recalculated by the server's fire-and-forget before it stopped
 
 
-def test_glue_serve_without_a_key_exits_2(glue_url: str) -> None:
+def test_glue_serve_without_a_key_exits_2_even_with_the_service_key_set(glue_url: str) -> None:
+    # The service role key must never become the AI vendor's key by default.
     done = subprocess.run(
         [sys.executable, "-m", "glue", "--database-url", glue_url, "serve", "--port", str(_free_port())],
         cwd=ROOT,
-        env=_env(),
+        env=_env(SUPABASE_SERVICE_ROLE_KEY="service-role-secret"),
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert done.returncode == 2
     assert "AI_WEBHOOK_KEY" in done.stderr
+    assert "never accepts SUPABASE_SERVICE_ROLE_KEY" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_mark_for_a_changed_answer_is_reported_stale(app: WebhookApp, glue_url: str) -> None:
+    first, second = add_pupils(glue_url, 2, submit_a4=True)
+    revision = {
+        str(p): r
+        for p, r in rows(
+            glue_url,
+            "select user_id, revision from public.submissions where activity_id = %s and user_id = any(%s::uuid[])",
+            (A4, [first, second]),
+        )
+    }
+    with psycopg.connect(glue_url) as conn:  # `first` resubmits after the AI read the answer
+        conn.execute(
+            'update public.submissions set body = \'{"text": "new"}\','
+            " revision = nextval('public.submissions_revision_seq') where activity_id = %s and user_id = %s",
+            (A4, first),
+        )
+    payload = _valid([first, second])
+    for item in payload["results"]:
+        item["revision"] = revision[item["pupil_id"]]
+    r = _post(app, payload)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["updated"], body["created"], body["errors"]) == (1, 0, [])
+    assert [(s["pupil_id"], s["revision"]) for s in body["stale"]] == [(first, revision[first])]
+    assert body["stale"][0]["current_revision"] > revision[first]
+    marked = dict(
+        rows(
+            glue_url,
+            "select user_id::text, ai_score from public.submissions"
+            " where activity_id = %s and user_id = any(%s::uuid[])",
+            (A4, [first, second]),
+        )
+    )
+    assert marked[first] is None
+    assert marked[second] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("revision", ["7", 1.5, -1, True])
+def test_a_malformed_revision_is_422(app: WebhookApp, revision: Any) -> None:
+    payload = _valid([UNKNOWN])
+    payload["results"][0]["revision"] = revision
+    r = _post(app, payload)
+    assert r.status_code == 422
+    assert r.json()["field"] == "results[0].revision"
+
+
+def test_an_oversized_ai_meta_is_refused_by_the_database(app: WebhookApp, glue_url: str) -> None:
+    (pupil,) = add_pupils(glue_url, 1, submit_a4=True)
+    before = one(glue_url, "select md5(s::text) from public.submissions as s where user_id = %s", (pupil,))
+    for meta, what in (({"x": "a" * 16400}, "bytes"), ({"a": [[[[[[[[1]]]]]]]]}, "deeper")):
+        r = _post(app, {**_valid([pupil]), "ai_meta": meta})
+        assert r.status_code == 422, r.text
+        assert r.json()["code"] == "PLV13"
+        assert what in r.json()["error"]
+    assert one(glue_url, "select md5(s::text) from public.submissions as s where user_id = %s", (pupil,)) == before
