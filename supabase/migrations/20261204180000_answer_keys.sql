@@ -9,9 +9,7 @@ create table public.activity_answer_keys (
   correct_option_id text,
   model_answer text,
   updated_at timestamptz not null default now(),
-  constraint activity_answer_keys_not_empty_check check (correct_option_id is not null or model_answer is not null),
-  constraint activity_answer_keys_correct_option_id_check check (length(correct_option_id) between 1 and 100),
-  constraint activity_answer_keys_model_answer_check check (length(model_answer) <= 20000)
+  constraint activity_answer_keys_not_empty_check check (correct_option_id is not null or model_answer is not null)
 );
 comment on table public.activity_answer_keys is
 'What marks an activity: the correct MCQ option (auto-marking) and the model answer (AI and teacher marking). '
@@ -22,10 +20,16 @@ comment on column public.activity_answer_keys.correct_option_id is
 insert into public.activity_answer_keys (activity_id, correct_option_id, model_answer)
 select
   a.activity_id,
-  nullif(left(a.body_data ->> 'correct_option_id', 100), ''),
-  left(a.body_data ->> 'model_answer', 20000)
+  nullif(a.body_data ->> 'correct_option_id', '') as correct_option_id,
+  a.body_data ->> 'model_answer' as model_answer
 from public.activities as a
 where nullif(a.body_data ->> 'correct_option_id', '') is not null or a.body_data ->> 'model_answer' is not null;
+
+-- Keys are moved whole; their limits hold for every key written from now on (NOT VALID: an
+-- oversized old key is kept, not truncated).
+alter table public.activity_answer_keys
+add constraint activity_answer_keys_correct_option_id_check check (length(correct_option_id) between 1 and 100) not valid,
+add constraint activity_answer_keys_model_answer_check check (length(model_answer) <= 20000) not valid;
 
 update public.activities as a
 set body_data = a.body_data - 'correct_option_id' - 'model_answer'

@@ -18,7 +18,11 @@ from (
   select
     x.submission_id,
     nextval('public.submissions_revision_seq') as revision
-  from (select y.submission_id from public.submissions as y order by y.updated_at, y.submission_id) as x
+  from (
+    select y.submission_id
+    from public.submissions as y
+    order by y.updated_at, y.submission_id
+  ) as x
 ) as r
 where s.submission_id = r.submission_id;
 alter table public.submissions

@@ -2313,25 +2313,27 @@ set search_path = ''
 as $$
 declare
   v_activity public.activities;
+  v_subject text;
 begin
   perform private.require(assert_can_mark.pupil_id, 'pupil_id');
   perform private.require(assert_can_mark.activity_id, 'activity_id');
   if not private.caller_bypasses_rls() then
-    select a.* into v_activity
-    from public.activities as a
-    where a.activity_id = assert_can_mark.activity_id and exists (
+    -- One lookup per key (the activity, its subject), then one probe of the caller's classes.
+    select a.* into v_activity from public.activities as a where a.activity_id = assert_can_mark.activity_id;
+    select u.subject into v_subject
+    from public.lessons as l
+    inner join public.units as u on l.unit_id = u.unit_id
+    where l.lesson_id = v_activity.lesson_id;
+    if v_subject is null or not exists (
       select
-      from public.lessons as l
-      inner join public.units as u on l.unit_id = u.unit_id
-      inner join public.lesson_assignments as la on l.lesson_id = la.lesson_id
-      inner join public.groups as g on la.group_id = g.group_id and u.subject = g.subject
-      inner join public.group_membership as t on g.group_id = t.group_id
-      inner join public.group_membership as p on g.group_id = p.group_id
+      from public.group_membership as t
+      inner join public.group_membership as p on t.group_id = p.group_id
+      inner join public.lesson_assignments as la on t.group_id = la.group_id
+      inner join public.groups as g on t.group_id = g.group_id
       where
-        l.lesson_id = a.lesson_id and t.user_id = auth.uid() and t.role = 'teacher'
-        and p.user_id = assert_can_mark.pupil_id and p.role = 'pupil'
-    );
-    if not found then
+        t.user_id = auth.uid() and t.role = 'teacher' and p.user_id = assert_can_mark.pupil_id and p.role = 'pupil'
+        and la.lesson_id = v_activity.lesson_id and g.subject = v_subject
+    ) then
       raise exception 'you do not teach this pupil this activity'
         using errcode = '42501',
         hint = 'Only teachers of the pupil''s class in the activity''s subject, with its lesson assigned, may mark it.';
