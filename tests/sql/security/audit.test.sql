@@ -18,7 +18,7 @@
 begin;
 \ir ../helpers.psql
 \ir ../writes_helpers.psql
-select plan(158);
+select plan(159);
 
 -- The project's functions and procedures: schemas public and private, minus anything an extension owns.
 -- acl is the effective ACL (a NULL proacl means the default: EXECUTE to PUBLIC).
@@ -205,6 +205,16 @@ select is_empty(
     where u.subject <> g.subject$$,
   'no lesson is assigned to a class of another subject (marking authority trusts assignments)'
 );
+insert into public.subjects (subject) values ('audit-subject-a'), ('audit-subject-b');
+insert into public.groups (group_id, subject, join_code) values ('audit-b', 'audit-subject-b', 'audit-b-join');
+insert into public.units (unit_id, title, subject, year) values
+('a0d17000-0000-4000-8000-0000000000a1', 'audit unit', 'audit-subject-a', 8);
+insert into public.lessons (lesson_id, unit_id, title) values
+('a0d17000-0000-4000-8000-0000000000b1', 'a0d17000-0000-4000-8000-0000000000a1', 'audit lesson');
+select tests.authenticate_as_service_role();
+select throws_ok($$select public.lessons_assign('audit-b', 'a0d17000-0000-4000-8000-0000000000b1')$$, 'PLV14', null,
+  'and none can be made: lessons_assign refuses another subject''s lesson, even for the service role');
+select tests.clear_authentication();
 select is_empty(
   $$select c.relname || '.' || a.attname
     from pg_catalog.pg_attribute as a
