@@ -50,8 +50,8 @@ db-reset: db ## drop and recreate the database: platform shim, every migration, 
 migrate: db ## apply pending migrations (what `supabase db push` would apply)
 	@$(GLUE) --database-url "$(DB_URL)" migrate
 
-functions-migration: setup ## render supabase/functions_sql/ into a migration (after editing a function)
-	@$(GLUE) functions-migration
+functions-migration: db ## write a migration with only what changed in supabase/functions_sql/ (nothing when nothing did)
+	@$(GLUE) --database-url "$(DB_URL)" functions-migration
 
 drift: db ## fail when replaying the migrations does not install exactly supabase/functions_sql/
 	@$(GLUE) --database-url "$(DB_URL)" drift

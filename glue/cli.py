@@ -48,8 +48,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_functions_migration(_args: argparse.Namespace) -> int:
-    _path, message = migrations.write_functions_migration()
+def cmd_functions_migration(args: argparse.Namespace) -> int:
+    try:
+        _path, message = migrations.write_functions_migration(args.database_url)
+    except migrations.MigrationError as exc:
+        print(f"glue: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
     _say(message)
     return EXIT_OK
 
@@ -268,7 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_migrate)
 
-    p = sub.add_parser("functions-migration", help="render supabase/functions_sql/ into a migration")
+    p = sub.add_parser(
+        "functions-migration",
+        help="write a migration with what changed in supabase/functions_sql/ (measured in a scratch database)",
+    )
     p.set_defaults(handler=cmd_functions_migration)
 
     p = sub.add_parser("drift", help="check that the migrations install exactly supabase/functions_sql/")

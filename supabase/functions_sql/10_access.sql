@@ -27,6 +27,8 @@ end
 $$;
 comment on function private.is_group_teacher(text) is
 'True when auth.uid() teaches the class. Used by RLS policies and RPC checks.';
+revoke all on function private.is_group_teacher(text) from public;
+grant execute on function private.is_group_teacher(text) to authenticated, service_role;
 
 -- True when the current user teaches a class in which the given user is a pupil.
 create or replace function private.is_teacher_of_pupil(pupil_id uuid)
@@ -51,6 +53,8 @@ end
 $$;
 comment on function private.is_teacher_of_pupil(uuid) is
 'True when auth.uid() teaches a class in which pupil_id is a pupil. Used by RLS policies and RPC checks.';
+revoke all on function private.is_teacher_of_pupil(uuid) from public;
+grant execute on function private.is_teacher_of_pupil(uuid) to authenticated, service_role;
 
 -- True when the current user may read the pupil's work and reports: the pupil, or one of their teachers.
 create or replace function private.can_read_pupil(pupil_id uuid)
@@ -67,6 +71,8 @@ end
 $$;
 comment on function private.can_read_pupil(uuid) is
 'True when auth.uid() is the pupil or teaches them. Used by RLS policies on pupil-owned rows.';
+revoke all on function private.can_read_pupil(uuid) from public;
+grant execute on function private.can_read_pupil(uuid) to authenticated, service_role;
 
 -- The pupils whose work the current user may read: themselves and the pupils of the classes they
 -- teach. Used by the RLS policies as `pupil_id in (select private.readable_pupil_ids())`, which the
@@ -87,6 +93,8 @@ as $$
 $$;
 comment on function private.readable_pupil_ids() is
 'auth.uid() and the pupils of the classes auth.uid() teaches. Used by RLS policies (evaluated once per query).';
+revoke all on function private.readable_pupil_ids() from public;
+grant execute on function private.readable_pupil_ids() to authenticated, service_role;
 
 -- The classes the current user belongs to, in any role.
 create or replace function private.member_group_ids()
@@ -99,6 +107,8 @@ as $$
   select gm.group_id from public.group_membership as gm where gm.user_id = auth.uid()
 $$;
 comment on function private.member_group_ids() is 'The classes of auth.uid() in any role. Used by RLS policies.';
+revoke all on function private.member_group_ids() from public;
+grant execute on function private.member_group_ids() to authenticated, service_role;
 
 -- The classes the current user teaches.
 create or replace function private.taught_group_ids()
@@ -111,18 +121,7 @@ as $$
   select gm.group_id from public.group_membership as gm where gm.user_id = auth.uid() and gm.role = 'teacher'
 $$;
 comment on function private.taught_group_ids() is 'The classes auth.uid() teaches. Used by RLS policies.';
-
-revoke all on function private.is_group_teacher(text) from public;
-revoke all on function private.is_teacher_of_pupil(uuid) from public;
-revoke all on function private.can_read_pupil(uuid) from public;
-revoke all on function private.readable_pupil_ids() from public;
-revoke all on function private.member_group_ids() from public;
 revoke all on function private.taught_group_ids() from public;
-grant execute on function private.is_group_teacher(text) to authenticated, service_role;
-grant execute on function private.is_teacher_of_pupil(uuid) to authenticated, service_role;
-grant execute on function private.can_read_pupil(uuid) to authenticated, service_role;
-grant execute on function private.readable_pupil_ids() to authenticated, service_role;
-grant execute on function private.member_group_ids() to authenticated, service_role;
 grant execute on function private.taught_group_ids() to authenticated, service_role;
 
 -- True when the calling role bypasses row level security (service_role, the database owner). It asks
@@ -145,6 +144,8 @@ $$;
 comment on function private.caller_bypasses_rls() is
 'True when the role the session acts as (SET ROLE, else the login role) bypasses RLS: service_role, postgres. '
 'Callers: the assert_* helpers and the RPCs.';
+revoke all on function private.caller_bypasses_rls() from public;
+grant execute on function private.caller_bypasses_rls() to authenticated, service_role;
 
 -- Raise unless the caller may read the pupil's work and reports. A caller who may not gets the same
 -- 42501 for an unknown pupil as for someone else's, so that ids cannot be probed; only a caller who
@@ -173,6 +174,8 @@ $$;
 comment on function private.assert_can_read_pupil(uuid) is
 'Raises PLV01 (null), 42501 (not the pupil nor their teacher, whether or not the pupil exists) or PLN01 (unknown '
 'pupil, for the service role and the signed-in user themselves). Callers: read RPCs.';
+revoke all on function private.assert_can_read_pupil(uuid) from public;
+grant execute on function private.assert_can_read_pupil(uuid) to authenticated, service_role;
 
 -- Raise unless the caller teaches the class. A caller who does not teach it gets the same 42501
 -- whether or not the class exists, so that class codes cannot be listed by trying them; only the
@@ -203,6 +206,8 @@ $$;
 comment on function private.assert_can_teach_group(text) is
 'Raises PLV01 (null), 42501 (not a teacher of the class, whether or not it exists) or, for the service role, '
 'PLN02 (unknown class). Callers: RPCs.';
+revoke all on function private.assert_can_teach_group(text) from public;
+grant execute on function private.assert_can_teach_group(text) to authenticated, service_role;
 
 -- Existence checks that see past RLS, so that an unknown id and a forbidden one get different errors.
 create or replace function private.profile_exists(user_id uuid)
@@ -217,6 +222,8 @@ begin
 end
 $$;
 comment on function private.profile_exists(uuid) is 'True when a profile has this user_id. Callers: assert_* helpers.';
+revoke all on function private.profile_exists(uuid) from public;
+grant execute on function private.profile_exists(uuid) to authenticated, service_role;
 
 create or replace function private.group_exists(group_id text)
 returns boolean
@@ -230,14 +237,5 @@ begin
 end
 $$;
 comment on function private.group_exists(text) is 'True when the class exists. Callers: assert_* helpers.';
-
-revoke all on function private.caller_bypasses_rls() from public;
-revoke all on function private.assert_can_read_pupil(uuid) from public;
-revoke all on function private.assert_can_teach_group(text) from public;
-revoke all on function private.profile_exists(uuid) from public;
 revoke all on function private.group_exists(text) from public;
-grant execute on function private.caller_bypasses_rls() to authenticated, service_role;
-grant execute on function private.assert_can_read_pupil(uuid) to authenticated, service_role;
-grant execute on function private.assert_can_teach_group(text) to authenticated, service_role;
-grant execute on function private.profile_exists(uuid) to authenticated, service_role;
 grant execute on function private.group_exists(text) to authenticated, service_role;

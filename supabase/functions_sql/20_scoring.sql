@@ -52,6 +52,8 @@ as $$
 $$;
 comment on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) is
 'DOMAIN.md section 2: the criterion score s(p, a, c). Callers: live_criterion_scores. Never raises.';
+revoke all on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) from public;
+grant execute on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) to service_role;
 
 -- Which rule of criterion_score applied: missing, teacher_criteria, override, ai, auto, or NULL.
 create or replace function private.score_source(
@@ -76,6 +78,8 @@ as $$
 $$;
 comment on function private.score_source(boolean, numeric, numeric, numeric, numeric) is
 'The rule of criterion_score that applied (shown on the results grid). Callers: live_criterion_scores.';
+revoke all on function private.score_source(boolean, numeric, numeric, numeric, numeric) from public;
+grant execute on function private.score_source(boolean, numeric, numeric, numeric, numeric) to service_role;
 
 -- A(p, u): the active scorable activities of active lessons of active units assigned to at least one
 -- class in which p is a pupil; a lesson assigned to two of the pupil's classes counts once.
@@ -113,6 +117,8 @@ $$;
 comment on function private.live_pupil_work(uuid[], uuid[], uuid[]) is
 'DOMAIN.md section 3, A(p, u): the work that counts for the pupils, optionally only some lessons or activities. '
 'Callers: live_criterion_scores.';
+revoke all on function private.live_pupil_work(uuid[], uuid[], uuid[]) from public;
+grant execute on function private.live_pupil_work(uuid[], uuid[], uuid[]) to service_role;
 
 -- s(p, a, c) for every counted activity and each criterion linked to it. An activity without linked
 -- criteria gives one row with success_criteria_id NULL (rules 1, 3, 4, 5, 6 apply directly).
@@ -153,6 +159,8 @@ as $$
 $$;
 comment on function private.live_criterion_scores(uuid[], uuid[], uuid[]) is
 'DOMAIN.md section 2: s(p, a, c) over A(p, u) and the linked criteria. Callers: live_report_rows.';
+revoke all on function private.live_criterion_scores(uuid[], uuid[], uuid[]) from public;
+grant execute on function private.live_criterion_scores(uuid[], uuid[], uuid[]) to service_role;
 
 -- The label and rank of an average (a fraction) in a year: the highest rank whose min_percent is at
 -- most 100 x average. No row when the average is NULL or the year has no boundaries.
@@ -169,6 +177,8 @@ as $$
 $$;
 comment on function private.level_for(integer, numeric) is
 'DOMAIN.md section 4: the level label of an average in a year. Callers: live_report_rows, tests.';
+revoke all on function private.level_for(integer, numeric) from public;
+grant execute on function private.level_for(integer, numeric) to service_role;
 
 -- From one pass over the criterion scores of the pupils:
 --   kind 'cell'       the cell of (p, a): the mean of its non-NULL criterion scores rounded half-up to
@@ -320,6 +330,8 @@ $$;
 comment on function private.live_report_rows(uuid[], uuid[], uuid[]) is
 'DOMAIN.md sections 2-4: cells, criterion rows and unit rows of the pupils, from one pass over '
 'their criterion scores. Callers: report_merge, report_differences, the live_* projections.';
+revoke all on function private.live_report_rows(uuid[], uuid[], uuid[]) from public;
+grant execute on function private.live_report_rows(uuid[], uuid[], uuid[]) to service_role;
 
 -- Rows of report_pupil_subject_summaries from a set of unit rows: the mean of the unit averages
 -- (non-NULL), the unit count, and the most frequent unit level (ties go to the higher rank).
@@ -368,6 +380,8 @@ as $$
 $$;
 comment on function private.summarise_subjects(public.report_pupil_unit_summaries[]) is
 'DOMAIN.md section 3: subject summaries of the given unit rows. Callers: report_merge, live_subject_rows.';
+revoke all on function private.summarise_subjects(public.report_pupil_unit_summaries[]) from public;
+grant execute on function private.summarise_subjects(public.report_pupil_unit_summaries[]) to service_role;
 
 -- Projections of live_report_rows, computed live.
 create or replace function private.live_cells(
@@ -384,6 +398,8 @@ $$;
 comment on function private.live_cells(uuid[], uuid[], uuid[]) is
 'The cells of the pupils, optionally of some lessons or activities only. Callers: result_cells (the grid, the '
 'broadcasts, the write RPCs'' returned row), tests.';
+revoke all on function private.live_cells(uuid[], uuid[], uuid[]) from public;
+grant execute on function private.live_cells(uuid[], uuid[], uuid[]) to service_role;
 
 create or replace function private.live_criterion_rows(pupil_ids uuid[])
 returns setof public.report_pupil_criterion_scores
@@ -396,6 +412,8 @@ as $$
 $$;
 comment on function private.live_criterion_rows(uuid[]) is
 'Criterion rows computed live for the pupils. Callers: benchmarks, tests.';
+revoke all on function private.live_criterion_rows(uuid[]) from public;
+grant execute on function private.live_criterion_rows(uuid[]) to service_role;
 
 create or replace function private.live_unit_rows(pupil_ids uuid[])
 returns setof public.report_pupil_unit_summaries
@@ -408,6 +426,8 @@ as $$
 $$;
 comment on function private.live_unit_rows(uuid[]) is
 'Unit summaries computed live for the pupils. Callers: benchmarks, tests.';
+revoke all on function private.live_unit_rows(uuid[]) from public;
+grant execute on function private.live_unit_rows(uuid[]) to service_role;
 
 create or replace function private.live_subject_rows(pupil_ids uuid[])
 returns setof public.report_pupil_subject_summaries
@@ -424,26 +444,5 @@ as $$
 $$;
 comment on function private.live_subject_rows(uuid[]) is
 'Subject summaries computed live for the pupils. Callers: benchmarks, tests.';
-
-revoke all on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) from public;
-revoke all on function private.score_source(boolean, numeric, numeric, numeric, numeric) from public;
-revoke all on function private.live_pupil_work(uuid[], uuid[], uuid[]) from public;
-revoke all on function private.live_criterion_scores(uuid[], uuid[], uuid[]) from public;
-revoke all on function private.level_for(integer, numeric) from public;
-revoke all on function private.live_report_rows(uuid[], uuid[], uuid[]) from public;
-revoke all on function private.summarise_subjects(public.report_pupil_unit_summaries[]) from public;
-revoke all on function private.live_cells(uuid[], uuid[], uuid[]) from public;
-revoke all on function private.live_criterion_rows(uuid[]) from public;
-revoke all on function private.live_unit_rows(uuid[]) from public;
 revoke all on function private.live_subject_rows(uuid[]) from public;
-grant execute on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) to service_role;
-grant execute on function private.score_source(boolean, numeric, numeric, numeric, numeric) to service_role;
-grant execute on function private.live_pupil_work(uuid[], uuid[], uuid[]) to service_role;
-grant execute on function private.live_criterion_scores(uuid[], uuid[], uuid[]) to service_role;
-grant execute on function private.level_for(integer, numeric) to service_role;
-grant execute on function private.live_report_rows(uuid[], uuid[], uuid[]) to service_role;
-grant execute on function private.summarise_subjects(public.report_pupil_unit_summaries[]) to service_role;
-grant execute on function private.live_cells(uuid[], uuid[], uuid[]) to service_role;
-grant execute on function private.live_criterion_rows(uuid[]) to service_role;
-grant execute on function private.live_unit_rows(uuid[]) to service_role;
 grant execute on function private.live_subject_rows(uuid[]) to service_role;

@@ -259,6 +259,7 @@ comment on function private.report_merge(uuid[]) is
 'Replaces the cached report rows of the pupils (NULL: every pupil, set-based in one statement) with the live '
 'computation; writes only changes and bumps the version of changed pupils. Callers: report_recalculate_pupil, '
 'report_backfill_step, the backfill migration. Lock first: it does not.';
+revoke all on function private.report_merge(uuid[]) from public;
 
 -- Recalculate one pupil's cached report now, in the caller's transaction: cost depends on that
 -- pupil's work only. Serialised per pupil by a transaction-level advisory lock.
@@ -296,6 +297,8 @@ comment on function private.report_recalculate_pupil(uuid) is
 'Recalculates one pupil''s cached report in the current transaction; returns {pupil_id, version, changed, '
 'units, criteria, subjects} with inserted/updated/deleted counts. Callers: the queue (report_process_pupil, '
 'report_jobs_process), tests. Errors: PLV01 null pupil_id, PLN01 unknown pupil.';
+revoke all on function private.report_recalculate_pupil(uuid) from public;
+grant execute on function private.report_recalculate_pupil(uuid) to service_role;
 
 -- Backfill, batched: for databases too large for one statement. A run walks the pupils in
 -- pupil_id order, one batch per transaction; an interrupted run is resumed by the next start.
@@ -338,6 +341,8 @@ $$;
 comment on function private.report_backfill_start(integer) is
 'Starts a batched backfill run, or resumes the unfinished one; returns its run_id. Callers: '
 'report_backfill_batched, glue backfill. Errors: PLV08 batch_size < 1.';
+revoke all on function private.report_backfill_start(integer) from public;
+grant execute on function private.report_backfill_start(integer) to service_role;
 
 -- The pupils a backfill covers, in order, after a given pupil: everyone who is a pupil of a class
 -- or still has cached rows (so that rows of pupils who left every class are removed).
@@ -360,6 +365,7 @@ $$;
 comment on function private.report_backfill_pupils(uuid, integer) is
 'The pupils a backfill covers, in pupil_id order after after_pupil (NULL: from the start); max_count NULL: all. '
 'Callers: report_backfill_start, report_backfill_step.';
+revoke all on function private.report_backfill_pupils(uuid, integer) from public;
 
 -- One batch of a backfill run: merge the next batch_size pupils and record the progress.
 create or replace function private.report_backfill_step(run_id bigint)
@@ -413,6 +419,8 @@ $$;
 comment on function private.report_backfill_step(bigint) is
 'Merges the next batch of a backfill run and records progress; returns {run_id, pupils_done, pupils_total, '
 'pupils_changed, finished}. Callers: report_backfill_batched, glue backfill. Errors: PLN08 unknown run.';
+revoke all on function private.report_backfill_step(bigint) from public;
+grant execute on function private.report_backfill_step(bigint) to service_role;
 
 -- The whole backfill in the caller's transaction (the backfill migration): a run of batches, each
 -- batch set-based over its pupils. Returns the run's final progress.
@@ -438,6 +446,8 @@ comment on function private.report_backfill_all(integer) is
 'Backfills every pupil''s cached report in the current transaction, batch by batch (each set-based); returns '
 '{run_id, pupils_done, pupils_total, pupils_changed, finished}. Callers: the backfill migration, tests. '
 'Errors: PLV08 batch_size < 1.';
+revoke all on function private.report_backfill_all(integer) from public;
+grant execute on function private.report_backfill_all(integer) to service_role;
 
 -- The batched backfill for very large databases: commits after every batch, reports progress with
 -- NOTICEs, resumes an interrupted run. Call it outside a transaction block: call private.report_backfill_batched();
@@ -461,6 +471,8 @@ begin
   end loop;
 end
 $$;
+revoke all on procedure private.report_backfill_batched(integer) from public;
+grant execute on procedure private.report_backfill_batched(integer) to service_role;
 comment on procedure private.report_backfill_batched (integer) is
 'Batched, resumable backfill of every pupil''s cached report, one transaction per batch, with progress '
 'NOTICEs. Callers: DBAs (psql), pg_cron. Errors: PLV08 batch_size < 1.';
@@ -535,6 +547,7 @@ $$;
 comment on function private.report_differences(uuid[]) is
 'Every difference between cached and live rows for the pupils (an explicit array): missing (not cached), stale (cached, '
 'no longer live) or different. Callers: report_verify, report_verify_sweep, tests.';
+revoke all on function private.report_differences(uuid[]) from public;
 
 -- Verify one pupil's cached report against the live computation.
 create or replace function public.report_verify(pupil_id uuid)
@@ -559,6 +572,8 @@ $$;
 comment on function public.report_verify(uuid) is
 'Every difference between the pupil''s cached report rows and the live computation; no rows: the cache is '
 'exact. Callers: operators, glue verify (service_role). Errors: PLV01 null, PLN01 unknown pupil.';
+revoke all on function public.report_verify(uuid) from public, anon, authenticated;
+grant execute on function public.report_verify(uuid) to service_role;
 
 -- Verify every pupil, or a random sample of sample_size pupils, in batches of 200.
 create or replace function public.report_verify_sweep(sample_size integer default null)
@@ -607,6 +622,8 @@ comment on function public.report_verify_sweep(integer) is
 'Compares the cache with the live computation for every pupil (NULL) or a random sample, in batches of 200; '
 'returns counts and the mismatched pupils. Callers: operators, glue verify, tests (service_role). Errors: PLV08 '
 'sample_size < 1.';
+revoke all on function public.report_verify_sweep(integer) from public, anon, authenticated;
+grant execute on function public.report_verify_sweep(integer) to service_role;
 
 -- The pupil report page (/reports/{pupilId}), from the cache: subjects, their units with averages,
 -- levels and counts, and each unit's criteria grouped by level.
@@ -704,6 +721,8 @@ comment on function public.report_pupil(uuid) is
 'The pupil report (/reports/{pupilId}) from the cache, as json: subjects -> units -> averages, levels, counts '
 'and criteria grouped by level. Callers: the report page, glue report pupil (the pupil, their teachers, '
 'service_role; RLS applies). Errors: PLV01 null, PLN01 unknown pupil, 42501 not allowed.';
+revoke all on function public.report_pupil(uuid) from public, anon;
+grant execute on function public.report_pupil(uuid) to authenticated, service_role;
 
 -- The class report page (/reports/groups/{groupId}), derived from the cached unit rows: the class's
 -- cells are read once, then grouped by pupil (the rows) and by unit (the cohort figures).
@@ -847,25 +866,5 @@ comment on function public.report_group(text) is
 'The class report (/reports/groups/{groupId}) from the cached unit rows, as json: pupils by name, units by '
 'subject and title, cells, cohort means and level counts per unit. Callers: the report page, glue report group '
 '(teachers of the class, service_role). Errors: PLV01 null, PLN02 unknown class, 42501 not a teacher of the class.';
-
-revoke all on function private.report_merge(uuid[]) from public;
-revoke all on function private.report_recalculate_pupil(uuid) from public;
-revoke all on function private.report_backfill_start(integer) from public;
-revoke all on function private.report_backfill_pupils(uuid, integer) from public;
-revoke all on function private.report_backfill_step(bigint) from public;
-revoke all on function private.report_backfill_all(integer) from public;
-revoke all on procedure private.report_backfill_batched(integer) from public;
-revoke all on function private.report_differences(uuid[]) from public;
-revoke all on function public.report_verify(uuid) from public, anon, authenticated;
-revoke all on function public.report_verify_sweep(integer) from public, anon, authenticated;
-revoke all on function public.report_pupil(uuid) from public, anon;
 revoke all on function public.report_group(text) from public, anon;
-grant execute on function private.report_recalculate_pupil(uuid) to service_role;
-grant execute on function private.report_backfill_start(integer) to service_role;
-grant execute on function private.report_backfill_step(bigint) to service_role;
-grant execute on function private.report_backfill_all(integer) to service_role;
-grant execute on procedure private.report_backfill_batched(integer) to service_role;
-grant execute on function public.report_verify(uuid) to service_role;
-grant execute on function public.report_verify_sweep(integer) to service_role;
-grant execute on function public.report_pupil(uuid) to authenticated, service_role;
 grant execute on function public.report_group(text) to authenticated, service_role;

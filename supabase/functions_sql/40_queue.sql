@@ -39,6 +39,7 @@ $$;
 comment on function private.report_enqueue(uuid[], text) is
 'Enqueues (or coalesces into the waiting job) a recalculation per pupil, in the caller''s transaction; '
 'notifies channel report_jobs. Callers: every write RPC. Returns the number of pupils enqueued.';
+revoke all on function private.report_enqueue(uuid[], text) from public;
 
 -- The delay before retry number attempts: exponential from backoff_base, capped, with +/-25 % jitter.
 create or replace function private.report_backoff(attempts integer)
@@ -53,6 +54,7 @@ as $$
 $$;
 comment on function private.report_backoff(integer) is
 'Exponential backoff with jitter for retry number attempts. Callers: report_job_record_failure.';
+revoke all on function private.report_backoff(integer) from public;
 
 -- Record a failed attempt: back to waiting with a backoff, or dead after max_attempts. A job that
 -- was running while a newer waiting job appeared for the same pupil is folded into that job.
@@ -115,6 +117,7 @@ $$;
 comment on function private.report_job_record_failure(bigint, integer, text, text) is
 'Marks an attempt failed (retry after backoff) or dead (max_attempts reached), keeping the error. '
 'Callers: report_job_run, report_jobs_reap.';
+revoke all on function private.report_job_record_failure(bigint, integer, text, text) from public;
 
 -- Run one job in the caller's transaction: recalculate the pupil inside a savepoint, delete the job
 -- on success, record the failure otherwise, and log the attempt in report_job_history.
@@ -201,6 +204,7 @@ comment on function private.report_job_run(bigint, text) is
 'Runs one job in a savepoint: recalculates, deletes the job, or records the failure; logs the attempt; broadcasts '
 'report_updated on report:{pupilId} when the report changed. '
 'Callers: report_process_pupil, report_jobs_process, report_jobs_drain.';
+revoke all on function private.report_job_run(bigint, text) from public;
 
 -- Return running jobs whose lease expired (their worker died) to the waiting jobs, as a failed
 -- attempt; prune old history. Returns the number of jobs reaped.
@@ -242,6 +246,7 @@ $$;
 comment on function private.report_jobs_reap() is
 'Fails running jobs whose lease expired (retried later, dead after max_attempts) and prunes history. '
 'Callers: report_jobs_process, report_jobs_drain.';
+revoke all on function private.report_jobs_reap() from public;
 
 -- The caller's label in the job history.
 create or replace function private.report_worker_name()
@@ -255,6 +260,7 @@ begin
 end
 $$;
 comment on function private.report_worker_name() is 'application_name:pid of the session. Callers: the processing RPCs.';
+revoke all on function private.report_worker_name() from public;
 
 -- Fire-and-forget entry point: recalculate this pupil now if it has a waiting job that is due.
 create or replace function public.report_process_pupil(pupil_id uuid)
@@ -298,6 +304,8 @@ comment on function public.report_process_pupil(uuid) is
 'Recalculates the pupil now if a waiting job is due (what fire-and-forget calls after a write); safe '
 'alongside workers. Returns {processed, outcome, waited_ms, run_ms, changed, version} or {processed: false, '
 'reason}. Callers: glue.results (service_role, or the teacher/pupil who wrote). Errors: PLV01, PLN01, 42501.';
+revoke all on function public.report_process_pupil(uuid) from public, anon;
+grant execute on function public.report_process_pupil(uuid) to authenticated, service_role;
 
 -- One bounded batch for a worker: up to max_jobs due jobs or max_ms milliseconds, one transaction.
 create or replace function public.report_jobs_process(max_jobs integer default 100, max_ms integer default 500)
@@ -352,6 +360,8 @@ $$;
 comment on function public.report_jobs_process(integer, integer) is
 'Processes one bounded batch of due jobs (max_jobs, max_ms) in one transaction; returns counts by outcome, '
 'processed, reaped, elapsed_ms and remaining. Callers: glue worker (service_role). Errors: PLV08 out-of-range limits.';
+revoke all on function public.report_jobs_process(integer, integer) from public, anon, authenticated;
+grant execute on function public.report_jobs_process(integer, integer) to service_role;
 
 -- Two-phase claim for report_jobs_drain: mark up to max_jobs due jobs running with a lease.
 create or replace function private.report_jobs_claim(max_jobs integer, worker text)
@@ -386,6 +396,7 @@ end
 $$;
 comment on function private.report_jobs_claim(integer, text) is
 'Claims up to max_jobs due jobs as running with a lease (two-phase). Callers: report_jobs_drain.';
+revoke all on function private.report_jobs_claim(integer, text) from public;
 
 -- The pg_cron drain: claim a batch (commit), run it (commit), until the queue is empty or
 -- max_batches batches are done.
@@ -417,6 +428,8 @@ begin
   end loop;
 end
 $$;
+revoke all on procedure private.report_jobs_drain(integer, integer) from public;
+grant execute on procedure private.report_jobs_drain(integer, integer) to service_role;
 comment on procedure private.report_jobs_drain (integer, integer) is
 'Drains the queue in committed batches (two-phase claims with a lease). Callers: pg_cron, DBAs. '
 'Errors: PLV08 non-positive limits.';
@@ -468,6 +481,8 @@ comment on function public.report_queue_health() is
 'Queue state for operators: pending, due, running, failed, dead, oldest pending age, and over the last hour '
 'jobs, writes coalesced, wait, freshness (last write to fresh cache) and run-time percentiles. '
 'Callers: glue health, dashboards (service_role).';
+revoke all on function public.report_queue_health() from public, anon, authenticated;
+grant execute on function public.report_queue_health() to service_role;
 
 -- Failed and dead jobs with their errors.
 create or replace function public.report_jobs_failures()
@@ -489,6 +504,8 @@ as $$
 $$;
 comment on function public.report_jobs_failures() is
 'Every failed (waiting for a retry) and dead job with its last error. Callers: glue health, operators (service_role).';
+revoke all on function public.report_jobs_failures() from public, anon, authenticated;
+grant execute on function public.report_jobs_failures() to service_role;
 
 -- Give a dead job another round of attempts.
 create or replace function public.report_jobs_requeue(job_id bigint)
@@ -520,6 +537,8 @@ $$;
 comment on function public.report_jobs_requeue(bigint) is
 'Re-queues a dead job (fresh attempts; coalesced into a waiting job if there is one); returns the waiting job. '
 'Callers: operators (service_role). Errors: PLN08 unknown job, PLS01 job not dead.';
+revoke all on function public.report_jobs_requeue(bigint) from public, anon, authenticated;
+grant execute on function public.report_jobs_requeue(bigint) to service_role;
 
 -- The safety net: compare a sample of pupils with the live computation and enqueue every mismatch.
 create or replace function public.report_verify_and_enqueue(sample_size integer default 100)
@@ -544,25 +563,5 @@ $$;
 comment on function public.report_verify_and_enqueue(integer) is
 'Verifies a random sample (NULL: everyone) against the live computation and enqueues every mismatched pupil; '
 'returns the counts. Callers: pg_cron, glue verify (service_role). Errors: PLV08 sample_size < 1.';
-
-revoke all on function private.report_enqueue(uuid[], text) from public;
-revoke all on function private.report_backoff(integer) from public;
-revoke all on function private.report_job_record_failure(bigint, integer, text, text) from public;
-revoke all on function private.report_job_run(bigint, text) from public;
-revoke all on function private.report_jobs_reap() from public;
-revoke all on function private.report_worker_name() from public;
-revoke all on function private.report_jobs_claim(integer, text) from public;
-revoke all on procedure private.report_jobs_drain(integer, integer) from public;
-revoke all on function public.report_process_pupil(uuid) from public, anon;
-revoke all on function public.report_jobs_process(integer, integer) from public, anon, authenticated;
-revoke all on function public.report_queue_health() from public, anon, authenticated;
-revoke all on function public.report_jobs_failures() from public, anon, authenticated;
-revoke all on function public.report_jobs_requeue(bigint) from public, anon, authenticated;
 revoke all on function public.report_verify_and_enqueue(integer) from public, anon, authenticated;
-grant execute on procedure private.report_jobs_drain(integer, integer) to service_role;
-grant execute on function public.report_process_pupil(uuid) to authenticated, service_role;
-grant execute on function public.report_jobs_process(integer, integer) to service_role;
-grant execute on function public.report_queue_health() to service_role;
-grant execute on function public.report_jobs_failures() to service_role;
-grant execute on function public.report_jobs_requeue(bigint) to service_role;
 grant execute on function public.report_verify_and_enqueue(integer) to service_role;

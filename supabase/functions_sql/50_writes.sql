@@ -19,6 +19,7 @@ begin
 end
 $$;
 comment on function private.require(anyelement, text) is 'Returns value, or raises PLV01 naming the missing parameter.';
+revoke all on function private.require(anyelement, text) from public;
 
 -- Raise PLV02 unless the score is a fraction in [0, 1] (NULL passes: it means "not given").
 create or replace function private.assert_score(score numeric, name text)
@@ -42,6 +43,7 @@ end
 $$;
 comment on function private.assert_score(numeric, text) is
 'Returns score, or raises PLV02 when it is outside [0, 1] or has more than 20 decimal places.';
+revoke all on function private.assert_score(numeric, text) from public;
 
 -- Raise PLV13 when a JSON document is larger than max_bytes as text or nests deeper than max_depth
 -- (a scalar is depth 0, {"a": 1} depth 1). The size is checked first, so the walk is bounded.
@@ -86,6 +88,7 @@ $$;
 comment on function private.assert_json_limits(jsonb, text, integer, integer) is
 'Returns doc, or raises PLV13 when it is over max_bytes as text or nested deeper than max_depth. Callers: '
 'results_apply_ai_marks (ai_meta: 16384 bytes, depth 8).';
+revoke all on function private.assert_json_limits(jsonb, text, integer, integer) from public;
 
 -- Raise PLV13 when a batch argument has more items than a call may carry.
 create or replace function private.assert_batch_size(items integer, name text, max_items integer)
@@ -104,6 +107,7 @@ $$;
 comment on function private.assert_batch_size(integer, text, integer) is
 'Raises PLV13 when items > max_items. Callers: results_save_feedback (criterion_scores: 100), '
 'activities_set_criteria (success_criteria_ids: 100).';
+revoke all on function private.assert_batch_size(integer, text, integer) from public;
 
 -- The pupils of classes to which any of the lessons is assigned.
 create or replace function private.pupils_assigned_lessons(lesson_ids uuid[])
@@ -120,6 +124,7 @@ as $$
 $$;
 comment on function private.pupils_assigned_lessons(uuid[]) is
 'Pupils of the classes that have any of the lessons assigned: whom a curriculum change affects.';
+revoke all on function private.pupils_assigned_lessons(uuid[]) from public;
 
 -- Who may mark a pupil's work on an activity: the service role, or a teacher of a class in which the
 -- pupil is a pupil, the activity's lesson is assigned, and whose subject is the activity's subject (an
@@ -185,6 +190,7 @@ comment on function private.assert_can_mark(uuid, uuid) is
 'Returns the activity if the caller may mark the pupil''s work on it. Errors: PLV01; 42501 for anyone but the '
 'service role who does not teach the pupil this activity in its subject (unknown ids included); for the service '
 'role PLN03, PLN01, PLV04.';
+revoke all on function private.assert_can_mark(uuid, uuid) from public;
 
 -- Who may submit work: the pupil themselves (or the service role on their behalf), on an active,
 -- answerable activity assigned to one of their classes. Returns the pupil id and the activity.
@@ -234,6 +240,7 @@ $$;
 comment on function private.assert_can_submit(uuid, uuid, text) is
 'Returns the activity if the pupil may submit this kind of answer to it. Errors: PLV01, 42501, PLN03, PLN01, '
 'PLV06, PLV04.';
+revoke all on function private.assert_can_submit(uuid, uuid, text) from public;
 
 -- The end of every submission write: the cell is computed once (private.result_cells, the grid's
 -- cell), broadcast to the classes that show it (private.broadcast_assignment_update; event NULL when
@@ -283,6 +290,7 @@ comment on function private.submission_written(uuid, uuid, text) is
 'Computes the written cell once, broadcasts it (event submission_updated or submission_deleted; NULL: nothing '
 'changed, no broadcast) and returns {pupil_id, activity_id, submission (with criterion_scores), cell (the '
 'results-grid cell)}. Callers: the submission write RPCs, after writing and enqueueing.';
+revoke all on function private.submission_written(uuid, uuid, text) from public;
 
 -- Clear every mark of a submission: new work is unmarked work.
 create or replace function private.clear_marks(submission_id uuid)
@@ -301,6 +309,7 @@ begin
 end
 $$;
 comment on function private.clear_marks(uuid) is 'Removes AI, override and criterion marks of a submission. Callers: resubmissions.';
+revoke all on function private.clear_marks(uuid) from public;
 
 -- Save a pupil's answer (or resubmit it) and record it as the current submission.
 create or replace function private.save_answer(pupil_id uuid, activity_id uuid, body jsonb, auto_score numeric, status text)
@@ -348,6 +357,7 @@ $$;
 comment on function private.save_answer(uuid, uuid, jsonb, numeric, text) is
 'Inserts or resubmits a pupil''s answer; a changed answer clears every mark and takes a new revision. Callers: '
 'submissions_* RPCs.';
+revoke all on function private.save_answer(uuid, uuid, jsonb, numeric, text) from public;
 
 -- A pupil submits (or saves in progress) a text or multiple-choice answer.
 create or replace function public.submissions_submit_answer(
@@ -420,6 +430,8 @@ comment on function public.submissions_submit_answer(uuid, text, text, text, uui
 'A pupil saves (inprogress) or submits a text or MCQ answer; MCQ is auto-marked from activity_answer_keys; '
 'a changed answer clears every mark. Enqueues the pupil; returns {submission, cell}. Callers: pupils, service_role '
 '(pupil_id). Errors: PLV01, PLV06, PLV07, PLV04, PLN01, PLN03, 42501.';
+revoke all on function public.submissions_submit_answer(uuid, text, text, text, uuid) from public, anon;
+grant execute on function public.submissions_submit_answer(uuid, text, text, text, uuid) to authenticated, service_role;
 
 -- A pupil uploads a file for an upload activity (the file itself lives in Storage).
 create or replace function public.submissions_record_upload(
@@ -452,6 +464,8 @@ $$;
 comment on function public.submissions_record_upload(uuid, text, text, uuid) is
 'Records an uploaded file as the pupil''s submission (a new file clears every mark). Enqueues the pupil; returns '
 '{submission, cell}. Callers: pupils, service_role (pupil_id). Errors: PLV01, PLV06, PLV07, PLV04, PLN01, PLN03, 42501.';
+revoke all on function public.submissions_record_upload(uuid, text, text, uuid) from public, anon;
+grant execute on function public.submissions_record_upload(uuid, text, text, uuid) to authenticated, service_role;
 
 -- A pupil deletes their uploaded file: the submission goes, the cell is untouched again.
 create or replace function public.submissions_delete_upload(activity_id uuid, pupil_id uuid default null)
@@ -479,6 +493,8 @@ $$;
 comment on function public.submissions_delete_upload(uuid, uuid) is
 'Deletes the pupil''s upload submission (idempotent: deleted false when there was none). Enqueues the pupil; '
 'returns {submission: null, cell, deleted}. Callers: pupils, service_role. Errors: PLV01, PLV06, PLV04, PLN01, PLN03, 42501.';
+revoke all on function public.submissions_delete_upload(uuid, uuid) from public, anon;
+grant execute on function public.submissions_delete_upload(uuid, uuid) to authenticated, service_role;
 
 -- A teacher's feedback on one cell: an override score, per-criterion marks and/or feedback text.
 -- NULL leaves a part unchanged; a criterion given with score NULL removes that mark. With
@@ -608,6 +624,8 @@ comment on function public.results_save_feedback(uuid, uuid, numeric, jsonb, tex
 'pupil; returns {submission, cell}. Callers: teachers of the pupil''s class in the activity''s subject, '
 'service_role. Errors: PLV01, PLV02, PLV03, PLV04, PLV07, PLV10, PLV13 (over 100 criterion_scores), PLN01, PLN03, '
 'PLN05, PLS02 (feedback alone on work not handed in), PLS03 (stale expected_revision), 42501.';
+revoke all on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text, bigint) from public, anon;
+grant execute on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text, bigint) to authenticated, service_role;
 
 -- A teacher removes their override, feedback and criterion marks from one cell (AI marks stay).
 create or replace function public.results_reset_feedback(activity_id uuid, pupil_id uuid)
@@ -641,6 +659,8 @@ $$;
 comment on function public.results_reset_feedback(uuid, uuid) is
 'Removes the teacher''s override, feedback and criterion marks of one cell (AI and auto marks stay). Enqueues '
 'the pupil; returns {submission, cell}. Callers: teachers, service_role. Errors: PLV01, PLV04, PLN01, PLN03, 42501.';
+revoke all on function public.results_reset_feedback(uuid, uuid) from public, anon;
+grant execute on function public.results_reset_feedback(uuid, uuid) to authenticated, service_role;
 
 -- Parse '{groupId}__{lessonId}' and check the assignment exists and the caller teaches the class.
 create or replace function private.resolve_assignment(group_assignment_id text, activity_id uuid)
@@ -697,6 +717,7 @@ $$;
 comment on function private.resolve_assignment(text, uuid) is
 'Checks {groupId}__{lessonId} and the activity and that the caller teaches the class in the lesson''s subject; '
 'returns the activity. Errors: PLV01, PLV12, PLN02 (service role), 42501, PLN04, PLN07, PLN03, PLV06.';
+revoke all on function private.resolve_assignment(text, uuid) from public;
 
 -- The AI marker's results for one activity of one assignment. Teacher overrides and criterion marks
 -- are kept (they outrank the AI score). Items for pupils outside the class are reported, not applied.
@@ -853,6 +874,8 @@ comment on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) is
 '[{pupil_id, revision, current_revision}]}. Callers: the AI webhook (service_role), teachers of the class in the '
 'lesson''s subject. Errors: PLV01, PLV02, PLV05, PLV06, PLV12, PLV13 (ai_meta over 16384 bytes or depth 8), '
 'PLN02, PLN03, PLN04, PLN07, 42501.';
+revoke all on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) from public, anon;
+grant execute on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) to authenticated, service_role;
 
 -- Clear the AI marks of one activity for the pupils of one assignment's class.
 create or replace function public.results_clear_ai_marks(group_assignment_id text, activity_id uuid)
@@ -888,6 +911,8 @@ comment on function public.results_clear_ai_marks(text, uuid) is
 'Clears the AI score, feedback and metadata of one activity for the pupils of the class. Enqueues each pupil '
 'touched; returns {cleared, pupil_ids}. Callers: teachers of the class, service_role. Errors: as '
 'results_apply_ai_marks.';
+revoke all on function public.results_clear_ai_marks(text, uuid) from public, anon;
+grant execute on function public.results_clear_ai_marks(text, uuid) to authenticated, service_role;
 
 -- Add a person to a class (or change their role in it).
 create or replace function public.groups_add_member(group_id text, user_id uuid, role text default 'pupil')
@@ -931,6 +956,8 @@ comment on function public.groups_add_member(text, uuid, text) is
 'Adds a person to a class as pupil or teacher (or changes the role). Enqueues them when their pupil membership '
 'changed; returns the membership row. Callers: the enrolment flow (service_role only: enrolling a pupil opens '
 'their work to the class''s teachers). Errors: PLV01, PLV11, PLN01, PLN02, 42501.';
+revoke all on function public.groups_add_member(text, uuid, text) from public, anon, authenticated;
+grant execute on function public.groups_add_member(text, uuid, text) to service_role;
 
 -- Remove a person from a class.
 create or replace function public.groups_remove_member(group_id text, user_id uuid)
@@ -965,6 +992,8 @@ $$;
 comment on function public.groups_remove_member(text, uuid) is
 'Removes a person from a class (idempotent). Enqueues a removed pupil; returns {removed, role}. Callers: teachers of '
 'the class (pupils only), service_role. Errors: PLV01, PLN02 (service role), 42501.';
+revoke all on function public.groups_remove_member(text, uuid) from public, anon;
+grant execute on function public.groups_remove_member(text, uuid) to authenticated, service_role;
 
 -- Assign a lesson to a class (or change its start date and feedback visibility).
 create or replace function public.lessons_assign(
@@ -1024,6 +1053,8 @@ comment on function public.lessons_assign(text, uuid, date, boolean) is
 'Assigns a lesson of the class''s subject to a class (start date and feedback visibility do not affect reports). '
 'Enqueues the class''s pupils when newly assigned; returns the assignment row. Callers: teachers of the class, '
 'service_role. Errors: PLV01, PLN02 (service role), PLN04, PLV14 (the lesson is of another subject), 42501.';
+revoke all on function public.lessons_assign(text, uuid, date, boolean) from public, anon;
+grant execute on function public.lessons_assign(text, uuid, date, boolean) to authenticated, service_role;
 
 -- Unassign a lesson from a class.
 create or replace function public.lessons_unassign(group_id text, lesson_id uuid)
@@ -1053,6 +1084,8 @@ $$;
 comment on function public.lessons_unassign(text, uuid) is
 'Unassigns a lesson from a class (idempotent). Enqueues the class''s pupils; returns {unassigned}. Callers: '
 'teachers of the class, service_role. Errors: PLV01, PLN02, 42501.';
+revoke all on function public.lessons_unassign(text, uuid) from public, anon;
+grant execute on function public.lessons_unassign(text, uuid) to authenticated, service_role;
 
 -- Raise 42501 unless the caller may change this unit's curriculum: the service role, or a teacher of
 -- a class of the unit's subject (a curriculum change moves those classes' reports).
@@ -1081,6 +1114,7 @@ $$;
 comment on function private.assert_can_edit_curriculum(uuid) is
 'Raises 42501 unless the caller is the service role or teaches a class of the unit''s subject. Callers: '
 'activities_set_criteria, activities_update, lessons_set_active, units_update.';
+revoke all on function private.assert_can_edit_curriculum(uuid) from public;
 
 -- Replace the success criteria an activity scores.
 create or replace function public.activities_set_criteria(activity_id uuid, success_criteria_ids uuid[])
@@ -1139,6 +1173,8 @@ comment on function public.activities_set_criteria(uuid, uuid[]) is
 'Replaces the success criteria linked to an activity. Enqueues the pupils with that lesson assigned when the '
 'links changed; returns the links. Callers: teachers of the subject, service_role. Errors: PLV01, PLN03, PLN05, '
 'PLV13 (over 100 criteria), 42501.';
+revoke all on function public.activities_set_criteria(uuid, uuid[]) from public, anon;
+grant execute on function public.activities_set_criteria(uuid, uuid[]) to authenticated, service_role;
 
 -- Change an activity's summative flag, active flag or type.
 create or replace function public.activities_update(
@@ -1182,6 +1218,8 @@ comment on function public.activities_update(uuid, boolean, boolean, text) is
 'Changes an activity''s is_summative, active or type (NULL: unchanged). Enqueues the pupils with that lesson '
 'assigned when something changed; returns the activity. Callers: teachers of the subject, service_role. Errors: PLV01, PLV06, '
 'PLN03, 42501.';
+revoke all on function public.activities_update(uuid, boolean, boolean, text) from public, anon;
+grant execute on function public.activities_update(uuid, boolean, boolean, text) to authenticated, service_role;
 
 -- Activate or deactivate a lesson.
 create or replace function public.lessons_set_active(lesson_id uuid, active boolean)
@@ -1215,6 +1253,8 @@ $$;
 comment on function public.lessons_set_active(uuid, boolean) is
 'Activates or deactivates a lesson. Enqueues the pupils with it assigned when it changed; returns the lesson. '
 'Callers: teachers of the subject, service_role. Errors: PLV01, PLN04, 42501.';
+revoke all on function public.lessons_set_active(uuid, boolean) from public, anon;
+grant execute on function public.lessons_set_active(uuid, boolean) to authenticated, service_role;
 
 -- Change a unit's year or active flag.
 create or replace function public.units_update(unit_id uuid, year integer default null, active boolean default null)
@@ -1252,6 +1292,8 @@ $$;
 comment on function public.units_update(uuid, integer, boolean) is
 'Changes a unit''s year (7-13) or active flag (NULL: unchanged). Enqueues the pupils with any of its lessons '
 'assigned when something changed; returns the unit. Callers: teachers of the subject, service_role. Errors: PLV01, PLV08, PLN06, 42501.';
+revoke all on function public.units_update(uuid, integer, boolean) from public, anon;
+grant execute on function public.units_update(uuid, integer, boolean) to authenticated, service_role;
 
 -- Replace the level boundaries of one year: {"0": 0, "1L": 6, ...}. Every pupil with work in a unit
 -- of that year is enqueued.
@@ -1331,48 +1373,5 @@ comment on function public.level_boundaries_set(integer, jsonb) is
 'Replaces the level boundaries of a year ({label: min_percent}, increasing with rank, 0 at 0). Enqueues every '
 'pupil with work in a unit of that year; returns {year, labels}. Callers: administrators (service_role). Errors: '
 'PLV01, PLV08, PLV09, 42501.';
-
-revoke all on function private.require(anyelement, text) from public;
-revoke all on function private.assert_score(numeric, text) from public;
-revoke all on function private.assert_json_limits(jsonb, text, integer, integer) from public;
-revoke all on function private.assert_batch_size(integer, text, integer) from public;
-revoke all on function private.pupils_assigned_lessons(uuid[]) from public;
-revoke all on function private.assert_can_mark(uuid, uuid) from public;
-revoke all on function private.assert_can_submit(uuid, uuid, text) from public;
-revoke all on function private.submission_written(uuid, uuid, text) from public;
-revoke all on function private.clear_marks(uuid) from public;
-revoke all on function private.save_answer(uuid, uuid, jsonb, numeric, text) from public;
-revoke all on function private.resolve_assignment(text, uuid) from public;
-revoke all on function private.assert_can_edit_curriculum(uuid) from public;
-revoke all on function public.submissions_submit_answer(uuid, text, text, text, uuid) from public, anon;
-revoke all on function public.submissions_record_upload(uuid, text, text, uuid) from public, anon;
-revoke all on function public.submissions_delete_upload(uuid, uuid) from public, anon;
-revoke all on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text, bigint) from public, anon;
-revoke all on function public.results_reset_feedback(uuid, uuid) from public, anon;
-revoke all on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) from public, anon;
-revoke all on function public.results_clear_ai_marks(text, uuid) from public, anon;
-revoke all on function public.groups_add_member(text, uuid, text) from public, anon, authenticated;
-revoke all on function public.groups_remove_member(text, uuid) from public, anon;
-revoke all on function public.lessons_assign(text, uuid, date, boolean) from public, anon;
-revoke all on function public.lessons_unassign(text, uuid) from public, anon;
-revoke all on function public.activities_set_criteria(uuid, uuid[]) from public, anon;
-revoke all on function public.activities_update(uuid, boolean, boolean, text) from public, anon;
-revoke all on function public.lessons_set_active(uuid, boolean) from public, anon;
-revoke all on function public.units_update(uuid, integer, boolean) from public, anon;
 revoke all on function public.level_boundaries_set(integer, jsonb) from public, anon, authenticated;
-grant execute on function public.submissions_submit_answer(uuid, text, text, text, uuid) to authenticated, service_role;
-grant execute on function public.submissions_record_upload(uuid, text, text, uuid) to authenticated, service_role;
-grant execute on function public.submissions_delete_upload(uuid, uuid) to authenticated, service_role;
-grant execute on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text, bigint) to authenticated, service_role;
-grant execute on function public.results_reset_feedback(uuid, uuid) to authenticated, service_role;
-grant execute on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) to authenticated, service_role;
-grant execute on function public.results_clear_ai_marks(text, uuid) to authenticated, service_role;
-grant execute on function public.groups_add_member(text, uuid, text) to service_role;
-grant execute on function public.groups_remove_member(text, uuid) to authenticated, service_role;
-grant execute on function public.lessons_assign(text, uuid, date, boolean) to authenticated, service_role;
-grant execute on function public.lessons_unassign(text, uuid) to authenticated, service_role;
-grant execute on function public.activities_set_criteria(uuid, uuid[]) to authenticated, service_role;
-grant execute on function public.activities_update(uuid, boolean, boolean, text) to authenticated, service_role;
-grant execute on function public.lessons_set_active(uuid, boolean) to authenticated, service_role;
-grant execute on function public.units_update(uuid, integer, boolean) to authenticated, service_role;
 grant execute on function public.level_boundaries_set(integer, jsonb) to service_role;

@@ -38,6 +38,8 @@ $$;
 comment on function private.result_activities(uuid) is
 'The activities that are columns of a lesson''s results grid (active, scorable, in an active lesson and unit). '
 'Callers: read_assignment_results, broadcast_activity_marks_cleared.';
+revoke all on function private.result_activities(uuid) from public;
+grant execute on function private.result_activities(uuid) to service_role;
 
 -- The cells of a results grid for some pupils and one lesson, optionally one activity only: every
 -- (pupil, activity) whose work counts (private.live_cells), as the grid and the broadcasts show it.
@@ -84,6 +86,8 @@ comment on function private.result_cells(uuid[], uuid, uuid) is
 '{pupilId, activityId, state, score, source, submissionId, revision, status, submittedAt, hasUpload, aiScore, '
 'aiFeedback, aiMarkedAt, updatedAt}. Callers: read_assignment_results, read_assignment_results_slice, '
 'broadcast_assignment_update.';
+revoke all on function private.result_cells(uuid[], uuid, uuid) from public;
+grant execute on function private.result_cells(uuid[], uuid, uuid) to service_role;
 
 -- Raise unless the caller may read the results grid of (group, lesson); returns the lesson.
 create or replace function private.assert_can_read_assignment(group_id text, lesson_id uuid)
@@ -116,6 +120,7 @@ $$;
 comment on function private.assert_can_read_assignment(text, uuid) is
 'Returns the lesson if the caller (a teacher of the class, service_role) may read the results grid of the '
 'assignment. Errors: PLV01, PLN02, 42501, PLN04, PLN07. Callers: read_assignment_results(_slice).';
+revoke all on function private.assert_can_read_assignment(text, uuid) from public;
 
 -- The results grid of one assignment (/results/assignments/{groupId}__{lessonId}).
 create or replace function public.read_assignment_results(group_id text, lesson_id uuid)
@@ -213,6 +218,8 @@ comment on function public.read_assignment_results(text, uuid) is
 'status, submittedAt, hasUpload, aiScore, aiFeedback, aiMarkedAt, updatedAt), rowMeans, columnMeans (missing = 0, '
 'awaiting marking left out)}. Callers: the results page, glue ResultsMatrix (teachers of the class, service_role). '
 'Errors: PLV01, PLN02, PLN04, PLN07, 42501.';
+revoke all on function public.read_assignment_results(text, uuid) from public, anon;
+grant execute on function public.read_assignment_results(text, uuid) to authenticated, service_role;
 
 -- One row or one column of the results grid, for a targeted refetch after a partial event.
 create or replace function public.read_assignment_results_slice(
@@ -296,6 +303,8 @@ comment on function public.read_assignment_results_slice(text, uuid, uuid, uuid)
 'One row (pupil_id), one column (activity_id) or one cell (both) of read_assignment_results, same cell shape and '
 'order: {assignmentId, groupId, lessonId, pupilId, activityId, cells}. Callers: glue ResultsMatrix after a partial '
 'event (teachers of the class, service_role). Errors: PLV01, PLN01, PLN02, PLN03, PLN04, PLN07, PLV04, PLV06, 42501.';
+revoke all on function public.read_assignment_results_slice(text, uuid, uuid, uuid) from public, anon;
+grant execute on function public.read_assignment_results_slice(text, uuid, uuid, uuid) to authenticated, service_role;
 
 -- True when broadcasts are on (private.realtime_settings, on when the row is missing) and
 -- realtime.send exists here.
@@ -314,6 +323,7 @@ $$;
 comment on function private.realtime_broadcasts_enabled() is
 'True when private.realtime_settings.broadcasts_enabled (default on) and realtime.send exists. Callers: the '
 'broadcast_* functions.';
+revoke all on function private.realtime_broadcasts_enabled() from public;
 
 -- Broadcast the current cell of each pupil for one activity to every class of the pupil (role pupil)
 -- that has the activity's lesson assigned: one message per pupil and class, on
@@ -376,6 +386,7 @@ comment on function private.broadcast_assignment_update(uuid[], uuid, text, json
 'assignment_results:{groupId}:{lessonId} of every class of the pupil that has the lesson; returns the number sent. '
 'Never raises; sends nothing when broadcasts are off. cells: the pupils'' cells when the caller computed them '
 '(one write), else computed here. Callers: private.submission_written, results_apply_ai_marks.';
+revoke all on function private.broadcast_assignment_update(uuid[], uuid, text, jsonb) from public;
 
 -- Broadcast the partial event activity_marks_cleared once per class (role pupil) of the pupils that
 -- has the activity's lesson assigned: {assignmentId, activityId, pupilIds} (the class's pupils among
@@ -426,6 +437,7 @@ comment on function private.broadcast_activity_marks_cleared(uuid[], uuid) is
 'Sends the partial event activity_marks_cleared {assignmentId, activityId, pupilIds} once per class of the pupils '
 'that has the lesson; returns the number sent. Never raises; sends nothing when broadcasts are off. Callers: '
 'results_clear_ai_marks.';
+revoke all on function private.broadcast_activity_marks_cleared(uuid[], uuid) from public;
 
 -- Broadcast report_updated {pupilId, version} on report:{pupilId} after a recalculation that changed
 -- the pupil's report.
@@ -454,6 +466,7 @@ $$;
 comment on function private.broadcast_report_updated(uuid, bigint) is
 'Sends report_updated {pupilId, version} on report:{pupilId}; returns the number sent. Never raises; sends nothing '
 'when broadcasts are off. Callers: report_job_run (after a recalculation that changed something).';
+revoke all on function private.broadcast_report_updated(uuid, bigint) from public;
 
 -- Whether the current user may receive the private broadcasts of a topic (the RLS policy on
 -- realtime.messages): assignment_results:{groupId}:{lessonId} the teachers of the class;
@@ -488,19 +501,5 @@ comment on function private.realtime_can_receive(text) is
 'True when auth.uid() may receive the topic''s private broadcasts: assignment_results:{groupId}:{lessonId} teachers '
 'of the class, report:{pupilId} the pupil and their teachers; false for any other topic or NULL. Callers: the RLS '
 'policy planner_broadcasts_receive on realtime.messages.';
-
-revoke all on function private.result_activities(uuid) from public;
-revoke all on function private.result_cells(uuid[], uuid, uuid) from public;
-revoke all on function private.assert_can_read_assignment(text, uuid) from public;
-revoke all on function public.read_assignment_results(text, uuid) from public, anon;
-revoke all on function public.read_assignment_results_slice(text, uuid, uuid, uuid) from public, anon;
-revoke all on function private.realtime_broadcasts_enabled() from public;
-revoke all on function private.broadcast_assignment_update(uuid[], uuid, text, jsonb) from public;
-revoke all on function private.broadcast_activity_marks_cleared(uuid[], uuid) from public;
-revoke all on function private.broadcast_report_updated(uuid, bigint) from public;
 revoke all on function private.realtime_can_receive(text) from public;
-grant execute on function private.result_activities(uuid) to service_role;
-grant execute on function private.result_cells(uuid[], uuid, uuid) to service_role;
-grant execute on function public.read_assignment_results(text, uuid) to authenticated, service_role;
-grant execute on function public.read_assignment_results_slice(text, uuid, uuid, uuid) to authenticated, service_role;
 grant execute on function private.realtime_can_receive(text) to authenticated, service_role;
