@@ -18,7 +18,7 @@
 begin;
 \ir ../helpers.psql
 \ir ../writes_helpers.psql
-select plan(159);
+select plan(160);
 
 -- The project's functions and procedures: schemas public and private, minus anything an extension owns.
 -- acl is the effective ACL (a NULL proacl means the default: EXECUTE to PUBLIC).
@@ -232,6 +232,17 @@ select is_empty(
           end
       )$$,
   'every text, JSON and score column that callers write is bounded by a CHECK (length, size, or decimal places)'
+);
+
+select is_empty(
+  $$select c.conrelid::regclass || ' ' || c.conname
+    from pg_catalog.pg_constraint as c
+    where c.contype = 'f' and c.confrelid in ('public.profiles'::regclass, 'auth.users'::regclass)
+      and not exists (
+        select from pg_catalog.pg_index as i
+        where i.indrelid = c.conrelid and (i.indkey::int2 [])[0:cardinality(c.conkey) - 1] = c.conkey
+      )$$,
+  'every foreign key to a user is indexed: deleting a user scans no table'
 );
 
 -- 2. SECURITY DEFINER functions pin search_path ------------------------------------------------------------
