@@ -44,7 +44,7 @@ class BroadcastEvent:
     topic: str
     event: str
     payload: dict[str, Any]
-    message_id: int | None = None
+    message_id: str | None = None  # the realtime.messages uuid (as text), when the transport gives it
 
 
 Handler = Callable[[BroadcastEvent], None]
@@ -173,7 +173,13 @@ def _parse(conn: psycopg.Connection, raw: str, topic: str) -> BroadcastEvent | N
             payload = row[0] if row else None
         if payload is None:
             return None
-        return BroadcastEvent(str(note.get("topic")), str(note.get("event")), dict(payload), note.get("id"))
+        message_id = note.get("id")
+        return BroadcastEvent(
+            str(note.get("topic")),
+            str(note.get("event")),
+            dict(payload),
+            str(message_id) if message_id is not None else None,
+        )
     except (ValueError, TypeError, psycopg.Error):
         log.debug("unreadable broadcast dropped: %r", raw[:200])
         return None

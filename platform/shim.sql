@@ -116,11 +116,24 @@ $shim$;
 grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role;
 
 -- realtime -------------------------------------------------------------------------------------
-create schema if not exists realtime;
-grant usage on schema realtime to anon, authenticated, service_role;
+-- As Supabase's Realtime tenant schema: owned by supabase_realtime_admin (postgres is a member, so
+-- the project's migrations create their policies on realtime.messages without being superuser);
+-- messages have uuid ids and are range-partitioned by inserted_at into daily partitions, which
+-- Supabase's Realtime server creates ahead of time; here the shim creates yesterday's to a week
+-- ahead (docs/platform.md). Every message of one transaction has the same inserted_at and ids are
+-- random: nothing may order messages by id.
+do $shim$
+begin
+  if not exists (select from pg_catalog.pg_roles where rolname = 'supabase_realtime_admin') then
+    create role supabase_realtime_admin nologin noinherit;
+  end if;
+end
+$shim$;
+grant supabase_realtime_admin to postgres;
+create schema if not exists realtime authorization supabase_realtime_admin;
+grant usage on schema realtime to postgres, anon, authenticated, service_role;
 
 create table if not exists realtime.messages (
-  id bigint generated always as identity,
   topic text not null,
   extension text not null,
   payload jsonb,
@@ -128,11 +141,31 @@ create table if not exists realtime.messages (
   private boolean default false,
   updated_at timestamp without time zone not null default now(),
   inserted_at timestamp without time zone not null default now(),
+  id uuid not null default gen_random_uuid(),
   primary key (id, inserted_at)
-);
+) partition by range (inserted_at);
+alter table realtime.messages owner to supabase_realtime_admin;
 alter table realtime.messages enable row level security;
-grant select, insert on realtime.messages to authenticated;
-grant all on realtime.messages to service_role;
+grant select, insert, update on realtime.messages to anon, authenticated, service_role;
+grant all on realtime.messages to postgres;
+
+do $shim$
+declare
+  v_day date;
+begin
+  for v_day in select d::date from pg_catalog.generate_series(current_date - 1, current_date + 7, interval '1 day') as d loop
+    if pg_catalog.to_regclass(pg_catalog.format('realtime.messages_%s', pg_catalog.to_char(v_day, 'YYYY_MM_DD'))) is null then
+      execute pg_catalog.format(
+        'create table realtime.%I partition of realtime.messages for values from (%L) to (%L)',
+        'messages_' || pg_catalog.to_char(v_day, 'YYYY_MM_DD'), v_day, v_day + 1
+      );
+      execute pg_catalog.format(
+        'alter table realtime.%I owner to supabase_realtime_admin', 'messages_' || pg_catalog.to_char(v_day, 'YYYY_MM_DD')
+      );
+    end if;
+  end loop;
+end
+$shim$;
 
 do $shim$
 begin
@@ -142,30 +175,34 @@ begin
     as $f$
       select nullif(current_setting('realtime.topic', true), '')::text
     $f$;
+    alter function realtime.topic() owner to supabase_realtime_admin;
   end if;
 
   if pg_catalog.to_regprocedure('realtime.send(jsonb, text, text, boolean)') is null then
-    -- Supabase's signature and behaviour: insert a broadcast row; never raise (a failed broadcast
-    -- must not fail the write that sent it). Locally it also notifies the relay on commit.
+    -- Supabase's signature and behaviour: the message gets a random uuid, added to the payload as
+    -- "id" when the payload has none; the row is inserted with the topic set for the policies; any
+    -- failure (no partition for today, a policy, a bad payload) becomes a WARNING and never fails
+    -- the caller's transaction. Locally it also notifies the relay, delivered on commit only.
     create function realtime.send(
       payload jsonb, event text, topic text, private boolean default true
     ) returns void
     language plpgsql
     as $f$
     declare
-      v_id bigint;
+      v_id uuid := gen_random_uuid();
+      v_payload jsonb;
       v_note text;
     begin
       begin
+        v_payload := case when payload ? 'id' then payload else jsonb_set(payload, '{id}', to_jsonb(v_id)) end;
         perform set_config('realtime.topic', topic, true);
-        insert into realtime.messages (payload, event, topic, private, extension)
-        values (payload, event, topic, private, 'broadcast')
-        returning id into v_id;
+        insert into realtime.messages (id, payload, event, topic, private, extension)
+        values (v_id, v_payload, event, topic, private, 'broadcast');
         v_note := jsonb_build_object(
-          'id', v_id, 'topic', topic, 'event', event, 'private', private, 'payload', payload
+          'id', v_id, 'topic', topic, 'event', event, 'private', private, 'payload', v_payload
         )::text;
         if octet_length(v_note) > 7900 then
-          -- NOTIFY payloads are limited to 8000 bytes: send the row id, the relay reads the row.
+          -- NOTIFY payloads are limited to 8000 bytes: send the message id, the relay reads the row.
           v_note := jsonb_build_object('id', v_id, 'topic', topic, 'event', event, 'private', private)::text;
         end if;
         perform pg_notify('realtime_broadcast', v_note);
@@ -174,12 +211,13 @@ begin
       end;
     end
     $f$;
+    alter function realtime.send(jsonb, text, text, boolean) owner to supabase_realtime_admin;
   end if;
 end
 $shim$;
 
 grant execute on function realtime.topic() to anon, authenticated, service_role;
-grant execute on function realtime.send(jsonb, text, text, boolean) to authenticated, service_role;
+grant execute on function realtime.send(jsonb, text, text, boolean) to postgres, authenticated, service_role;
 
 -- What API sessions see, as on Supabase: public first, then extensions.
 do $shim$

@@ -10,7 +10,7 @@ begin;
 \ir ../helpers.psql
 \ir ../writes_helpers.psql
 \ir realtime_helpers.psql
-select plan(65);
+select plan(68);
 
 select tests.w_build();
 insert into public.groups (group_id, subject, join_code) values
@@ -45,6 +45,22 @@ select is(
   array['activityId', 'aiFeedback', 'aiMarkedAt', 'aiScore', 'assignmentId', 'hasUpload', 'pupilId', 'revision', 'score',
     'source', 'state', 'status', 'submissionId', 'submittedAt', 'updatedAt'],
   'the payload has exactly the contract''s keys'
+);
+select is_empty(
+  $$select from realtime.messages as m
+    where m.topic like 'assignment_results:W-%' and m.payload ->> 'id' is distinct from m.id::text$$,
+  'every payload also carries "id", the message''s uuid, as Supabase''s realtime.send adds it'
+);
+set local client_min_messages = error;
+select lives_ok(
+  $$select realtime.send('{"id": "mine", "n": 1}', 'probe', 'assignment_results:W-probe', true),
+           realtime.send('"not an object"', 'probe', 'assignment_results:W-probe', true)$$,
+  'realtime.send turns its own failure (a payload it cannot add an id to) into a warning'
+);
+set local client_min_messages = warning;
+select is(
+  (select array_agg(m.payload ->> 'id') from realtime.messages as m where m.topic = 'assignment_results:W-probe'),
+  array['mine'], 'a payload that has an id keeps it; the failed send left no row and failed nothing'
 );
 select ok(
   (select payload ->> 'submissionId' is not null and payload ->> 'status' = 'submitted'
