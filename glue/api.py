@@ -229,6 +229,11 @@ def report_queue_health(client: RpcClient) -> dict[str, Any]:
     return _obj(_call(client, "report_queue_health"))
 
 
+def report_queue_schedule(client: RpcClient) -> dict[str, Any]:
+    """Install or repair the queue's pg_cron jobs (service role); Conflict (PLS04) without pg_cron."""
+    return _obj(_call(client, "report_queue_schedule"))
+
+
 def report_jobs_failures(client: RpcClient) -> list[dict[str, Any]]:
     return cast(list[dict[str, Any]], _call(client, "report_jobs_failures"))
 

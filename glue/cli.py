@@ -191,7 +191,25 @@ def cmd_health(args: argparse.Namespace) -> int:
         if args.json
         else render.queue_health(health, failures)
     )
-    return EXIT_PROBLEM if health["dead"] else EXIT_OK
+    return EXIT_PROBLEM if health["dead"] or health.get("nothing_drains") else EXIT_OK
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from glue import api
+
+    client = _client(args)
+    try:
+        done = api.report_queue_schedule(client)
+    except RpcError as exc:
+        print(f"glue: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""), file=sys.stderr)
+        return EXIT_PROBLEM
+    finally:
+        client.close()
+    for job in done.get("scheduled") or []:
+        _say(
+            f"scheduled {job['jobname']}: {job['schedule']} {job['command']}" + ("" if job["active"] else " (inactive)")
+        )
+    return EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -312,9 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enqueue", action="store_true", help="enqueue a recalculation for every mismatch")
     p.set_defaults(handler=cmd_verify)
 
-    p = sub.add_parser("health", help="queue and cache state; exit 1 when dead jobs exist")
+    p = sub.add_parser("health", help="queue and cache state; exit 1 when dead jobs exist or nothing drains the queue")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_health)
+
+    p = sub.add_parser("schedule", help="install or repair the queue's pg_cron jobs (after enabling pg_cron)")
+    p.set_defaults(handler=cmd_schedule)
 
     p = sub.add_parser("serve", help="the AI marking webhook (POST /api/mcp/ai-marks) and GET /health")
     p.add_argument("--host", default="127.0.0.1")

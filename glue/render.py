@@ -92,6 +92,15 @@ def queue_health(health: dict[str, Any], failures: list[dict[str, Any]]) -> str:
         f"wait p50/p95 {hour.get('wait_ms_p50')}/{hour.get('wait_ms_p95')} ms;"
         f" write-to-fresh p50/p95 {hour.get('freshness_ms_p50')}/{hour.get('freshness_ms_p95')} ms",
     ]
+    if health.get("nothing_drains"):
+        lines.insert(
+            0,
+            "NOTHING DRAINS THE QUEUE: jobs are due, but there is no pg_cron drain and no recalculation has "
+            f"finished in five minutes (last: {health.get('last_drained_at') or 'never'}). Reports are going "
+            "stale. Run `glue schedule` once pg_cron is enabled, or keep `glue worker` running.",
+        )
+    elif not health.get("drain_scheduled", True):
+        lines.append("drain: no pg_cron job (glue workers or fire-and-forget must keep draining)")
     for f in failures:
         lines.append(
             f"  job {f['job_id']} pupil {f['pupil_id']}: {f['state']} after {f['attempts']}/{f['max_attempts']} "

@@ -434,6 +434,72 @@ comment on procedure private.report_jobs_drain (integer, integer) is
 'Drains the queue in committed batches (two-phase claims with a lease). Callers: pg_cron, DBAs. '
 'Errors: PLV08 non-positive limits.';
 
+-- Whether pg_cron has an active job draining the report queue. pg_cron may be absent (it is off on a
+-- new Supabase project until enabled), so cron.job is only read when it exists.
+create or replace function private.report_drain_scheduled()
+returns boolean
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_scheduled boolean;
+begin
+  if pg_catalog.to_regclass('cron.job') is null then
+    return false;
+  end if;
+  execute 'select exists (select from cron.job where jobname = $1 and active)' into v_scheduled
+  using 'report-jobs-drain';
+  return v_scheduled;
+end
+$$;
+comment on function private.report_drain_scheduled() is
+'True when pg_cron exists and its report-jobs-drain job is active. Callers: report_queue_health, report_queue_schedule.';
+revoke all on function private.report_drain_scheduled() from public;
+
+-- Install or repair the queue's pg_cron schedule (the drain every minute, the hourly verification
+-- sample) once pg_cron is enabled. The schedule migration does this at deploy time where pg_cron is
+-- already on; a new Supabase project has pg_cron off, so operators call this after enabling it.
+-- Idempotent: cron.schedule replaces a job of the same name.
+create or replace function public.report_queue_schedule()
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_jobs jsonb;
+begin
+  if not private.caller_bypasses_rls() then
+    raise exception 'only the service role may schedule the report queue' using errcode = '42501';
+  end if;
+  if not exists (select from pg_catalog.pg_extension where extname = 'pg_cron') then
+    raise exception 'pg_cron is not enabled in this database'
+      using errcode = 'PLS04',
+      hint = 'Enable it (Supabase: Database > Extensions > pg_cron, or create extension pg_cron with schema '
+      'pg_catalog), then call report_queue_schedule again. Until then run glue worker.';
+  end if;
+  execute 'select cron.schedule($1, $2, $3)' using 'report-jobs-drain', '* * * * *',
+    'call private.report_jobs_drain(100, 50)';
+  execute 'select cron.schedule($1, $2, $3)' using 'report-verify-sample', '17 * * * *',
+    'select public.report_verify_and_enqueue(200)';
+  execute $q$
+    select jsonb_agg(jsonb_build_object('jobname', j.jobname, 'schedule', j.schedule, 'command', j.command,
+      'active', j.active) order by j.jobname)
+    from cron.job as j
+    where j.jobname in ('report-jobs-drain', 'report-verify-sample')
+  $q$ into v_jobs;
+  return jsonb_build_object('scheduled', v_jobs, 'drain_scheduled', private.report_drain_scheduled());
+end
+$$;
+comment on function public.report_queue_schedule() is
+'Installs or repairs the pg_cron jobs of the report queue (report-jobs-drain every minute, report-verify-sample '
+'hourly); returns {scheduled: [{jobname, schedule, command, active}], drain_scheduled}. Callers: operators after '
+'enabling pg_cron, glue schedule (service_role). Errors: 42501 not the service role, PLS04 pg_cron not enabled.';
+revoke all on function public.report_queue_schedule() from public, anon, authenticated;
+grant execute on function public.report_queue_schedule() to service_role;
+
 -- What operators watch: queue depth, age, failures, latency and coalescing.
 create or replace function public.report_queue_health()
 returns jsonb
@@ -452,6 +518,16 @@ as $$
       where j.state in ('pending', 'failed')
     ))::numeric, 3),
     'waiting_coalesced_writes', coalesce(sum(j.coalesced_count) filter (where j.state in ('pending', 'failed')), 0),
+    -- Who drains: an active pg_cron job, or any recalculation finished in the last five minutes (glue
+    -- workers, fire-and-forget). Nothing, while jobs are due: the cache goes stale and nobody is told.
+    'drain_scheduled', private.report_drain_scheduled(),
+    'last_drained_at', (select max(h.finished_at) from private.report_job_history as h),
+    'nothing_drains', count(*) filter (where j.state in ('pending', 'failed') and j.run_after <= now()) > 0
+    and not private.report_drain_scheduled()
+    and not exists (select from private.report_jobs as r where r.state = 'running')
+    and not exists (
+      select from private.report_job_history as h where h.finished_at > now() - interval '5 minutes'
+    ),
     'last_hour', (
       select jsonb_build_object(
         'jobs_done', count(*) filter (where h.outcome = 'done'),
@@ -478,9 +554,10 @@ as $$
   from private.report_jobs as j
 $$;
 comment on function public.report_queue_health() is
-'Queue state for operators: pending, due, running, failed, dead, oldest pending age, and over the last hour '
-'jobs, writes coalesced, wait, freshness (last write to fresh cache) and run-time percentiles. '
-'Callers: glue health, dashboards (service_role).';
+'Queue state for operators: pending, due, running, failed, dead, oldest pending age; who drains it '
+'(drain_scheduled: an active pg_cron job; last_drained_at; nothing_drains: jobs are due but no cron job, no '
+'running job and no recalculation in five minutes); and over the last hour jobs, writes coalesced, wait, '
+'freshness (last write to fresh cache) and run-time percentiles. Callers: glue health, dashboards (service_role).';
 revoke all on function public.report_queue_health() from public, anon, authenticated;
 grant execute on function public.report_queue_health() to service_role;
 

@@ -14,6 +14,7 @@ from glue_testing import ALGORITHMS, PRIYA, UNKNOWN, add_group, add_pupils, exec
 
 from glue import api
 from glue.config import ROOT
+from glue.migrate import migrate, scratch_database
 from glue.rpc import PgRpc
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/postgres"
@@ -169,6 +170,30 @@ def test_health_exits_1_when_a_job_is_dead(glue_url: str) -> None:
     finally:
         execute(glue_url, "delete from private.report_jobs where pupil_id = %s", (pupil,))
     assert glue(glue_url, "health").returncode == 0
+
+
+def test_health_says_loudly_when_nothing_drains_and_schedule_needs_pg_cron(database_url: str) -> None:
+    """A new project as Supabase makes it: pg_cron off when the migrations ran (scratch databases have
+    no pg_cron), no worker running. A write's job waits, and nothing will ever run it."""
+    with scratch_database(database_url, "planner_nodrain") as url:
+        migrate(url)
+        (pupil,) = add_pupils(url, 1, group_id=None)
+        execute(url, "select private.report_enqueue(array[%s::uuid], 'test')", (pupil,))
+
+        done = glue(url, "health")
+        assert done.returncode == 1
+        assert done.stdout.startswith("NOTHING DRAINS THE QUEUE")
+        assert "glue schedule" in done.stdout
+        assert json.loads(glue(url, "health", "--json").stdout)["queue"]["nothing_drains"] is True
+
+        done = glue(url, "schedule")
+        assert done.returncode == 1
+        assert "pg_cron is not enabled in this database" in done.stderr
+        assert "Enable it" in done.stderr
+        assert "Traceback" not in done.stderr
+
+        assert glue(url, "worker", "--until-empty").returncode == 0  # a worker drains it
+        assert glue(url, "health").returncode == 0
 
 
 def test_backfill(glue_url: str) -> None:

@@ -18,7 +18,7 @@
 begin;
 \ir ../helpers.psql
 \ir ../writes_helpers.psql
-select plan(160);
+select plan(161);
 
 -- The project's functions and procedures: schemas public and private, minus anything an extension owns.
 -- acl is the effective ACL (a NULL proacl means the default: EXECUTE to PUBLIC).
@@ -301,7 +301,7 @@ select set_eq(
   array[
     'public.report_verify', 'public.report_verify_sweep', 'public.report_jobs_process', 'public.report_queue_health',
     'public.report_jobs_failures', 'public.report_jobs_requeue', 'public.report_verify_and_enqueue',
-    'public.level_boundaries_set', 'public.groups_add_member'
+    'public.level_boundaries_set', 'public.groups_add_member', 'public.report_queue_schedule'
   ],
   'the public functions authenticated may not execute are exactly the service-only ones'
 );
@@ -458,6 +458,7 @@ from (values
   ('report_jobs_failures', 'select * from public.report_jobs_failures()'),
   ('report_jobs_requeue', 'select public.report_jobs_requeue(1)'),
   ('report_verify_and_enqueue', 'select public.report_verify_and_enqueue(1)'),
+  ('report_queue_schedule', 'select public.report_queue_schedule()'),
   ('level_boundaries_set', 'select public.level_boundaries_set(8, ''{"0": 0, "1L": 1}'')')
 ) as s (rpc, call);
 
