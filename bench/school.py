@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 
 from glue.migrate import migrate, scratch_database
+from glue.platform import platform_url
 from glue.seed import generate_and_load
 
 # The two values a probe submission's override score alternates between: unlikely to equal an AI,
@@ -224,6 +225,7 @@ def school(
         # on one of the machine's two cores.
         with connect(url) as conn:
             conn.execute("vacuum analyze")
+        with connect(platform_url(url)) as conn:  # a checkpoint is the platform's (superuser) to ask for
             conn.execute("checkpoint")
         s.setup["tables"] = s.table_sizes()
         say(f"{label}: cache filled in {s.setup['fill_cache_s']:.1f}s")

@@ -24,6 +24,24 @@ def database_url() -> str:
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
 
+ADMIN_ROLE = "supabase_admin"  # the local cluster's bootstrap superuser, as on Supabase
+
+
+def admin_url(url: str) -> str:
+    """The same server and database as url, as the platform's superuser (supabase_admin): what only
+    the platform does (create databases, install the local shim), never the project's own SQL.
+    PLANNER_ADMIN_URL overrides it."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    override = os.environ.get("PLANNER_ADMIN_URL")
+    if override:
+        return with_database(override, str(conninfo_to_dict(url).get("dbname") or "postgres"))
+    params = conninfo_to_dict(url)
+    params["user"] = ADMIN_ROLE
+    params.pop("password", None)
+    return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
+
+
 def with_database(url: str, dbname: str) -> str:
     """The same server as url, another database."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo

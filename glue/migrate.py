@@ -491,21 +491,20 @@ def function_snapshot(conn: psycopg.Connection) -> dict[str, tuple[str, str, str
 
 @contextmanager
 def scratch_database(url: str, prefix: str = "planner_scratch") -> Iterator[str]:
-    """A throwaway database on the same server (with the platform shim), dropped afterwards."""
-    from glue.platform import install_shim
+    """A throwaway database on the same server, made as Supabase makes a project's: created and given
+    the platform shim by the platform's superuser, owned by url's role (postgres), which the caller
+    uses; dropped afterwards."""
+    from glue.platform import create_database, drop_database, install_shim, platform_url
 
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = with_database(url, "template1")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {} template template0").format(sql.Identifier(name)))
     scratch = with_database(url, name)
+    create_database(url, name)
     try:
-        with psycopg.connect(scratch, autocommit=True) as conn:
+        with psycopg.connect(platform_url(scratch), autocommit=True) as conn:
             install_shim(conn)
         yield scratch
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        drop_database(url, name)
 
 
 class _Rollback(Exception):

@@ -1,7 +1,9 @@
 -- The local platform: the parts of Supabase's Postgres that plain PostgreSQL lacks.
 --
--- Installed by `make db-reset` (glue.platform) on local and CI databases only, BEFORE the migrations.
--- It is never part of supabase/migrations/: on a real Supabase project all of this already exists.
+-- Installed by `make db-reset` (glue.platform) on local and CI databases only, BEFORE the migrations,
+-- as the platform's superuser supabase_admin; the migrations and the seed then run as postgres, which
+-- is not a superuser, exactly as on Supabase (docs/platform.md). It is never part of
+-- supabase/migrations/: on a real Supabase project all of this already exists.
 -- Every object is created only where absent, with Supabase's names, signatures and semantics:
 --   roles      anon, authenticated, service_role (bypasses RLS), authenticator
 --   auth       auth.users, auth.uid(), auth.role(), auth.jwt()
@@ -51,7 +53,7 @@ alter default privileges for role postgres in schema public
 
 -- Extensions -----------------------------------------------------------------------------------
 create schema if not exists extensions;
-grant usage on schema extensions to anon, authenticated, service_role;
+grant usage on schema extensions to postgres, anon, authenticated, service_role;
 create extension if not exists pgcrypto with schema extensions;
 create extension if not exists pgtap with schema extensions;
 create extension if not exists plpgsql_check with schema extensions;
@@ -61,14 +63,19 @@ begin
     select from pg_catalog.pg_available_extensions where name = 'pg_cron'
   ) and pg_catalog.current_setting('shared_preload_libraries', true) like '%pg_cron%'
     and pg_catalog.current_database() = pg_catalog.current_setting('cron.database_name', true) then
-    create extension if not exists pg_cron;
+    -- Where Supabase puts it: the extension in pg_catalog, its objects in schema cron, which postgres
+    -- may use (jobs run as the role that scheduled them).
+    create extension if not exists pg_cron with schema pg_catalog;
+    grant usage on schema cron to postgres;
+    grant all on all tables in schema cron to postgres;
+    grant all on all sequences in schema cron to postgres;
   end if;
 end
 $shim$;
 
 -- auth -----------------------------------------------------------------------------------------
 create schema if not exists auth;
-grant usage on schema auth to anon, authenticated, service_role;
+grant usage on schema auth to postgres, anon, authenticated, service_role;
 
 create table if not exists auth.users (
   id uuid primary key default gen_random_uuid(),
@@ -113,7 +120,8 @@ begin
 end
 $shim$;
 
-grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role;
+grant execute on function auth.uid(), auth.role(), auth.jwt() to postgres, anon, authenticated, service_role;
+grant all on auth.users to postgres;
 
 -- realtime -------------------------------------------------------------------------------------
 -- As Supabase's Realtime tenant schema: owned by supabase_realtime_admin (postgres is a member, so

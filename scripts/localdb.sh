@@ -10,6 +10,11 @@
 # As a normal user the cluster lives in .pg/data and runs as that user. As root it runs as the
 # `postgres` OS user, with its data under /var/lib/postgresql (a checkout may sit under a directory
 # that only root can enter); .pg/data is then a symbolic link to it.
+#
+# As on Supabase, the bootstrap superuser is `supabase_admin`; the database role `postgres` is not a
+# superuser (login, createrole, createdb, bypassrls) and owns the database `postgres`, in which the
+# platform shim (as supabase_admin) and then the migrations and the seed (as postgres) are installed.
+# A cluster made before this (bootstrap superuser `postgres`) is made anew: its data is a test school.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -39,9 +44,14 @@ init() {
     install -d -o postgres -g postgres -m 0700 "$base"
     ln -sfn "$data" "$state/data"
   fi
+  if [ -f "$data/PG_VERSION" ] && [ ! -f "$base/bootstrap-supabase_admin" ]; then
+    echo "localdb: $data was made with postgres as its superuser; making it anew as Supabase does (supabase_admin)"
+    running && as_owner "$pgbin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+    rm -rf "$data"
+  fi
   [ -f "$data/PG_VERSION" ] && return 0
   echo "localdb: initialising a new cluster in $data"
-  as_owner "$pgbin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$base/initdb.log" 2>&1 \
+  as_owner "$pgbin/initdb" -D "$data" -U supabase_admin --auth=trust --encoding=UTF8 --no-locale >"$base/initdb.log" 2>&1 \
     || { cat "$base/initdb.log" >&2; die "initdb failed"; }
   as_owner tee -a "$data/postgresql.conf" >/dev/null <<CONF
 
@@ -62,6 +72,24 @@ CONF
 
 running() { as_owner "$pgbin/pg_ctl" -D "$data" status >/dev/null 2>&1; }
 
+# The roles Supabase has before any project SQL runs: postgres, not a superuser, owning the database.
+bootstrap() {
+  [ -f "$base/bootstrap-supabase_admin" ] && return 0
+  "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U supabase_admin -d template1 >/dev/null <<'SQL' \
+    || die "could not create the postgres role"
+do $$
+begin
+  if not exists (select from pg_roles where rolname = 'postgres') then
+    create role postgres login createrole createdb bypassrls replication;
+  end if;
+end
+$$;
+alter database postgres owner to postgres;
+grant pg_signal_backend, pg_read_all_stats to postgres;
+SQL
+  as_owner touch "$base/bootstrap-supabase_admin"
+}
+
 case "${1:-status}" in
   start)
     init
@@ -71,6 +99,7 @@ case "${1:-status}" in
     fi
     as_owner "$pgbin/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "-p $port" start >/dev/null \
       || { tail -20 "$log" >&2; die "the server did not start (is port $port taken? set PGPORT)"; }
+    bootstrap
     echo "localdb: started on 127.0.0.1:$port ($data)"
     ;;
   stop)
