@@ -79,14 +79,19 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _client(args: argparse.Namespace) -> RpcClient:
-    """The RPC transport: SUPABASE_URL + key, else the database of --database-url / DATABASE_URL."""
+def _client(args: argparse.Namespace, *, operator: bool = False) -> RpcClient:
+    """The RPC transport: SUPABASE_URL + key, else the database of --database-url / DATABASE_URL.
+
+    Calls through the API run under the service role's 8 s statement timeout, as PostgREST runs
+    them. `operator` work (a whole-school verification) may take longer: over a direct database
+    connection it runs without that timeout; through supabase-py it keeps it (docs/platform.md).
+    """
     if os.environ.get("SUPABASE_URL") and not args.database_url_given:
         return client_from_env()
     # Fail at once when the database cannot be reached (exit 3), rather than after the pool's 30 s
     # wait for a connection, with its retries logged on the way.
     psycopg.connect(args.database_url, connect_timeout=10).close()
-    return PgRpc(args.database_url)
+    return PgRpc(args.database_url, statement_timeout="0" if operator else None)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -150,7 +155,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from glue import api
 
-    client = _client(args)
+    client = _client(args, operator=args.sample is None)
     try:
         if args.pupil:
             diffs = api.report_verify(client, args.pupil)

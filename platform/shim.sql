@@ -77,12 +77,28 @@ $shim$;
 create schema if not exists auth;
 grant usage on schema auth to postgres, anon, authenticated, service_role;
 
+-- The columns of GoTrue's auth.users that the project, its seeds and supabase-py's admin calls touch,
+-- with GoTrue's types; everything else of GoTrue's (tokens, MFA, identities) is left out.
 create table if not exists auth.users (
+  instance_id uuid,
   id uuid primary key default gen_random_uuid(),
-  email text,
-  raw_user_meta_data jsonb not null default '{}'::jsonb,
-  created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now()
+  aud character varying(255),
+  role character varying(255),
+  email character varying(255),
+  encrypted_password character varying(255),
+  email_confirmed_at timestamptz,
+  last_sign_in_at timestamptz,
+  raw_app_meta_data jsonb,
+  raw_user_meta_data jsonb,
+  is_super_admin boolean,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  phone text unique default null,
+  phone_confirmed_at timestamptz,
+  banned_until timestamptz,
+  deleted_at timestamptz,
+  is_sso_user boolean not null default false,
+  is_anonymous boolean not null default false
 );
 
 do $shim$
