@@ -158,9 +158,7 @@ security invoker
 set search_path = ''
 as $$
 begin
-  if assert_can_read_pupil.pupil_id is null then
-    raise exception 'pupil_id is required' using errcode = 'PLV01', hint = 'Pass the uuid of a pupil.';
-  end if;
+  perform private.require(assert_can_read_pupil.pupil_id, 'pupil_id', 'Pass the uuid of a pupil.');
   if not (private.caller_bypasses_rls() or private.can_read_pupil(assert_can_read_pupil.pupil_id)) then
     raise exception 'pupil % is unknown or you may not read their work', assert_can_read_pupil.pupil_id
       using errcode = '42501', hint = 'Only the pupil and the teachers of the pupil''s classes may.';
@@ -188,9 +186,7 @@ security invoker
 set search_path = ''
 as $$
 begin
-  if assert_can_teach_group.group_id is null then
-    raise exception 'group_id is required' using errcode = 'PLV01', hint = 'Pass a class code.';
-  end if;
+  perform private.require(assert_can_teach_group.group_id, 'group_id', 'Pass a class code.');
   if private.caller_bypasses_rls() then
     if not private.group_exists(assert_can_teach_group.group_id) then
       raise exception 'unknown class %', assert_can_teach_group.group_id using errcode = 'PLN02';

@@ -558,9 +558,7 @@ security definer
 set search_path = ''
 as $$
 begin
-  if report_verify.pupil_id is null then
-    raise exception 'pupil_id is required' using errcode = 'PLV01';
-  end if;
+  perform private.require(report_verify.pupil_id, 'pupil_id');
   if not exists (select from public.profiles as p where p.user_id = report_verify.pupil_id) then
     raise exception 'unknown pupil %', report_verify.pupil_id using errcode = 'PLN01';
   end if;

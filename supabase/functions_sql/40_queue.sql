@@ -272,9 +272,7 @@ as $$
 declare
   v_job_id bigint;
 begin
-  if report_process_pupil.pupil_id is null then
-    raise exception 'pupil_id is required' using errcode = 'PLV01';
-  end if;
+  perform private.require(report_process_pupil.pupil_id, 'pupil_id');
   -- The caller first: anyone who may not read the pupil gets the same 42501, known pupil or not.
   if not (private.caller_bypasses_rls() or private.can_read_pupil(report_process_pupil.pupil_id)) then
     raise exception 'pupil % is unknown or you may not recalculate their report', report_process_pupil.pupil_id

@@ -750,3 +750,20 @@ def test_answer_keys_and_revisions_migrate_existing_data(scratch_url: str, tmp_p
         assert len(revisions) == 2
         assert len(set(revisions)) == 2
         assert conn.execute("select nextval('public.submissions_revision_seq')").fetchone() == (max(revisions) + 1,)
+
+
+def test_no_functions_file_calls_a_function_of_a_later_file() -> None:
+    """functions_sql/ is numbered by dependency: a file installs on top of the earlier ones alone."""
+    blocks = function_blocks(FUNCTIONS_DIR)
+    defined = {}
+    for block in blocks:
+        match = re.search(r"^create or replace (?:function|procedure) (\w+\.\w+)\(", block.text, re.M)
+        assert match is not None
+        defined[match.group(1)] = block.file
+    late = []
+    for block in blocks:
+        body = block.text.split("\ncomment on ")[0]
+        for called in set(re.findall(r"\b((?:private|public)\.\w+)\(", body)):
+            if defined.get(called, "") > block.file:
+                late.append(f"{block.file} calls {called} of {defined[called]}")
+    assert late == []

@@ -6,7 +6,7 @@
 -- and private.broadcast_assignment_update all use it, so a broadcast payload is a grid cell plus its
 -- assignmentId.
 --
--- Broadcasts are explicit calls from the write RPCs (50_writes.sql) and the queue (40_queue.sql), never
+-- Broadcasts are explicit calls from the write RPCs (50-54) and the queue (40_queue.sql), never
 -- triggers. They run inside the write's transaction through realtime.send(..., private => true): a
 -- rolled-back write broadcasts nothing, and delivery happens on commit. They never raise (a failed
 -- broadcast never fails the write) and send nothing while private.realtime_settings.broadcasts_enabled
