@@ -1,0 +1,124 @@
+"""The queue's locking and visibility, proved by interleaving two sessions step by step (as pgmq's
+isolation specs do), never by sleeping: each step is a statement on one connection, the other's
+state is read between steps, and a step that must wait for the other's lock is run with a
+lock_timeout and must time out until the other commits.
+
+- coalescing while a job runs: a write for a pupil whose job is claimed (running) makes a new
+  pending job instead of joining the running one, so the write is never lost;
+- SKIP LOCKED: two workers claiming at once get disjoint jobs, and neither waits;
+- the lease: a worker that claimed a job and died leaves it running until its lease expires; the
+  reap then fails it (PLQ02) and it is claimed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from glue_testing import add_pupils
+
+
+@pytest.fixture
+def two(glue_url: str) -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
+    """Two sessions as the database owner (what a worker and a writer hold), outside transactions
+    until a test opens them; the queue emptied before and after."""
+    with psycopg.connect(glue_url, autocommit=True) as a, psycopg.connect(glue_url, autocommit=True) as b:
+        a.execute("delete from private.report_jobs")
+        yield a, b
+        a.execute("rollback")
+        b.execute("rollback")
+        a.execute("delete from private.report_jobs")
+
+
+def jobs_of(conn: psycopg.Connection, pupil: str) -> list[tuple[str, int]]:
+    return [
+        (str(state), int(coalesced))
+        for state, coalesced in conn.execute(
+            "select state::text, coalesced_count from private.report_jobs where pupil_id = %s order by job_id",
+            (pupil,),
+        ).fetchall()
+    ]
+
+
+def test_a_write_while_the_pupils_job_runs_makes_a_new_pending_job(
+    glue_url: str, two: tuple[psycopg.Connection, psycopg.Connection]
+) -> None:
+    worker, writer = two
+    (pupil,) = add_pupils(glue_url, 1)
+    writer.execute("select private.report_enqueue(array[%s::uuid], 'write 1')", (pupil,))
+    writer.execute("select private.report_enqueue(array[%s::uuid], 'write 2')", (pupil,))
+    assert jobs_of(writer, pupil) == [("pending", 1)]  # two writes, one job
+
+    # Step 1, worker: claim (the two-phase drain commits the claim: the job is running).
+    claimed = worker.execute("select private.report_jobs_claim(10, 'isolation-worker')").fetchall()
+    assert len(claimed) == 1
+    # Step 2, writer: a write arrives while the job runs.
+    writer.execute("select private.report_enqueue(array[%s::uuid], 'write 3')", (pupil,))
+    assert jobs_of(writer, pupil) == [("running", 1), ("pending", 0)]
+    # Step 3, worker: the running job is done; the new write's job stays.
+    worker.execute("select private.report_job_run(%s, 'isolation-worker')", (claimed[0][0],))
+    assert jobs_of(writer, pupil) == [("pending", 0)]
+    # Step 4, another claim while nothing runs for the pupil picks the new job up.
+    assert len(worker.execute("select private.report_jobs_claim(10, 'isolation-worker')").fetchall()) == 1
+
+
+def test_two_workers_claim_disjoint_jobs_without_waiting(
+    glue_url: str, two: tuple[psycopg.Connection, psycopg.Connection]
+) -> None:
+    first, second = two
+    pupils = add_pupils(glue_url, 4)
+    first.execute("select private.report_enqueue(%s::uuid[], 'isolation')", (pupils,))
+
+    # Step 1, first worker: claim two jobs in a transaction that stays open (rows locked).
+    first.execute("begin")
+    mine = {r[0] for r in first.execute("select private.report_jobs_claim(2, 'worker-1')").fetchall()}
+    assert len(mine) == 2
+    # Step 2, second worker: claims at once (SKIP LOCKED: no wait even with a 100 ms lock_timeout)
+    # and gets the other two, not the first's.
+    second.execute("begin")
+    second.execute("set local lock_timeout = '100ms'")
+    theirs = {r[0] for r in second.execute("select private.report_jobs_claim(10, 'worker-2')").fetchall()}
+    assert len(theirs) == 2
+    assert not mine & theirs
+    # Step 3: the second cannot see the first's claims as running yet (not committed), and a third
+    # claim by it finds nothing left.
+    assert second.execute("select count(*) from private.report_jobs where locked_by = 'worker-1'").fetchone() == (0,)
+    assert second.execute("select private.report_jobs_claim(10, 'worker-2')").fetchall() == []
+    first.execute("commit")
+    second.execute("commit")
+    states = first.execute("select locked_by, count(*) from private.report_jobs group by 1 order by 1").fetchall()
+    assert states == [("worker-1", 2), ("worker-2", 2)]
+
+
+def test_the_job_of_a_killed_worker_is_reaped_after_its_lease_and_claimed_again(
+    glue_url: str, two: tuple[psycopg.Connection, psycopg.Connection]
+) -> None:
+    watcher, _unused = two
+    (pupil,) = add_pupils(glue_url, 1)
+    watcher.execute("select private.report_enqueue(array[%s::uuid], 'isolation')", (pupil,))
+    # Step 1, a worker claims the job (committed: running, with a lease) and is killed.
+    with psycopg.connect(glue_url, autocommit=True) as doomed:
+        (job_id,) = doomed.execute("select private.report_jobs_claim(1, 'doomed-worker')").fetchone() or (None,)
+        assert job_id is not None
+        pid = doomed.info.backend_pid
+        watcher.execute("select pg_terminate_backend(%s)", (pid,))
+    # Step 2, while the lease lasts the job stays running: the reap leaves it, nobody else claims it.
+    assert watcher.execute("select private.report_jobs_reap()").fetchone() == (0,)
+    assert watcher.execute("select private.report_jobs_claim(1, 'rescuer')").fetchall() == []
+    assert jobs_of(watcher, pupil) == [("running", 0)]
+    # Step 3, the lease runs out (moved into the past, instead of waiting five minutes).
+    watcher.execute(
+        "update private.report_jobs set lease_expires_at = now() - interval '1 second' where job_id = %s", (job_id,)
+    )
+    assert watcher.execute("select private.report_jobs_reap()").fetchone() == (1,)
+    failed = watcher.execute(
+        "select state::text, last_error_code, attempts from private.report_jobs where job_id = %s", (job_id,)
+    ).fetchone()
+    assert failed == ("failed", "PLQ02", 1)
+    # Step 4, once its backoff is over the job is claimed again and runs.
+    watcher.execute("update private.report_jobs set run_after = now() where job_id = %s", (job_id,))
+    assert watcher.execute("select private.report_jobs_claim(1, 'rescuer')").fetchall() == [(job_id,)]
+    outcome = watcher.execute("select private.report_job_run(%s, 'rescuer')", (job_id,)).fetchone()
+    assert outcome is not None
+    assert jobs_of(watcher, pupil) == []
