@@ -32,6 +32,20 @@ def _obj(value: JSON) -> dict[str, Any]:
     return cast(dict[str, Any], value)
 
 
+def _plain(value: Any) -> Any:
+    """Sequences and mappings of the caller's (tuples, TypedDicts) as the JSON lists and objects sent."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [_plain(v) for v in value]
+    return value
+
+
+def call_object(client: RpcClient, fn: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Call public.<fn> with params (None left out: the function's default applies); its JSON object."""
+    return _obj(_call(client, fn, **{k: _plain(v) for k, v in params.items()}))
+
+
 # --- writes: pupils --------------------------------------------------------------------------------
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 from glue import api
 from glue.api import CriterionScore, Id
@@ -22,7 +22,6 @@ from glue.rpc import RpcClient
 from glue.telemetry import Telemetry, hash_id, telemetry
 
 log = logging.getLogger("glue.results")
-T = TypeVar("T")
 
 
 class Results:
@@ -57,11 +56,12 @@ class Results:
 
     # --- the writes ----------------------------------------------------------------------------
 
-    def _traced(self, route: str, fn: str, params: Mapping[str, Any], call: Callable[[], T], **fields: Any) -> T:
-        """Run the RPC inside a telemetry span (route, params, rpcMs and any extra fields)."""
+    def _write(self, route: str, fn: str, params: Mapping[str, Any], **fields: Any) -> dict[str, Any]:
+        """Call the write RPC fn with params inside a telemetry span (route, the same params, rpcMs and
+        any extra fields): the parameters are written once, for the call and its record alike."""
         with self.telem.span(route, fn, params) as span, span.timed("rpcMs"):
             span.set(**fields)
-            return call()
+            return api.call_object(self.client, fn, params)
 
     def save_feedback(
         self,
@@ -73,38 +73,27 @@ class Results:
         feedback: str | None = None,
         expected_revision: int | None = None,
     ) -> dict[str, Any]:
-        params = {
-            "activity_id": activity_id,
-            "pupil_id": pupil_id,
-            "override_score": override_score,
-            "criterion_scores": criterion_scores,
-            "feedback": feedback,
-            "expected_revision": expected_revision,
-        }
-        row = self._traced(
+        """A teacher's marks on one cell; with expected_revision, Conflict (PLS03) if the answer changed."""
+        row = self._write(
             "/results/assignments/feedback",
             "results_save_feedback",
-            params,
-            lambda: api.results_save_feedback(
-                self.client,
-                activity_id,
-                pupil_id,
-                override_score=override_score,
-                criterion_scores=criterion_scores,
-                feedback=feedback,
-                expected_revision=expected_revision,
-            ),
+            {
+                "activity_id": activity_id,
+                "pupil_id": pupil_id,
+                "override_score": override_score,
+                "criterion_scores": criterion_scores,
+                "feedback": feedback,
+                "expected_revision": expected_revision,
+            },
         )
         self.fire([pupil_id])
         return row
 
     def reset_feedback(self, activity_id: Id, pupil_id: Id) -> dict[str, Any]:
-        params = {"activity_id": activity_id, "pupil_id": pupil_id}
-        row = self._traced(
+        row = self._write(
             "/results/assignments/feedback/reset",
             "results_reset_feedback",
-            params,
-            lambda: api.results_reset_feedback(self.client, activity_id, pupil_id),
+            {"activity_id": activity_id, "pupil_id": pupil_id},
         )
         self.fire([pupil_id])
         return row
@@ -118,14 +107,10 @@ class Results:
         status: str | None = None,
         pupil_id: Id | None = None,
     ) -> dict[str, Any]:
-        params = {"activity_id": activity_id, "text": text, "option_id": option_id, "pupil_id": pupil_id}
-        row = self._traced(
+        row = self._write(
             "/submissions/answer",
             "submissions_submit_answer",
-            params,
-            lambda: api.submissions_submit_answer(
-                self.client, activity_id, text=text, option_id=option_id, status=status, pupil_id=pupil_id
-            ),
+            {"activity_id": activity_id, "text": text, "option_id": option_id, "status": status, "pupil_id": pupil_id},
         )
         self.fire([row["pupil_id"]])
         return row
@@ -133,23 +118,19 @@ class Results:
     def record_upload(
         self, activity_id: Id, file_name: str, path: str, *, pupil_id: Id | None = None
     ) -> dict[str, Any]:
-        params = {"activity_id": activity_id, "file_name": file_name, "path": path, "pupil_id": pupil_id}
-        row = self._traced(
+        row = self._write(
             "/submissions/upload",
             "submissions_record_upload",
-            params,
-            lambda: api.submissions_record_upload(self.client, activity_id, file_name, path, pupil_id=pupil_id),
+            {"activity_id": activity_id, "file_name": file_name, "path": path, "pupil_id": pupil_id},
         )
         self.fire([row["pupil_id"]])
         return row
 
     def delete_upload(self, activity_id: Id, *, pupil_id: Id | None = None) -> dict[str, Any]:
-        params = {"activity_id": activity_id, "pupil_id": pupil_id}
-        row = self._traced(
+        row = self._write(
             "/submissions/upload/delete",
             "submissions_delete_upload",
-            params,
-            lambda: api.submissions_delete_upload(self.client, activity_id, pupil_id=pupil_id),
+            {"activity_id": activity_id, "pupil_id": pupil_id},
         )
         if row.get("deleted"):
             self.fire([row["pupil_id"]])
@@ -164,12 +145,15 @@ class Results:
         ai_meta: Mapping[str, Any] | None = None,
         route: str = "/results/assignments/ai-marks",
     ) -> dict[str, Any]:
-        params = {"group_assignment_id": group_assignment_id, "activity_id": activity_id, "results": results}
-        counts = self._traced(
+        counts = self._write(
             route,
             "results_apply_ai_marks",
-            params,
-            lambda: api.results_apply_ai_marks(self.client, group_assignment_id, activity_id, results, ai_meta=ai_meta),
+            {
+                "group_assignment_id": group_assignment_id,
+                "activity_id": activity_id,
+                "results": results,
+                "ai_meta": ai_meta,
+            },
             aiBatchSize=len(results),
         )
         if int(counts.get("updated") or 0) + int(counts.get("created") or 0) > 0:  # else nothing was enqueued
@@ -178,12 +162,10 @@ class Results:
         return counts
 
     def clear_ai_marks(self, group_assignment_id: str, activity_id: Id) -> dict[str, Any]:
-        params = {"group_assignment_id": group_assignment_id, "activity_id": activity_id}
-        row = self._traced(
+        row = self._write(
             "/results/assignments/ai-marks/clear",
             "results_clear_ai_marks",
-            params,
-            lambda: api.results_clear_ai_marks(self.client, group_assignment_id, activity_id),
+            {"group_assignment_id": group_assignment_id, "activity_id": activity_id},
         )
         self.fire(row.get("pupil_ids") or [])
         return row

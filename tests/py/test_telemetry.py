@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from glue_testing import A4, HELEN, PRIYA, UNKNOWN, add_pupils
+from glue_testing import A4, ASSIGNMENT, HELEN, PRIYA, UNKNOWN, add_pupils, rows
 
 from glue import api, telemetry
 from glue.results import Results
@@ -243,3 +243,23 @@ def test_a_dropped_recalculation_names_the_pupil_only_hashed(
     assert dropped[0]["route"] == "/reports/recalculate"
     assert hash_id(pupil) in json.dumps(dropped[0])
     api.report_process_pupil(pg_rpc, pupil)  # the queue's job: leave nothing waiting
+
+
+def test_a_write_records_exactly_the_parameters_it_sends(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_rpc: PgRpc, glue_url: str
+) -> None:
+    """glue.results writes each call's parameters once, for the RPC and its telemetry line alike: the
+    recorded names are the function's own (none missing, as `ai_meta` and `status` once were)."""
+    telem = _enable(monkeypatch, tmp_path)
+    (pupil,) = add_pupils(glue_url, 1, submit_a4=True)
+    with Results(pg_rpc, telem=telem) as results:
+        results.save_feedback(A4, pupil, override_score=0.5)
+        results.apply_ai_marks(ASSIGNMENT, A4, [{"pupil_id": pupil, "score": 0.5}], ai_meta={"model": "m"})
+    for fn in ("results_save_feedback", "results_apply_ai_marks"):
+        (line,) = [x for x in _lines(tmp_path) if x["functionName"] == fn]
+        names = rows(
+            glue_url,
+            "select unnest(proargnames) from pg_proc where proname = %s and pronamespace = 'public'::regnamespace",
+            (fn,),
+        )
+        assert sorted(line["params"]) == sorted(n for (n,) in names), fn
