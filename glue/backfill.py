@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from glue.progress import Progress
+from glue.progress import bar as progress_bar
 
 
 def run(url: str, *, batch_size: int = 50, show_progress: bool = True) -> dict[str, Any]:
@@ -23,19 +23,11 @@ def run(url: str, *, batch_size: int = 50, show_progress: bool = True) -> dict[s
         assert row is not None
         run_id = int(row[0])
         step = _step(conn, run_id)
-        bar = Progress("backfill", total=int(step["pupils_total"]), unit=" pupils") if show_progress else None
-        if bar is not None:
-            bar.done = int(step["pupils_done"])
-            bar.__enter__()
-        try:
+        total, done = int(step["pupils_total"]), int(step["pupils_done"])
+        with progress_bar("backfill", total, "pupils", shown=show_progress, initial=done) as bar:
             while not step["finished"]:
                 step = _step(conn, run_id)
-                if bar is not None:
-                    bar.total = max(bar.total, int(step["pupils_total"]))
-                    bar.advance(int(step["pupils_done"]) - bar.done)
-        finally:
-            if bar is not None:
-                bar.__exit__(None, None, None)
+                bar.update(int(step["pupils_done"]) - bar.n)
     return {**step, "elapsed_s": round(time.monotonic() - started, 2)}
 
 

@@ -15,7 +15,6 @@ criterion-marked, awaiting marking, completed and rejected. Raw data only: no sc
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -27,7 +26,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from glue.progress import Progress
+from glue.progress import bar as progress_bar
 
 Row = tuple[str | None, ...]
 
@@ -626,7 +625,6 @@ def generate_and_load(
     started = time.monotonic()
     tables = generate(pupils, seed)
     school = [t for t in tables if t.name not in WORK_TABLES]
-    quiet = None if show_progress else io.StringIO()
     counts = dict.fromkeys(COLUMNS, 0)
     with psycopg.connect(url) as conn, conn.transaction(), conn.cursor() as cur:
         if replace:
@@ -634,16 +632,17 @@ def generate_and_load(
         else:
             _check_free(conn, tables)
         deferred = _defer_foreign_keys(conn)
-        with Progress("seed: school", sum(len(b) for t in school for b in t.batches), quiet, " rows") as bar:
+        total_rows = sum(len(b) for t in school for b in t.batches)
+        with progress_bar("seed: school", total_rows, "rows", shown=show_progress) as bar:
             for table in school:
                 for n in _load(cur, table):
                     counts[table.name] += n
-                    bar.advance(n)
-        with Progress("seed: pupils' work", pupils, quiet, " pupils") as bar:
+                    bar.update(n)
+        with progress_bar("seed: pupils' work", pupils, "pupils", shown=show_progress) as bar:
             for table in tables[len(school) :]:
                 for n in _load(cur, table):
                     counts[table.name] += n
-                    bar.advance(int(table.name == "public.submissions"))
+                    bar.update(int(table.name == "public.submissions"))
         cur.execute(sql.SQL("analyze {}").format(sql.SQL(", ").join(sql.Identifier(*n.split(".")) for n in COLUMNS)))
         if deferred:
             _check_foreign_keys(conn, COLUMNS)
