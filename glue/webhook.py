@@ -9,9 +9,9 @@ POST /api/mcp/ai-marks
   -> 200 {"updated", "created", "skipped", "errors", "stale"} from results_apply_ai_marks; `stale`
   lists the pupils whose answer changed after the revision the AI marked (their mark was not applied).
   Bad input gets a clear 4xx: 401 no key, 403 wrong key, 405 wrong method, 413 body too large,
-  415 not JSON, 400 unparsable JSON, 422 a payload that breaks the contract (with the field named),
-  404/409/422 from the database's own checks (unknown class or activity, state, range, ai_meta over
-  16 kB or nested deeper than 8: the limits live in SQL, where every caller meets them).
+  415 not JSON, 400 unparsable JSON, 422 not an object or an unknown field; everything else is
+  results_apply_ai_marks' own check (the one contract every caller meets), its SQLSTATE mapped to
+  422 (bad value, with the field it names), 404 (unknown class, lesson or activity), 403, 409.
 GET /health -> 200 {"status": "ok"} or 503 when the database cannot be reached. Without the key
   the answer is cached for HEALTH_TTL seconds (no database query per anonymous request); with the
   key it is fresh and carries the queue's figures {"status", "queue": {...}}.
@@ -42,10 +42,9 @@ Send = Callable[[Message], Awaitable[None]]
 AI_MARKS_PATH = "/api/mcp/ai-marks"
 HEALTH_PATH = "/health"
 MAX_BODY = 1_000_000
-MAX_RESULTS = 1000
 HEALTH_TTL = 5.0
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_ASSIGNMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}__[0-9a-fA-F-]{36}$")
+PARAMETERS = ("group_assignment_id", "activity_id", "results", "ai_meta")  # results_apply_ai_marks'
+REQUIRED = PARAMETERS[:3]
 
 
 class PayloadError(Exception):
@@ -77,7 +76,12 @@ def check_key(headers: dict[str, str], service_key: str) -> None:
 
 
 def parse_ai_marks(body: bytes, content_type: str) -> dict[str, Any]:
-    """Validate the AI marking payload; returns the RPC's parameters or raises PayloadError."""
+    """The transport's checks only: size, JSON, an object with the RPC's parameters and no others.
+
+    What the parameters must be (uuids, an array of at most 1,000 {pupil_id, score, feedback,
+    revision}, scores in [0, 1], ai_meta's limits) is results_apply_ai_marks' to say: it is the one
+    definition every caller meets, and its SQLSTATEs become HTTP statuses here (`status_for`).
+    """
     if len(body) > MAX_BODY:
         raise PayloadError(413, f"the body is larger than {MAX_BODY} bytes")
     if "json" not in content_type.lower():
@@ -88,41 +92,24 @@ def parse_ai_marks(body: bytes, content_type: str) -> dict[str, Any]:
         raise PayloadError(400, f"the body is not valid JSON: {str(exc)[:200]}") from exc
     if not isinstance(payload, dict):
         raise PayloadError(422, "the payload must be a JSON object")
-    gaid = payload.get("group_assignment_id")
-    if not isinstance(gaid, str) or not _ASSIGNMENT.match(gaid):
-        raise PayloadError(422, "group_assignment_id must be '{groupId}__{lessonId}'", "group_assignment_id")
-    activity_id = payload.get("activity_id")
-    if not isinstance(activity_id, str) or not _UUID.match(activity_id):
-        raise PayloadError(422, "activity_id must be a uuid", "activity_id")
-    results = payload.get("results")
-    if not isinstance(results, list):
-        raise PayloadError(422, "results must be an array of {pupil_id, score, feedback}", "results")
-    if len(results) > MAX_RESULTS:
-        raise PayloadError(413, f"at most {MAX_RESULTS} results per request", "results")
-    seen: set[str] = set()
-    for i, item in enumerate(results):
-        where = f"results[{i}]"
-        if not isinstance(item, dict):
-            raise PayloadError(422, f"{where} must be an object", where)
-        pupil = item.get("pupil_id")
-        if not isinstance(pupil, str) or not _UUID.match(pupil):
-            raise PayloadError(422, f"{where}.pupil_id must be a uuid", f"{where}.pupil_id")
-        if pupil.lower() in seen:
-            raise PayloadError(422, f"{where}.pupil_id appears twice in the batch", f"{where}.pupil_id")
-        seen.add(pupil.lower())
-        score = item.get("score")
-        if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
-            raise PayloadError(422, f"{where}.score must be a number between 0 and 1", f"{where}.score")
-        feedback = item.get("feedback")
-        if feedback is not None and not isinstance(feedback, str):
-            raise PayloadError(422, f"{where}.feedback must be text or null", f"{where}.feedback")
-        revision = item.get("revision")
-        if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int) or revision < 0):
-            raise PayloadError(422, f"{where}.revision must be the whole number the grid showed", f"{where}.revision")
-    meta = payload.get("ai_meta")
-    if meta is not None and not isinstance(meta, dict):
-        raise PayloadError(422, "ai_meta must be an object", "ai_meta")
-    return {"group_assignment_id": gaid, "activity_id": activity_id, "results": results, "ai_meta": meta}
+    unknown = sorted(set(payload) - set(PARAMETERS))
+    if unknown:
+        raise PayloadError(422, f"unknown field {unknown[0]!r}: the fields are {', '.join(PARAMETERS)}", unknown[0])
+    missing = [name for name in REQUIRED if payload.get(name) is None]
+    if missing:
+        raise PayloadError(422, f"{missing[0]} is required", missing[0])
+    return {name: payload.get(name) for name in PARAMETERS}
+
+
+_FIELD = re.compile(r"^(?P<field>[a-z_]+(?:\[\d+\])?(?:\.[a-z_]+)?)(?=\s|$)")
+
+
+def _field(message: str) -> str | None:
+    """The parameter the database's message names first (`results[3].score must be ...`), if any."""
+    match = _FIELD.match(message)
+    if match is None or match.group("field").split("[")[0].split(".")[0] not in PARAMETERS:
+        return None
+    return match.group("field")
 
 
 def _status_for(exc: RpcError) -> int:
@@ -200,7 +187,13 @@ class WebhookApp:
             await _json(
                 send,
                 _status_for(exc),
-                {"error": exc.message, "code": exc.sqlstate, "detail": exc.detail, "hint": exc.hint},
+                {
+                    "error": exc.message,
+                    "code": exc.sqlstate,
+                    "field": _field(exc.message),
+                    "detail": exc.detail,
+                    "hint": exc.hint,
+                },
             )
             return
         # The RPC broadcast the results in its transaction: they are delivered at its commit.

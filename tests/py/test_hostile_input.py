@@ -42,7 +42,9 @@ from hypothesis import strategies as st
 from rest_endpoint import http_status
 
 from glue.rpc import RpcClient, RpcError
-from glue.webhook import MAX_BODY, MAX_RESULTS, PayloadError, parse_ai_marks
+from glue.webhook import MAX_BODY, PARAMETERS, REQUIRED, PayloadError, parse_ai_marks
+
+MAX_RESULTS = 1000  # results_apply_ai_marks' batch limit (PLV05)
 
 # --- who calls, and who must be refused ----------------------------------------------------------
 
@@ -1172,23 +1174,9 @@ BODIES = st.one_of(
 
 
 def _valid_webhook_params(params: dict[str, Any]) -> bool:
-    """The contract parse_ai_marks promises for what it accepts (re-validated independently)."""
-    gaid, activity, results, meta = (params[k] for k in ("group_assignment_id", "activity_id", "results", "ai_meta"))
-    if not (isinstance(gaid, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}__[0-9a-fA-F-]{36}", gaid)):
-        return False
-    if not (isinstance(activity, str) and UUID_RE.fullmatch(activity)) or not (meta is None or isinstance(meta, dict)):
-        return False
-    if not isinstance(results, list) or len(results) > MAX_RESULTS:
-        return False
-    pupils = [str(r.get("pupil_id")).lower() for r in results if isinstance(r, dict)]
-    return len(pupils) == len(results) == len(set(pupils)) and all(
-        UUID_RE.fullmatch(p) is not None
-        and not isinstance(r.get("score"), bool)
-        and isinstance(r.get("score"), int | float)
-        and 0 <= r["score"] <= 1
-        and (r.get("feedback") is None or isinstance(r.get("feedback"), str))
-        for p, r in zip(pupils, results, strict=True)
-    )
+    """The contract parse_ai_marks promises for what it accepts: the transport's only (the values are
+    results_apply_ai_marks' to judge): exactly the RPC's parameters, the required ones present."""
+    return tuple(params) == PARAMETERS and all(params[name] is not None for name in REQUIRED)
 
 
 @settings(max_examples=250, deadline=None)

@@ -127,26 +127,29 @@ OTHER = "00000000-0000-4000-8000-00000000beef"
 
 
 @pytest.mark.parametrize(
-    ("payload", "field"),
+    ("payload", "code", "field"),
     [
-        (_drop(GOOD, "group_assignment_id"), "group_assignment_id"),
-        ({**GOOD, "group_assignment_id": "25-8A-CS"}, "group_assignment_id"),
-        ({**GOOD, "activity_id": "A4"}, "activity_id"),
-        (_drop(GOOD, "activity_id"), "activity_id"),
-        ({**GOOD, "results": {"pupil_id": UNKNOWN, "score": 0.5}}, "results"),
-        (_drop(GOOD, "results"), "results"),
-        ({**GOOD, "results": ["not an object"]}, "results[0]"),
-        ({**GOOD, "results": [_item(pupil_id=...)]}, "results[0].pupil_id"),
-        ({**GOOD, "results": [_item(pupil_id="priya")]}, "results[0].pupil_id"),
-        ({**GOOD, "results": [_item(score=1.5)]}, "results[0].score"),
-        ({**GOOD, "results": [_item(score=-0.1)]}, "results[0].score"),
-        ({**GOOD, "results": [_item(score="0.5")]}, "results[0].score"),
-        ({**GOOD, "results": [_item(score=True)]}, "results[0].score"),
-        ({**GOOD, "results": [_item(score=...)]}, "results[0].score"),
-        ({**GOOD, "results": [_item(pupil_id=OTHER), _item(), _item(pupil_id=UNKNOWN.upper())]}, "results[2].pupil_id"),
-        ({**GOOD, "results": [_item(feedback=3)]}, "results[0].feedback"),
-        ({**GOOD, "ai_meta": "gpt"}, "ai_meta"),
-        ([GOOD], None),
+        (_drop(GOOD, "group_assignment_id"), None, "group_assignment_id"),
+        ({**GOOD, "group_assignment_id": "25-8A-CS"}, "PLV12", "group_assignment_id"),
+        ({**GOOD, "activity_id": "A4"}, "22P02", None),
+        (_drop(GOOD, "activity_id"), None, "activity_id"),
+        ({**GOOD, "results": {"pupil_id": UNKNOWN, "score": 0.5}}, "PLV05", "results"),
+        (_drop(GOOD, "results"), None, "results"),
+        ({**GOOD, "results": ["not an object"]}, "PLV05", "results[0]"),
+        ({**GOOD, "results": [_item(pupil_id=...)]}, "PLV05", "results[0]"),
+        ({**GOOD, "results": [_item(pupil_id="priya")]}, "PLV05", "results[0]"),
+        ({**GOOD, "results": [_item(score=1.5)]}, "PLV02", "results[0].score"),
+        ({**GOOD, "results": [_item(score=-0.1)]}, "PLV02", "results[0].score"),
+        ({**GOOD, "results": [_item(score="0.5")]}, "PLV05", "results[0]"),
+        ({**GOOD, "results": [_item(score=True)]}, "PLV05", "results[0]"),
+        ({**GOOD, "results": [_item(score=...)]}, "PLV05", "results[0]"),
+        ({**GOOD, "results": [_item(pupil_id=OTHER), _item(), _item(pupil_id=UNKNOWN.upper())]}, "PLV05", "results"),
+        ({**GOOD, "results": [_item(feedback=3)]}, "PLV05", "results[0]"),
+        ({**GOOD, "results": [_item(revision="7")]}, "PLV05", "results[0]"),
+        ({**GOOD, "ai_meta": "gpt"}, "PLV05", "ai_meta"),
+        ({**GOOD, "ai_meta": {"x": "a" * 16_400}}, "PLV13", "ai_meta"),
+        ({**GOOD, "extra": 1}, None, "extra"),
+        ([GOOD], None, None),
     ],
     ids=[
         "no-group-assignment",
@@ -165,15 +168,21 @@ OTHER = "00000000-0000-4000-8000-00000000beef"
         "no-score",
         "duplicate-pupil",
         "feedback-a-number",
+        "revision-a-string",
         "ai-meta-not-an-object",
+        "ai-meta-over-16-kB",
+        "unknown-field",
         "payload-not-an-object",
     ],
 )
 def test_each_contract_break_is_422_naming_the_field(
-    app: WebhookApp, glue_url: str, payload: Any, field: str | None
+    app: WebhookApp, glue_url: str, payload: Any, code: str | None, field: str | None
 ) -> None:
+    """The webhook checks the transport (JSON, an object, the fields there are); every rule on the
+    values is results_apply_ai_marks' (code: its SQLSTATE), mapped to 422 with the field it names."""
     r = _post(app, payload)
     assert r.status_code == 422, r.text
+    assert r.json().get("code") == code
     assert r.json()["field"] == field
     assert r.json()["error"]
 
@@ -448,7 +457,7 @@ def test_a_malformed_revision_is_422(app: WebhookApp, revision: Any) -> None:
     payload["results"][0]["revision"] = revision
     r = _post(app, payload)
     assert r.status_code == 422
-    assert r.json()["field"] == "results[0].revision"
+    assert (r.json()["code"], r.json()["field"]) == ("PLV05", "results[0]")  # results_apply_ai_marks' check
 
 
 def test_an_oversized_ai_meta_is_refused_by_the_database(app: WebhookApp, glue_url: str) -> None:
