@@ -11,7 +11,7 @@ export PGPORT
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-GLUE := $(PY) -m glue
+GLUE := $(PY) -m glue_tools
 DB_URL ?= postgresql://postgres@127.0.0.1:$(PGPORT)/postgres
 PSQL := psql "$(DB_URL)" -X -q -v ON_ERROR_STOP=1
 PUPILS ?= 1000
@@ -65,9 +65,9 @@ demo: db-reset ## the tour: reset the embedded database, seed a school and show 
 lint-sql: setup ## sqlfluff on migrations and functions_sql
 	@$(VENV)/bin/sqlfluff lint supabase/migrations supabase/functions_sql supabase/seed.sql
 
-lint-py: setup ## ruff and mypy (strict) on glue/ and the tests
-	@$(VENV)/bin/ruff check glue tests/py tests/soak bench
-	@$(VENV)/bin/ruff format --check glue tests/py tests/soak bench
+lint-py: setup ## ruff and mypy (strict) on glue/, glue_tools/, bench/ and the tests
+	@$(VENV)/bin/ruff check glue glue_tools tests/py tests/soak bench
+	@$(VENV)/bin/ruff format --check glue glue_tools tests/py tests/soak bench
 	@$(VENV)/bin/mypy
 
 lint: lint-sql lint-py ## every static check

@@ -1,7 +1,7 @@
 """The schools the benchmark runs on: scratch databases with every migration and a generated school.
 
-A `School` is one scratch database (glue.migrate.scratch_database: the platform shim installed,
-dropped afterwards), migrated with glue.migrate.migrate, loaded with glue.seed.generate_and_load and
+A `School` is one scratch database (glue_tools.migrate.scratch_database: the platform shim installed,
+dropped afterwards), migrated with glue_tools.migrate.migrate, loaded with glue_tools.seed.generate_and_load and
 backfilled with private.report_merge(null). It also hands out the fixtures the scenarios need:
 samples of pupils, classes and "probe" submissions whose override score can be toggled so that a
 recalculation always has something to change.
@@ -21,9 +21,9 @@ from typing import Any
 
 import psycopg
 
-from glue.migrate import migrate, scratch_database
-from glue.platform import platform_url
-from glue.seed import generate_and_load
+from glue_tools.localdb import platform_url, scratch_database
+from glue_tools.migrate import migrate
+from glue_tools.seed import generate_and_load
 
 # The two values a probe submission's override score alternates between: unlikely to equal an AI,
 # auto or teacher score, so that every toggle changes the cell and therefore the pupil's report.

@@ -1,6 +1,6 @@
 -- The local platform: the parts of Supabase's Postgres that plain PostgreSQL lacks.
 --
--- Installed by `make db-reset` (glue.platform) on local and CI databases only, BEFORE the migrations,
+-- Installed by `make db-reset` (glue_tools.platform) on local and CI databases only, BEFORE the migrations,
 -- as the platform's superuser supabase_admin; the migrations and the seed then run as postgres, which
 -- is not a superuser, exactly as on Supabase (docs/platform.md). It is never part of
 -- supabase/migrations/: on a real Supabase project all of this already exists.

@@ -13,8 +13,9 @@ from rest_endpoint import RestEndpoint, mint_jwt
 
 from glue.config import SEED_SQL
 from glue.config import database_url as configured_url
-from glue.migrate import migrate, scratch_database
 from glue.rpc import PgRpc, RpcClient, SupabaseRpc
+from glue_tools.localdb import scratch_database
+from glue_tools.migrate import migrate
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,9 @@ from glue_testing import ALGORITHMS, PRIYA, UNKNOWN, add_group, add_pupils, exec
 
 from glue import api
 from glue.config import ROOT
-from glue.migrate import migrate, scratch_database
 from glue.rpc import PgRpc
+from glue_tools.localdb import scratch_database
+from glue_tools.migrate import migrate
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/postgres"
 
@@ -23,7 +24,7 @@ UNREACHABLE = "postgresql://postgres@127.0.0.1:1/postgres"
 def glue(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "TELEM_", "DATABASE_URL"))}
     return subprocess.run(
-        [sys.executable, "-m", "glue", "--database-url", url, *args],
+        [sys.executable, "-m", "glue_tools", "--database-url", url, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -33,7 +34,7 @@ def glue(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_help_lists_the_commands() -> None:
-    done = subprocess.run([sys.executable, "-m", "glue", "--help"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "glue_tools", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0
     for command in ("migrate", "backfill", "worker", "report", "verify", "health", "serve", "demo"):
         assert command in done.stdout

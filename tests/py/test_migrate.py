@@ -18,9 +18,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from glue import cli
 from glue.config import FUNCTIONS_DIR, MIGRATIONS_DIR, ROOT
-from glue.migrate import (
+from glue_tools import cli
+from glue_tools.migrate import (
     FUNCTIONS_SUFFIX,
     MigrationError,
     check_drift,
@@ -613,7 +613,7 @@ def test_a_signature_change_leaves_no_old_overload(database_url: str, drift_copy
 
 def run_glue(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "glue", *args],
+        [sys.executable, "-m", "glue_tools", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

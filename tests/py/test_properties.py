@@ -29,9 +29,10 @@ from hypothesis import strategies as st
 
 from glue import api
 from glue.config import SEED_SQL
-from glue.migrate import migrate, scratch_database
 from glue.realtime import BroadcastEvent, ResultsMatrix, subscribe, topic_for
 from glue.rpc import NotFound, PgRpc, RpcClient, RpcError
+from glue_tools.localdb import scratch_database
+from glue_tools.migrate import migrate
 
 # supabase/seed.sql
 HELEN = "00000000-0000-4000-8000-000000000001"  # teaches 25-8A-CS and 25-8B-CS

@@ -622,7 +622,7 @@ def _glue_env() -> dict[str, str]:
 
 def test_watch_once_prints_the_grid(glue_url: str, pg_rpc: PgRpc) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "glue", "--database-url", glue_url, "watch", GROUP, LESSON_1, "--once"],
+        [sys.executable, "-m", "glue_tools", "--database-url", glue_url, "watch", GROUP, LESSON_1, "--once"],
         cwd=ROOT,
         env=_glue_env(),
         capture_output=True,
@@ -647,7 +647,7 @@ def test_watch_prints_a_new_frame_when_a_write_arrives(glue_url: str, pg_rpc: Pg
     (pupil,) = add_pupils(glue_url, 1)  # nothing handed in yet: every cell untouched
     name = f"Pupil 000 {pupil[:8]}, Test"
     watch = subprocess.Popen(
-        [sys.executable, "-m", "glue", "--database-url", glue_url, "watch", GROUP, LESSON_1, "--seconds", "3"],
+        [sys.executable, "-m", "glue_tools", "--database-url", glue_url, "watch", GROUP, LESSON_1, "--seconds", "3"],
         cwd=ROOT,
         env=_glue_env(),
         stdout=subprocess.PIPE,

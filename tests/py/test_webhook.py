@@ -358,7 +358,7 @@ def test_glue_serve_end_to_end(glue_url: str) -> None:
     (pupil,) = add_pupils(glue_url, 1, submit_a4=True)
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "glue", "--database-url", glue_url, "serve", "--port", str(port)],
+        [sys.executable, "-m", "glue_tools", "--database-url", glue_url, "serve", "--port", str(port)],
         cwd=ROOT,
         env=_env(AI_WEBHOOK_KEY=KEY),
         stdout=subprocess.PIPE,
@@ -401,7 +401,7 @@ def test_glue_serve_end_to_end(glue_url: str) -> None:
 def test_glue_serve_without_a_key_exits_2_even_with_the_service_key_set(glue_url: str) -> None:
     # The service role key must never become the AI vendor's key by default.
     done = subprocess.run(
-        [sys.executable, "-m", "glue", "--database-url", glue_url, "serve", "--port", str(_free_port())],
+        [sys.executable, "-m", "glue_tools", "--database-url", glue_url, "serve", "--port", str(_free_port())],
         cwd=ROOT,
         env=_env(SUPABASE_SERVICE_ROLE_KEY="service-role-secret"),
         capture_output=True,

@@ -174,7 +174,7 @@ def test_notify_wakes_an_idle_worker(glue_url: str, pg_rpc: PgRpc, group: str) -
 def test_glue_worker_stops_cleanly_on_a_signal(glue_url: str, signum: signal.Signals) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "TELEM_"))}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "glue", "--database-url", glue_url, "worker"],
+        [sys.executable, "-m", "glue_tools", "--database-url", glue_url, "worker"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -31,9 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from glue import api, seed  # noqa: E402
 from glue.config import LOCALDB, database_url  # noqa: E402
-from glue.migrate import migrate, scratch_database  # noqa: E402
 from glue.rpc import PgRpc, RpcError  # noqa: E402
 from glue.worker import run as run_worker  # noqa: E402
+from glue_tools.localdb import scratch_database  # noqa: E402
+from glue_tools.migrate import migrate  # noqa: E402
 
 
 @dataclass

@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from glue.progress import bar as progress_bar
+from glue_tools.progress import bar as progress_bar
 
 Row = tuple[str | None, ...]
 

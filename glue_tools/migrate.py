@@ -19,16 +19,15 @@ import re
 import shutil
 import subprocess
 import tempfile
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from glue.config import FUNCTIONS_DIR, MIGRATIONS_DIR, ROOT, with_database
+from glue.config import FUNCTIONS_DIR, MIGRATIONS_DIR, ROOT
+from glue_tools.localdb import scratch_database
 
 # pg_advisory_lock key held while migrating, so two runners never interleave.
 _LOCK_KEY = 7_301_911_204
@@ -487,24 +486,6 @@ def function_snapshot(conn: psycopg.Connection) -> dict[str, tuple[str, str, str
         conn.execute("set local search_path = ''")
         rows = conn.execute(_SNAPSHOT).fetchall()
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
-
-
-@contextmanager
-def scratch_database(url: str, prefix: str = "planner_scratch") -> Iterator[str]:
-    """A throwaway database on the same server, made as Supabase makes a project's: created and given
-    the platform shim by the platform's superuser, owned by url's role (postgres), which the caller
-    uses; dropped afterwards."""
-    from glue.platform import create_database, drop_database, install_shim, platform_url
-
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    scratch = with_database(url, name)
-    create_database(url, name)
-    try:
-        with psycopg.connect(platform_url(scratch), autocommit=True) as conn:
-            install_shim(conn)
-        yield scratch
-    finally:
-        drop_database(url, name)
 
 
 class _Rollback(Exception):

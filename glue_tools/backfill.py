@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from glue.progress import bar as progress_bar
+from glue_tools.progress import bar as progress_bar
 
 
 def run(url: str, *, batch_size: int = 50, show_progress: bool = True) -> dict[str, Any]:

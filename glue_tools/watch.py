@@ -14,8 +14,8 @@ import time
 from typing import Any, TextIO
 
 from glue.realtime import BroadcastEvent, ResultsMatrix, realtime_enabled, subscribe
-from glue.render import pct
 from glue.rpc import RpcClient
+from glue_tools.render import pct
 
 
 def _cell_text(cell: dict[str, Any]) -> str:

@@ -17,9 +17,10 @@ from typing import Any
 
 import psycopg
 
-from glue import api, backfill, render, seed, telemetry
+from glue import api, telemetry
 from glue.results import Results
 from glue.rpc import PgRpc
+from glue_tools import backfill, render, seed
 
 WORKED_PUPIL = "00000000-0000-4000-8000-000000000101"  # Priya Patel, DOMAIN.md's worked example
 WORKED_TEACHER = "00000000-0000-4000-8000-000000000001"  # Helen Carter

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 
 import psycopg
 
-from glue import migrate as migrations
 from glue.config import database_url
 from glue.rpc import PgRpc, RpcClient, RpcError, client_from_env
+from glue_tools import migrate as migrations
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -28,7 +28,7 @@ def _say(msg: str) -> None:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from glue import platform
+    from glue_tools import platform
 
     if args.action == "reset":
         platform.reset(args.database_url, seed=not args.no_seed, log=_say)
@@ -70,7 +70,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from glue import seed
+    from glue_tools import seed
 
     summary = seed.generate_and_load(
         args.database_url, pupils=args.pupils, seed=args.seed, replace=not args.keep, show_progress=True
@@ -95,7 +95,7 @@ def _client(args: argparse.Namespace, *, operator: bool = False) -> RpcClient:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from glue import backfill
+    from glue_tools import backfill
 
     done = backfill.run(args.database_url, batch_size=args.batch_size, show_progress=True)
     _say(
@@ -137,7 +137,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from glue import api, render
+    from glue import api
+    from glue_tools import render
 
     client = _client(args)
     try:
@@ -183,7 +184,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    from glue import api, render
+    from glue import api
+    from glue_tools import render
 
     client = _client(args)
     try:
@@ -241,7 +243,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from glue import watch
+    from glue_tools import watch
 
     client = _client(args)
     if args.as_user:
@@ -264,7 +266,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from glue import demo
+    from glue_tools import demo
 
     demo.run(args.database_url, pupils=args.pupils, seed_value=args.seed)
     return EXIT_OK
@@ -399,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("glue: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the platform's own refusals and the like: no traceback for users
-        from glue.platform import PlatformError
+        from glue_tools.platform import PlatformError
 
         if isinstance(exc, PlatformError | ValueError):
             print(f"glue: {exc}", file=sys.stderr)

@@ -1,3 +1,0 @@
-from glue.cli import main
-
-raise SystemExit(main())

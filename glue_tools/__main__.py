@@ -1,0 +1,3 @@
+from glue_tools.cli import main
+
+raise SystemExit(main())
