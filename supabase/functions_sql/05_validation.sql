@@ -23,6 +23,23 @@ comment on function private.require(anyelement, text, text) is
 revoke all on function private.require(anyelement, text, text) from public;
 grant execute on function private.require(anyelement, text, text) to authenticated, service_role;
 
+-- True when the text is a uuid in its canonical 8-4-4-4-12 hex form (any case): what a JSON field or a
+-- part of a composite id must be before it is cast, so that a malformed one gets the RPC's own SQLSTATE.
+create or replace function private.is_uuid(value text)
+returns boolean
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  return value ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+end
+$$;
+comment on function private.is_uuid(text) is
+'True when value is a uuid written 8-4-4-4-12 (NULL for NULL). Callers: results_save_feedback, resolve_assignment, '
+'results_apply_ai_marks.';
+revoke all on function private.is_uuid(text) from public;
+
 -- Raise PLV02 unless the score is a fraction in [0, 1] (NULL passes: it means "not given").
 create or replace function private.assert_score(score numeric, name text)
 returns numeric

@@ -115,7 +115,7 @@ begin
       if coalesce(
         jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'success_criteria_id') is distinct from 'string'
         or coalesce(jsonb_typeof(v_item -> 'score'), 'missing') not in ('number', 'null')
-        or (v_item ->> 'success_criteria_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+        or not private.is_uuid(v_item ->> 'success_criteria_id'),
         true
       ) then
         raise exception 'criterion_scores[%] must be {"success_criteria_id": uuid, "score": number or null}', v_index

@@ -19,7 +19,7 @@ begin
   perform private.require(resolve_assignment.activity_id, 'activity_id');
   v_group := split_part(resolve_assignment.group_assignment_id, '__', 1);
   v_lesson := substr(resolve_assignment.group_assignment_id, length(v_group) + 3);
-  if v_group = '' or v_lesson !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+  if v_group = '' or not private.is_uuid(v_lesson) then
     raise exception 'group_assignment_id must be {groupId}__{lessonId}, not %', resolve_assignment.group_assignment_id
       using errcode = 'PLV12';
   end if;
@@ -101,7 +101,7 @@ begin
   for v_item in select e from jsonb_array_elements(results_apply_ai_marks.results) as e loop
     if coalesce(
       jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'pupil_id') is distinct from 'string'
-      or (v_item ->> 'pupil_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+      or not private.is_uuid(v_item ->> 'pupil_id')
       or jsonb_typeof(v_item -> 'score') is distinct from 'number'
       or coalesce(jsonb_typeof(v_item -> 'feedback'), 'null') not in ('string', 'null')
       or coalesce(length(v_item ->> 'feedback'), 0) > 20000
