@@ -5,120 +5,48 @@
 -- removed from the source or whose arguments or result type changed.
 
 -- Removed from functions_sql/, or their arguments or result type changed.
+drop routine if exists private.require(anyelement,text);
 drop routine if exists public.results_save_feedback(uuid,uuid,numeric,jsonb,text);
 
--- ==== supabase/functions_sql/10_access.sql ====
+-- ==== supabase/functions_sql/05_validation.sql ====
 
--- Raise unless the caller may read the pupil's work and reports. A caller who may not gets the same
--- 42501 for an unknown pupil as for someone else's, so that ids cannot be probed; only a caller who
--- may see the pupil (the pupil, their teachers, the service role) learns that an id is unknown.
-create or replace function private.assert_can_read_pupil(pupil_id uuid)
-returns void
+-- Raise PLV01 when a required parameter is NULL (with a hint for the caller, when given).
+create or replace function private.require(value anyelement, name text, hint text default null)
+returns anyelement
 language plpgsql
-stable
-security invoker
+immutable
 set search_path = ''
 as $$
 begin
-  if assert_can_read_pupil.pupil_id is null then
-    raise exception 'pupil_id is required' using errcode = 'PLV01', hint = 'Pass the uuid of a pupil.';
+  if value is null and hint is null then
+    raise exception '% is required', name using errcode = 'PLV01';
+  elsif value is null then
+    raise exception '% is required', name using errcode = 'PLV01', hint = hint;
   end if;
-  if not (private.caller_bypasses_rls() or private.can_read_pupil(assert_can_read_pupil.pupil_id)) then
-    raise exception 'pupil % is unknown or you may not read their work', assert_can_read_pupil.pupil_id
-      using errcode = '42501', hint = 'Only the pupil and the teachers of the pupil''s classes may.';
-  end if;
-  if not private.profile_exists(assert_can_read_pupil.pupil_id) then
-    raise exception 'unknown pupil %', assert_can_read_pupil.pupil_id
-      using errcode = 'PLN01', detail = 'No profile has this user_id.';
-  end if;
+  return value;
 end
 $$;
-comment on function private.assert_can_read_pupil(uuid) is
-'Raises PLV01 (null), 42501 (not the pupil nor their teacher, whether or not the pupil exists) or PLN01 (unknown '
-'pupil, for the service role and the signed-in user themselves). Callers: read RPCs.';
-revoke all on function private.assert_can_read_pupil(uuid) from public;
-grant execute on function private.assert_can_read_pupil(uuid) to authenticated, service_role;
+comment on function private.require(anyelement, text, text) is
+'Returns value, or raises PLV01 naming the missing parameter (and the hint, if any). Callers: every RPC.';
+revoke all on function private.require(anyelement, text, text) from public;
+grant execute on function private.require(anyelement, text, text) to authenticated, service_role;
 
--- Raise unless the caller teaches the class. A caller who does not teach it gets the same 42501
--- whether or not the class exists, so that class codes cannot be listed by trying them; only the
--- service role learns that a code is unknown (PLN02).
-create or replace function private.assert_can_teach_group(group_id text)
-returns void
+-- True when the text is a uuid in its canonical 8-4-4-4-12 hex form (any case): what a JSON field or a
+-- part of a composite id must be before it is cast, so that a malformed one gets the RPC's own SQLSTATE.
+create or replace function private.is_uuid(value text)
+returns boolean
 language plpgsql
-stable
-security invoker
+immutable
 set search_path = ''
 as $$
 begin
-  if assert_can_teach_group.group_id is null then
-    raise exception 'group_id is required' using errcode = 'PLV01', hint = 'Pass a class code.';
-  end if;
-  if private.caller_bypasses_rls() then
-    if not private.group_exists(assert_can_teach_group.group_id) then
-      raise exception 'unknown class %', assert_can_teach_group.group_id using errcode = 'PLN02';
-    end if;
-    return;
-  end if;
-  if not private.is_group_teacher(assert_can_teach_group.group_id) then
-    raise exception 'class % is unknown or you do not teach it', assert_can_teach_group.group_id
-      using errcode = '42501', hint = 'Only the teachers of a class may do this.';
-  end if;
+  return value ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 end
 $$;
-comment on function private.assert_can_teach_group(text) is
-'Raises PLV01 (null), 42501 (not a teacher of the class, whether or not it exists) or, for the service role, '
-'PLN02 (unknown class). Callers: RPCs.';
-revoke all on function private.assert_can_teach_group(text) from public;
-grant execute on function private.assert_can_teach_group(text) to authenticated, service_role;
-
--- ==== supabase/functions_sql/40_queue.sql ====
-
--- Fire-and-forget entry point: recalculate this pupil now if it has a waiting job that is due.
-create or replace function public.report_process_pupil(pupil_id uuid)
-returns jsonb
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  v_job_id bigint;
-begin
-  if report_process_pupil.pupil_id is null then
-    raise exception 'pupil_id is required' using errcode = 'PLV01';
-  end if;
-  -- The caller first: anyone who may not read the pupil gets the same 42501, known pupil or not.
-  if not (private.caller_bypasses_rls() or private.can_read_pupil(report_process_pupil.pupil_id)) then
-    raise exception 'pupil % is unknown or you may not recalculate their report', report_process_pupil.pupil_id
-      using errcode = '42501';
-  end if;
-  if not private.profile_exists(report_process_pupil.pupil_id) then
-    raise exception 'unknown pupil %', report_process_pupil.pupil_id using errcode = 'PLN01';
-  end if;
-  if exists (
-    select from private.report_jobs as j
-    where j.pupil_id = report_process_pupil.pupil_id and j.state = 'running'
-  ) then
-    return jsonb_build_object('processed', false, 'reason', 'running');
-  end if;
-  select j.job_id into v_job_id
-  from private.report_jobs as j
-  where j.pupil_id = report_process_pupil.pupil_id and j.state in ('pending', 'failed') and j.run_after <= now()
-  for update skip locked;
-  if v_job_id is null then
-    return jsonb_build_object('processed', false, 'reason', 'no due job');
-  end if;
-  return jsonb_build_object('processed', true)
-    || private.report_job_run(v_job_id, private.report_worker_name());
-end
-$$;
-comment on function public.report_process_pupil(uuid) is
-'Recalculates the pupil now if a waiting job is due (what fire-and-forget calls after a write); safe '
-'alongside workers. Returns {processed, outcome, waited_ms, run_ms, changed, version} or {processed: false, '
-'reason}. Callers: glue.results (service_role, or the teacher/pupil who wrote). Errors: PLV01, PLN01, 42501.';
-revoke all on function public.report_process_pupil(uuid) from public, anon;
-grant execute on function public.report_process_pupil(uuid) to authenticated, service_role;
-
--- ==== supabase/functions_sql/50_writes.sql ====
+comment on function private.is_uuid(text) is
+'True when value is a uuid written 8-4-4-4-12 (NULL for NULL). Callers: results_save_feedback, resolve_assignment, '
+'results_apply_ai_marks.';
+revoke all on function private.is_uuid(text) from public;
 
 -- Raise PLV02 unless the score is a fraction in [0, 1] (NULL passes: it means "not given").
 create or replace function private.assert_score(score numeric, name text)
@@ -208,71 +136,400 @@ comment on function private.assert_batch_size(integer, text, integer) is
 'activities_set_criteria (success_criteria_ids: 100).';
 revoke all on function private.assert_batch_size(integer, text, integer) from public;
 
--- Who may mark a pupil's work on an activity: the service role, or a teacher of a class in which the
--- pupil is a pupil, the activity's lesson is assigned, and whose subject is the activity's subject (an
--- assignment of the teacher's own can never widen what they may mark). The caller is checked first:
--- anyone else gets the same 42501 whether or not the pupil, the activity or the assignment exists.
--- Returns the activity row.
-create or replace function private.assert_can_mark(pupil_id uuid, activity_id uuid)
-returns public.activities
+-- ==== supabase/functions_sql/10_access.sql ====
+
+-- Raise unless the caller may read the pupil's work and reports. A caller who may not gets the same
+-- 42501 for an unknown pupil as for someone else's, so that ids cannot be probed; only a caller who
+-- may see the pupil (the pupil, their teachers, the service role) learns that an id is unknown.
+create or replace function private.assert_can_read_pupil(pupil_id uuid)
+returns void
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+begin
+  perform private.require(assert_can_read_pupil.pupil_id, 'pupil_id', 'Pass the uuid of a pupil.');
+  if not (private.caller_bypasses_rls() or private.can_read_pupil(assert_can_read_pupil.pupil_id)) then
+    raise exception 'pupil % is unknown or you may not read their work', assert_can_read_pupil.pupil_id
+      using errcode = '42501', hint = 'Only the pupil and the teachers of the pupil''s classes may.';
+  end if;
+  if not private.profile_exists(assert_can_read_pupil.pupil_id) then
+    raise exception 'unknown pupil %', assert_can_read_pupil.pupil_id
+      using errcode = 'PLN01', detail = 'No profile has this user_id.';
+  end if;
+end
+$$;
+comment on function private.assert_can_read_pupil(uuid) is
+'Raises PLV01 (null), 42501 (not the pupil nor their teacher, whether or not the pupil exists) or PLN01 (unknown '
+'pupil, for the service role and the signed-in user themselves). Callers: read RPCs.';
+revoke all on function private.assert_can_read_pupil(uuid) from public;
+grant execute on function private.assert_can_read_pupil(uuid) to authenticated, service_role;
+
+-- Raise unless the caller teaches the class. A caller who does not teach it gets the same 42501
+-- whether or not the class exists, so that class codes cannot be listed by trying them; only the
+-- service role learns that a code is unknown (PLN02).
+create or replace function private.assert_can_teach_group(group_id text)
+returns void
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+begin
+  perform private.require(assert_can_teach_group.group_id, 'group_id', 'Pass a class code.');
+  if private.caller_bypasses_rls() then
+    if not private.group_exists(assert_can_teach_group.group_id) then
+      raise exception 'unknown class %', assert_can_teach_group.group_id using errcode = 'PLN02';
+    end if;
+    return;
+  end if;
+  if not private.is_group_teacher(assert_can_teach_group.group_id) then
+    raise exception 'class % is unknown or you do not teach it', assert_can_teach_group.group_id
+      using errcode = '42501', hint = 'Only the teachers of a class may do this.';
+  end if;
+end
+$$;
+comment on function private.assert_can_teach_group(text) is
+'Raises PLV01 (null), 42501 (not a teacher of the class, whether or not it exists) or, for the service role, '
+'PLN02 (unknown class). Callers: RPCs.';
+revoke all on function private.assert_can_teach_group(text) from public;
+grant execute on function private.assert_can_teach_group(text) to authenticated, service_role;
+
+-- ==== supabase/functions_sql/30_reports.sql ====
+
+-- Verify one pupil's cached report against the live computation.
+create or replace function public.report_verify(pupil_id uuid)
+returns table (kind text, key text, difference text, stored jsonb, live jsonb)
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  perform private.require(report_verify.pupil_id, 'pupil_id');
+  if not exists (select from public.profiles as p where p.user_id = report_verify.pupil_id) then
+    raise exception 'unknown pupil %', report_verify.pupil_id using errcode = 'PLN01';
+  end if;
+  return query
+  select d.kind, d.key, d.difference, d.stored, d.live
+  from private.report_differences(array[report_verify.pupil_id]) as d;
+end
+$$;
+comment on function public.report_verify(uuid) is
+'Every difference between the pupil''s cached report rows and the live computation; no rows: the cache is '
+'exact. Callers: operators, glue verify (service_role). Errors: PLV01 null, PLN01 unknown pupil.';
+revoke all on function public.report_verify(uuid) from public, anon, authenticated;
+grant execute on function public.report_verify(uuid) to service_role;
+
+-- ==== supabase/functions_sql/35_realtime.sql ====
+
+-- The cells of a results grid for some pupils and one lesson, optionally one activity only: every
+-- (pupil, activity) whose work counts (private.live_cells), as the grid and the broadcasts show it.
+-- state: untouched (no submission; score 0, source missing), awaiting_marking (a submission, score
+-- NULL) or marked (score and source).
+create or replace function private.result_cells(pupil_ids uuid[], lesson_id uuid, activity_id uuid default null)
+returns table (pupil_id uuid, activity_id uuid, score numeric, cell jsonb)
+language sql
+stable
+as $$
+  select
+    c.pupil_id,
+    c.activity_id,
+    c.cell_score,
+    jsonb_build_object(
+      'pupilId', c.pupil_id,
+      'activityId', c.activity_id,
+      'state', case
+        when c.submission_id is null then 'untouched'
+        when c.cell_score is null then 'awaiting_marking'
+        else 'marked'
+      end,
+      'score', c.cell_score,
+      'source', c.source,
+      'submissionId', c.submission_id,
+      'revision', s.revision,
+      'status', s.status,
+      'submittedAt', s.submitted_at,
+      'hasUpload', coalesce(s.body ? 'path', false),
+      'aiScore', s.ai_score,
+      'aiFeedback', s.ai_feedback,
+      'aiMarkedAt', s.ai_marked_at,
+      'updatedAt', s.updated_at
+    )
+  -- With an activity, only that activity's scores are computed: a cell depends on nothing else.
+  from private.live_cells(
+    result_cells.pupil_ids, array[result_cells.lesson_id],
+    case when result_cells.activity_id is not null then array[result_cells.activity_id] end
+  ) as c
+  left join public.submissions as s on c.submission_id = s.submission_id
+$$;
+comment on function private.result_cells(uuid[], uuid, uuid) is
+'The results-grid cells of the pupils for one lesson (optionally one activity), from private.live_cells: '
+'{pupilId, activityId, state, score, source, submissionId, revision, status, submittedAt, hasUpload, aiScore, '
+'aiFeedback, aiMarkedAt, updatedAt}. Callers: read_assignment_results, read_assignment_results_slice, '
+'broadcast_assignment_update.';
+revoke all on function private.result_cells(uuid[], uuid, uuid) from public;
+grant execute on function private.result_cells(uuid[], uuid, uuid) to service_role;
+
+-- One row or one column of the results grid, for a targeted refetch after a partial event.
+create or replace function public.read_assignment_results_slice(
+  group_id text, lesson_id uuid, pupil_id uuid default null, activity_id uuid default null
+)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+set plan_cache_mode = 'force_custom_plan'
+as $$
+declare
+  v_lesson public.lessons;
+  v_lesson_of uuid;
+  v_cells jsonb;
+begin
+  v_lesson := private.assert_can_read_assignment(
+    read_assignment_results_slice.group_id, read_assignment_results_slice.lesson_id
+  );
+  if read_assignment_results_slice.pupil_id is null and read_assignment_results_slice.activity_id is null then
+    raise exception 'pupil_id or activity_id is required' using errcode = 'PLV01',
+      hint = 'Give pupil_id for one row, activity_id for one column, both for one cell.';
+  end if;
+  if read_assignment_results_slice.pupil_id is not null then
+    -- Only the service role learns that a uuid is nobody's: to a teacher, an unknown pupil is just
+    -- not a pupil of the class (profiles are not theirs to probe).
+    if private.caller_bypasses_rls() and not private.profile_exists(read_assignment_results_slice.pupil_id) then
+      raise exception 'unknown pupil %', read_assignment_results_slice.pupil_id using errcode = 'PLN01';
+    end if;
+    if not exists (
+      select from public.group_membership as gm
+      where gm.group_id = read_assignment_results_slice.group_id and gm.user_id = read_assignment_results_slice.pupil_id
+        and gm.role = 'pupil'
+    ) then
+      raise exception '% is not a pupil of class %', read_assignment_results_slice.pupil_id,
+        read_assignment_results_slice.group_id
+        using errcode = 'PLV04';
+    end if;
+  end if;
+  if read_assignment_results_slice.activity_id is not null then
+    select a.lesson_id into v_lesson_of
+    from public.activities as a where a.activity_id = read_assignment_results_slice.activity_id;
+    if not found then
+      raise exception 'unknown activity %', read_assignment_results_slice.activity_id using errcode = 'PLN03';
+    end if;
+    if v_lesson_of <> v_lesson.lesson_id then
+      raise exception 'activity % is not part of lesson %', read_assignment_results_slice.activity_id,
+        v_lesson.lesson_id
+        using errcode = 'PLV06';
+    end if;
+  end if;
+  -- The same cells in the same order as read_assignment_results.
+  select coalesce(
+    jsonb_agg(c.cell order by p.last_name, p.first_name, p.user_id, a.order_by, a.title, a.activity_id),
+    '[]'::jsonb
+  ) into v_cells
+  from private.result_cells(
+    array(
+      select gm.user_id from public.group_membership as gm
+      where
+        gm.group_id = read_assignment_results_slice.group_id and gm.role = 'pupil'
+        and (read_assignment_results_slice.pupil_id is null or gm.user_id = read_assignment_results_slice.pupil_id)
+    ),
+    v_lesson.lesson_id,
+    read_assignment_results_slice.activity_id
+  ) as c
+  inner join public.profiles as p on c.pupil_id = p.user_id
+  inner join private.result_activities(v_lesson.lesson_id) as a on c.activity_id = a.activity_id;
+  return jsonb_build_object(
+    'assignmentId', read_assignment_results_slice.group_id || '__' || v_lesson.lesson_id,
+    'groupId', read_assignment_results_slice.group_id,
+    'lessonId', v_lesson.lesson_id,
+    'pupilId', read_assignment_results_slice.pupil_id,
+    'activityId', read_assignment_results_slice.activity_id,
+    'cells', v_cells
+  );
+end
+$$;
+comment on function public.read_assignment_results_slice(text, uuid, uuid, uuid) is
+'One row (pupil_id), one column (activity_id) or one cell (both) of read_assignment_results, same cell shape and '
+'order: {assignmentId, groupId, lessonId, pupilId, activityId, cells}. Callers: glue ResultsMatrix after a partial '
+'event (teachers of the class, service_role). Errors: PLV01, PLN01, PLN02, PLN03, PLN04, PLN07, PLV04, PLV06, 42501.';
+revoke all on function public.read_assignment_results_slice(text, uuid, uuid, uuid) from public, anon;
+grant execute on function public.read_assignment_results_slice(text, uuid, uuid, uuid) to authenticated, service_role;
+
+-- ==== supabase/functions_sql/40_queue.sql ====
+
+-- Fire-and-forget entry point: recalculate this pupil now if it has a waiting job that is due.
+create or replace function public.report_process_pupil(pupil_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_job_id bigint;
+begin
+  perform private.require(report_process_pupil.pupil_id, 'pupil_id');
+  -- The caller first: anyone who may not read the pupil gets the same 42501, known pupil or not.
+  if not (private.caller_bypasses_rls() or private.can_read_pupil(report_process_pupil.pupil_id)) then
+    raise exception 'pupil % is unknown or you may not recalculate their report', report_process_pupil.pupil_id
+      using errcode = '42501';
+  end if;
+  if not private.profile_exists(report_process_pupil.pupil_id) then
+    raise exception 'unknown pupil %', report_process_pupil.pupil_id using errcode = 'PLN01';
+  end if;
+  if exists (
+    select from private.report_jobs as j
+    where j.pupil_id = report_process_pupil.pupil_id and j.state = 'running'
+  ) then
+    return jsonb_build_object('processed', false, 'reason', 'running');
+  end if;
+  select j.job_id into v_job_id
+  from private.report_jobs as j
+  where j.pupil_id = report_process_pupil.pupil_id and j.state in ('pending', 'failed') and j.run_after <= now()
+  for update skip locked;
+  if v_job_id is null then
+    return jsonb_build_object('processed', false, 'reason', 'no due job');
+  end if;
+  return jsonb_build_object('processed', true)
+    || private.report_job_run(v_job_id, private.report_worker_name());
+end
+$$;
+comment on function public.report_process_pupil(uuid) is
+'Recalculates the pupil now if a waiting job is due (what fire-and-forget calls after a write); safe '
+'alongside workers. Returns {processed, outcome, waited_ms, run_ms, changed, version} or {processed: false, '
+'reason}. Callers: glue.results (service_role, or the teacher/pupil who wrote). Errors: PLV01, PLN01, 42501.';
+revoke all on function public.report_process_pupil(uuid) from public, anon;
+grant execute on function public.report_process_pupil(uuid) to authenticated, service_role;
+
+-- Whether pg_cron has an active job draining the report queue. pg_cron may be absent (it is off on a
+-- new Supabase project until enabled), so cron.job is only read when it exists.
+create or replace function private.report_drain_scheduled()
+returns boolean
 language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
 declare
-  v_activity public.activities;
-  v_subject text;
+  v_scheduled boolean;
 begin
-  perform private.require(assert_can_mark.pupil_id, 'pupil_id');
-  perform private.require(assert_can_mark.activity_id, 'activity_id');
-  if not private.caller_bypasses_rls() then
-    -- One lookup per key (the activity, its subject), then one probe of the caller's classes.
-    select a.* into v_activity from public.activities as a where a.activity_id = assert_can_mark.activity_id;
-    select u.subject into v_subject
-    from public.lessons as l
-    inner join public.units as u on l.unit_id = u.unit_id
-    where l.lesson_id = v_activity.lesson_id;
-    if v_subject is null or not exists (
-      select
-      from public.group_membership as t
-      inner join public.group_membership as p on t.group_id = p.group_id
-      inner join public.lesson_assignments as la on t.group_id = la.group_id
-      inner join public.groups as g on t.group_id = g.group_id
-      where
-        t.user_id = auth.uid() and t.role = 'teacher' and p.user_id = assert_can_mark.pupil_id and p.role = 'pupil'
-        and la.lesson_id = v_activity.lesson_id and g.subject = v_subject
-    ) then
-      raise exception 'you do not teach this pupil this activity'
-        using errcode = '42501',
-        hint = 'Only teachers of the pupil''s class in the activity''s subject, with its lesson assigned, may mark it.';
-    end if;
-    return v_activity;
+  if pg_catalog.to_regclass('cron.job') is null then
+    return false;
   end if;
-  select a.* into v_activity from public.activities as a where a.activity_id = assert_can_mark.activity_id;
-  if not found then
-    raise exception 'unknown activity %', assert_can_mark.activity_id using errcode = 'PLN03';
-  end if;
-  if not private.profile_exists(assert_can_mark.pupil_id) then
-    raise exception 'unknown pupil %', assert_can_mark.pupil_id using errcode = 'PLN01';
-  end if;
-  if not exists (
-    select
-    from public.group_membership as gm
-    inner join public.lesson_assignments as la on gm.group_id = la.group_id
-    where gm.user_id = assert_can_mark.pupil_id and gm.role = 'pupil' and la.lesson_id = v_activity.lesson_id
-  ) then
-    raise exception 'pupil % has no class with this activity assigned', assert_can_mark.pupil_id
-      using errcode = 'PLV04', hint = 'Assign the lesson to one of the pupil''s classes first.';
-  end if;
-  return v_activity;
+  execute 'select exists (select from cron.job where jobname = $1 and active)' into v_scheduled
+  using 'report-jobs-drain';
+  return v_scheduled;
 end
 $$;
-comment on function private.assert_can_mark(uuid, uuid) is
-'Returns the activity if the caller may mark the pupil''s work on it. Errors: PLV01; 42501 for anyone but the '
-'service role who does not teach the pupil this activity in its subject (unknown ids included); for the service '
-'role PLN03, PLN01, PLV04.';
-revoke all on function private.assert_can_mark(uuid, uuid) from public;
+comment on function private.report_drain_scheduled() is
+'True when pg_cron exists and its report-jobs-drain job is active. Callers: report_queue_health, report_queue_schedule.';
+revoke all on function private.report_drain_scheduled() from public;
+
+-- Install or repair the queue's pg_cron schedule (the drain every minute, the hourly verification
+-- sample) once pg_cron is enabled. The schedule migration does this at deploy time where pg_cron is
+-- already on; a new Supabase project has pg_cron off, so operators call this after enabling it.
+-- Idempotent: cron.schedule replaces a job of the same name.
+create or replace function public.report_queue_schedule()
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_jobs jsonb;
+begin
+  if not private.caller_bypasses_rls() then
+    raise exception 'only the service role may schedule the report queue' using errcode = '42501';
+  end if;
+  if not exists (select from pg_catalog.pg_extension where extname = 'pg_cron') then
+    raise exception 'pg_cron is not enabled in this database'
+      using errcode = 'PLS04',
+      hint = 'Enable it (Supabase: Database > Extensions > pg_cron, or create extension pg_cron with schema '
+      'pg_catalog), then call report_queue_schedule again. Until then run glue worker.';
+  end if;
+  execute 'select cron.schedule($1, $2, $3)' using 'report-jobs-drain', '* * * * *',
+    'call private.report_jobs_drain(100, 50)';
+  execute 'select cron.schedule($1, $2, $3)' using 'report-verify-sample', '17 * * * *',
+    'select public.report_verify_and_enqueue(200)';
+  execute $q$
+    select jsonb_agg(jsonb_build_object('jobname', j.jobname, 'schedule', j.schedule, 'command', j.command,
+      'active', j.active) order by j.jobname)
+    from cron.job as j
+    where j.jobname in ('report-jobs-drain', 'report-verify-sample')
+  $q$ into v_jobs;
+  return jsonb_build_object('scheduled', v_jobs, 'drain_scheduled', private.report_drain_scheduled());
+end
+$$;
+comment on function public.report_queue_schedule() is
+'Installs or repairs the pg_cron jobs of the report queue (report-jobs-drain every minute, report-verify-sample '
+'hourly); returns {scheduled: [{jobname, schedule, command, active}], drain_scheduled}. Callers: operators after '
+'enabling pg_cron, glue schedule (service_role). Errors: 42501 not the service role, PLS04 pg_cron not enabled.';
+revoke all on function public.report_queue_schedule() from public, anon, authenticated;
+grant execute on function public.report_queue_schedule() to service_role;
+
+-- What operators watch: queue depth, age, failures, latency and coalescing.
+create or replace function public.report_queue_health()
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'pending', count(*) filter (where j.state = 'pending'),
+    'due', count(*) filter (where j.state in ('pending', 'failed') and j.run_after <= now()),
+    'running', count(*) filter (where j.state = 'running'),
+    'failed', count(*) filter (where j.state = 'failed'),
+    'dead', count(*) filter (where j.state = 'dead'),
+    'oldest_pending_age_s', round(extract(epoch from now() - min(j.enqueued_at) filter (
+      where j.state in ('pending', 'failed')
+    ))::numeric, 3),
+    'waiting_coalesced_writes', coalesce(sum(j.coalesced_count) filter (where j.state in ('pending', 'failed')), 0),
+    -- Who drains: an active pg_cron job, or any recalculation finished in the last five minutes (glue
+    -- workers, fire-and-forget). Nothing, while jobs are due: the cache goes stale and nobody is told.
+    'drain_scheduled', private.report_drain_scheduled(),
+    'last_drained_at', (select max(h.finished_at) from private.report_job_history as h),
+    'nothing_drains', count(*) filter (where j.state in ('pending', 'failed') and j.run_after <= now()) > 0
+    and not private.report_drain_scheduled()
+    and not exists (select from private.report_jobs as r where r.state = 'running')
+    and not exists (
+      select from private.report_job_history as h where h.finished_at > now() - interval '5 minutes'
+    ),
+    'last_hour', (
+      select jsonb_build_object(
+        'jobs_done', count(*) filter (where h.outcome = 'done'),
+        'jobs_failed', count(*) filter (where h.outcome in ('failed', 'dead')),
+        'writes', coalesce(sum(h.coalesced_count + 1) filter (where h.outcome = 'done'), 0),
+        'coalesced_writes', coalesce(sum(h.coalesced_count) filter (where h.outcome = 'done'), 0),
+        'wait_ms_p50', round((percentile_cont(0.5) within group (
+          order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
+        'wait_ms_p95', round((percentile_cont(0.95) within group (
+          order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
+        'freshness_ms_p50', round((percentile_cont(0.5) within group (
+          order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
+        'freshness_ms_p95', round((percentile_cont(0.95) within group (
+          order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
+        'run_ms_p50', round((percentile_cont(0.5) within group (
+          order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1),
+        'run_ms_p95', round((percentile_cont(0.95) within group (
+          order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1)
+      )
+      from private.report_job_history as h
+      where h.finished_at > now() - interval '1 hour'
+    )
+  )
+  from private.report_jobs as j
+$$;
+comment on function public.report_queue_health() is
+'Queue state for operators: pending, due, running, failed, dead, oldest pending age; who drains it '
+'(drain_scheduled: an active pg_cron job; last_drained_at; nothing_drains: jobs are due but no cron job, no '
+'running job and no recalculation in five minutes); and over the last hour jobs, writes coalesced, wait, '
+'freshness (last write to fresh cache) and run-time percentiles. Callers: glue health, dashboards (service_role).';
+revoke all on function public.report_queue_health() from public, anon, authenticated;
+grant execute on function public.report_queue_health() to service_role;
+
+-- ==== supabase/functions_sql/50_submissions.sql ====
 
 -- Save a pupil's answer (or resubmit it) and record it as the current submission.
 create or replace function private.save_answer(pupil_id uuid, activity_id uuid, body jsonb, auto_score numeric, status text)
@@ -396,6 +653,74 @@ comment on function public.submissions_submit_answer(uuid, text, text, text, uui
 revoke all on function public.submissions_submit_answer(uuid, text, text, text, uuid) from public, anon;
 grant execute on function public.submissions_submit_answer(uuid, text, text, text, uuid) to authenticated, service_role;
 
+-- ==== supabase/functions_sql/52_feedback.sql ====
+
+-- Who may mark a pupil's work on an activity: the service role, or a teacher of a class in which the
+-- pupil is a pupil, the activity's lesson is assigned, and whose subject is the activity's subject (an
+-- assignment of the teacher's own can never widen what they may mark). The caller is checked first:
+-- anyone else gets the same 42501 whether or not the pupil, the activity or the assignment exists.
+-- Returns the activity row.
+create or replace function private.assert_can_mark(pupil_id uuid, activity_id uuid)
+returns public.activities
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_activity public.activities;
+  v_subject text;
+begin
+  perform private.require(assert_can_mark.pupil_id, 'pupil_id');
+  perform private.require(assert_can_mark.activity_id, 'activity_id');
+  if not private.caller_bypasses_rls() then
+    -- One lookup per key (the activity, its subject), then one probe of the caller's classes.
+    select a.* into v_activity from public.activities as a where a.activity_id = assert_can_mark.activity_id;
+    select u.subject into v_subject
+    from public.lessons as l
+    inner join public.units as u on l.unit_id = u.unit_id
+    where l.lesson_id = v_activity.lesson_id;
+    if v_subject is null or not exists (
+      select
+      from public.group_membership as t
+      inner join public.group_membership as p on t.group_id = p.group_id
+      inner join public.lesson_assignments as la on t.group_id = la.group_id
+      inner join public.groups as g on t.group_id = g.group_id
+      where
+        t.user_id = auth.uid() and t.role = 'teacher' and p.user_id = assert_can_mark.pupil_id and p.role = 'pupil'
+        and la.lesson_id = v_activity.lesson_id and g.subject = v_subject
+    ) then
+      raise exception 'you do not teach this pupil this activity'
+        using errcode = '42501',
+        hint = 'Only teachers of the pupil''s class in the activity''s subject, with its lesson assigned, may mark it.';
+    end if;
+    return v_activity;
+  end if;
+  select a.* into v_activity from public.activities as a where a.activity_id = assert_can_mark.activity_id;
+  if not found then
+    raise exception 'unknown activity %', assert_can_mark.activity_id using errcode = 'PLN03';
+  end if;
+  if not private.profile_exists(assert_can_mark.pupil_id) then
+    raise exception 'unknown pupil %', assert_can_mark.pupil_id using errcode = 'PLN01';
+  end if;
+  if not exists (
+    select
+    from public.group_membership as gm
+    inner join public.lesson_assignments as la on gm.group_id = la.group_id
+    where gm.user_id = assert_can_mark.pupil_id and gm.role = 'pupil' and la.lesson_id = v_activity.lesson_id
+  ) then
+    raise exception 'pupil % has no class with this activity assigned', assert_can_mark.pupil_id
+      using errcode = 'PLV04', hint = 'Assign the lesson to one of the pupil''s classes first.';
+  end if;
+  return v_activity;
+end
+$$;
+comment on function private.assert_can_mark(uuid, uuid) is
+'Returns the activity if the caller may mark the pupil''s work on it. Errors: PLV01; 42501 for anyone but the '
+'service role who does not teach the pupil this activity in its subject (unknown ids included); for the service '
+'role PLN03, PLN01, PLV04.';
+revoke all on function private.assert_can_mark(uuid, uuid) from public;
+
 -- A teacher's feedback on one cell: an override score, per-criterion marks and/or feedback text.
 -- NULL leaves a part unchanged; a criterion given with score NULL removes that mark. With
 -- expected_revision (the cell's revision the teacher was looking at), a save for an answer the pupil
@@ -443,7 +768,7 @@ begin
       if coalesce(
         jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'success_criteria_id') is distinct from 'string'
         or coalesce(jsonb_typeof(v_item -> 'score'), 'missing') not in ('number', 'null')
-        or (v_item ->> 'success_criteria_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+        or not private.is_uuid(v_item ->> 'success_criteria_id'),
         true
       ) then
         raise exception 'criterion_scores[%] must be {"success_criteria_id": uuid, "score": number or null}', v_index
@@ -527,6 +852,8 @@ comment on function public.results_save_feedback(uuid, uuid, numeric, jsonb, tex
 revoke all on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text, bigint) from public, anon;
 grant execute on function public.results_save_feedback(uuid, uuid, numeric, jsonb, text, bigint) to authenticated, service_role;
 
+-- ==== supabase/functions_sql/54_ai_marks.sql ====
+
 -- Parse '{groupId}__{lessonId}' and check the assignment exists and the caller teaches the class.
 create or replace function private.resolve_assignment(group_assignment_id text, activity_id uuid)
 returns public.activities
@@ -544,7 +871,7 @@ begin
   perform private.require(resolve_assignment.activity_id, 'activity_id');
   v_group := split_part(resolve_assignment.group_assignment_id, '__', 1);
   v_lesson := substr(resolve_assignment.group_assignment_id, length(v_group) + 3);
-  if v_group = '' or v_lesson !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+  if v_group = '' or not private.is_uuid(v_lesson) then
     raise exception 'group_assignment_id must be {groupId}__{lessonId}, not %', resolve_assignment.group_assignment_id
       using errcode = 'PLV12';
   end if;
@@ -626,7 +953,7 @@ begin
   for v_item in select e from jsonb_array_elements(results_apply_ai_marks.results) as e loop
     if coalesce(
       jsonb_typeof(v_item) <> 'object' or jsonb_typeof(v_item -> 'pupil_id') is distinct from 'string'
-      or (v_item ->> 'pupil_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+      or not private.is_uuid(v_item ->> 'pupil_id')
       or jsonb_typeof(v_item -> 'score') is distinct from 'number'
       or coalesce(jsonb_typeof(v_item -> 'feedback'), 'null') not in ('string', 'null')
       or coalesce(length(v_item ->> 'feedback'), 0) > 20000
@@ -741,6 +1068,8 @@ comment on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) is
 'PLN02, PLN03, PLN04, PLN07, 42501.';
 revoke all on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) from public, anon;
 grant execute on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) to authenticated, service_role;
+
+-- ==== supabase/functions_sql/56_structural.sql ====
 
 -- Remove a person from a class.
 create or replace function public.groups_remove_member(group_id text, user_id uuid)
@@ -898,138 +1227,3 @@ comment on function public.activities_set_criteria(uuid, uuid[]) is
 'PLV13 (over 100 criteria), 42501.';
 revoke all on function public.activities_set_criteria(uuid, uuid[]) from public, anon;
 grant execute on function public.activities_set_criteria(uuid, uuid[]) to authenticated, service_role;
-
--- ==== supabase/functions_sql/60_realtime.sql ====
-
--- The cells of a results grid for some pupils and one lesson, optionally one activity only: every
--- (pupil, activity) whose work counts (private.live_cells), as the grid and the broadcasts show it.
--- state: untouched (no submission; score 0, source missing), awaiting_marking (a submission, score
--- NULL) or marked (score and source).
-create or replace function private.result_cells(pupil_ids uuid[], lesson_id uuid, activity_id uuid default null)
-returns table (pupil_id uuid, activity_id uuid, score numeric, cell jsonb)
-language sql
-stable
-as $$
-  select
-    c.pupil_id,
-    c.activity_id,
-    c.cell_score,
-    jsonb_build_object(
-      'pupilId', c.pupil_id,
-      'activityId', c.activity_id,
-      'state', case
-        when c.submission_id is null then 'untouched'
-        when c.cell_score is null then 'awaiting_marking'
-        else 'marked'
-      end,
-      'score', c.cell_score,
-      'source', c.source,
-      'submissionId', c.submission_id,
-      'revision', s.revision,
-      'status', s.status,
-      'submittedAt', s.submitted_at,
-      'hasUpload', coalesce(s.body ? 'path', false),
-      'aiScore', s.ai_score,
-      'aiFeedback', s.ai_feedback,
-      'aiMarkedAt', s.ai_marked_at,
-      'updatedAt', s.updated_at
-    )
-  -- With an activity, only that activity's scores are computed: a cell depends on nothing else.
-  from private.live_cells(
-    result_cells.pupil_ids, array[result_cells.lesson_id],
-    case when result_cells.activity_id is not null then array[result_cells.activity_id] end
-  ) as c
-  left join public.submissions as s on c.submission_id = s.submission_id
-$$;
-comment on function private.result_cells(uuid[], uuid, uuid) is
-'The results-grid cells of the pupils for one lesson (optionally one activity), from private.live_cells: '
-'{pupilId, activityId, state, score, source, submissionId, revision, status, submittedAt, hasUpload, aiScore, '
-'aiFeedback, aiMarkedAt, updatedAt}. Callers: read_assignment_results, read_assignment_results_slice, '
-'broadcast_assignment_update.';
-revoke all on function private.result_cells(uuid[], uuid, uuid) from public;
-grant execute on function private.result_cells(uuid[], uuid, uuid) to service_role;
-
--- One row or one column of the results grid, for a targeted refetch after a partial event.
-create or replace function public.read_assignment_results_slice(
-  group_id text, lesson_id uuid, pupil_id uuid default null, activity_id uuid default null
-)
-returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
-set plan_cache_mode = 'force_custom_plan'
-as $$
-declare
-  v_lesson public.lessons;
-  v_lesson_of uuid;
-  v_cells jsonb;
-begin
-  v_lesson := private.assert_can_read_assignment(
-    read_assignment_results_slice.group_id, read_assignment_results_slice.lesson_id
-  );
-  if read_assignment_results_slice.pupil_id is null and read_assignment_results_slice.activity_id is null then
-    raise exception 'pupil_id or activity_id is required' using errcode = 'PLV01',
-      hint = 'Give pupil_id for one row, activity_id for one column, both for one cell.';
-  end if;
-  if read_assignment_results_slice.pupil_id is not null then
-    -- Only the service role learns that a uuid is nobody's: to a teacher, an unknown pupil is just
-    -- not a pupil of the class (profiles are not theirs to probe).
-    if private.caller_bypasses_rls() and not private.profile_exists(read_assignment_results_slice.pupil_id) then
-      raise exception 'unknown pupil %', read_assignment_results_slice.pupil_id using errcode = 'PLN01';
-    end if;
-    if not exists (
-      select from public.group_membership as gm
-      where gm.group_id = read_assignment_results_slice.group_id and gm.user_id = read_assignment_results_slice.pupil_id
-        and gm.role = 'pupil'
-    ) then
-      raise exception '% is not a pupil of class %', read_assignment_results_slice.pupil_id,
-        read_assignment_results_slice.group_id
-        using errcode = 'PLV04';
-    end if;
-  end if;
-  if read_assignment_results_slice.activity_id is not null then
-    select a.lesson_id into v_lesson_of
-    from public.activities as a where a.activity_id = read_assignment_results_slice.activity_id;
-    if not found then
-      raise exception 'unknown activity %', read_assignment_results_slice.activity_id using errcode = 'PLN03';
-    end if;
-    if v_lesson_of <> v_lesson.lesson_id then
-      raise exception 'activity % is not part of lesson %', read_assignment_results_slice.activity_id,
-        v_lesson.lesson_id
-        using errcode = 'PLV06';
-    end if;
-  end if;
-  -- The same cells in the same order as read_assignment_results.
-  select coalesce(
-    jsonb_agg(c.cell order by p.last_name, p.first_name, p.user_id, a.order_by, a.title, a.activity_id),
-    '[]'::jsonb
-  ) into v_cells
-  from private.result_cells(
-    array(
-      select gm.user_id from public.group_membership as gm
-      where
-        gm.group_id = read_assignment_results_slice.group_id and gm.role = 'pupil'
-        and (read_assignment_results_slice.pupil_id is null or gm.user_id = read_assignment_results_slice.pupil_id)
-    ),
-    v_lesson.lesson_id,
-    read_assignment_results_slice.activity_id
-  ) as c
-  inner join public.profiles as p on c.pupil_id = p.user_id
-  inner join private.result_activities(v_lesson.lesson_id) as a on c.activity_id = a.activity_id;
-  return jsonb_build_object(
-    'assignmentId', read_assignment_results_slice.group_id || '__' || v_lesson.lesson_id,
-    'groupId', read_assignment_results_slice.group_id,
-    'lessonId', v_lesson.lesson_id,
-    'pupilId', read_assignment_results_slice.pupil_id,
-    'activityId', read_assignment_results_slice.activity_id,
-    'cells', v_cells
-  );
-end
-$$;
-comment on function public.read_assignment_results_slice(text, uuid, uuid, uuid) is
-'One row (pupil_id), one column (activity_id) or one cell (both) of read_assignment_results, same cell shape and '
-'order: {assignmentId, groupId, lessonId, pupilId, activityId, cells}. Callers: glue ResultsMatrix after a partial '
-'event (teachers of the class, service_role). Errors: PLV01, PLN01, PLN02, PLN03, PLN04, PLN07, PLV04, PLV06, 42501.';
-revoke all on function public.read_assignment_results_slice(text, uuid, uuid, uuid) from public, anon;
-grant execute on function public.read_assignment_results_slice(text, uuid, uuid, uuid) to authenticated, service_role;
