@@ -22,7 +22,7 @@ from glue.results import Results
 from glue.rpc import PgRpc
 from glue_tools import backfill, render, seed
 
-WORKED_PUPIL = "00000000-0000-4000-8000-000000000101"  # Priya Patel, DOMAIN.md's worked example
+WORKED_PUPIL = "00000000-0000-4000-8000-000000000101"  # Priya Patel, the worked example of docs/scoring.md
 WORKED_TEACHER = "00000000-0000-4000-8000-000000000001"  # Helen Carter
 WORKED_GROUP = "25-8A-CS"
 
@@ -130,7 +130,7 @@ def run(url: str, *, pupils: int = 1000, seed_value: int = 1) -> None:
         report = api.report_pupil(helen, WORKED_PUPIL)
         _say(
             f"report_pupil as her teacher, {(time.perf_counter() - t0) * 1000:.1f} ms "
-            "(the worked example of DOMAIN.md is the Algorithms unit: 75.0%, 62.5%, 4M):"
+            "(the worked example of docs/scoring.md is the Algorithms unit: 75.0%, 62.5%, 4M):"
         )
         _say(render.pupil_report(report, criteria=True))
         _say()

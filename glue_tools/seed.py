@@ -4,7 +4,7 @@ Every value comes from `random.Random(seed)` and from the fixed school year that
 `TERM_START`: no clock, no `gen_random_uuid()`, no `now()` defaults. The same (pupils, seed)
 therefore yields byte-identical tables. Ids are `uuid.UUID(int=rng.getrandbits(128), version=4)`.
 
-The school (DOMAIN.md section 6): years 7-11, eight subjects, every pupil in the three core subjects
+The school (docs/benchmarks.md, "The schools"): years 7-11, eight subjects, every pupil in the three core subjects
 and 1-5 others (4-8 classes of about 25), a teacher per class teaching about five classes, 30-40
 lessons per subject and year in units of about five, assigned to every class of that subject and
 year, 4-8 activities per lesson (about half scorable, a quarter of those summative), and a full

@@ -13,7 +13,7 @@
 --             Emma Davies   ...0105  25-8B-CS, 25-8A-MATH   criterion-marked upload, awaiting marking
 --             Farid Khan    ...0106  25-8B-CS, 25-8A-MATH   a rejected answer
 --
--- The worked example of DOMAIN.md section 3, exactly:
+-- The worked example of docs/scoring.md, exactly:
 --   U  unit      00000000-0000-4000-8000-000000000201  'Algorithms' (Computing, year 8)
 --   G  group     25-8A-CS (both lessons of U assigned)
 --   P  pupil     00000000-0000-4000-8000-000000000101  Priya Patel

@@ -1,4 +1,4 @@
-"""glue.telemetry per DESIGN.md "Telemetry contract": off by default; one JSON line per wrapped
+"""glue.telemetry per docs/telemetry.md: off by default; one JSON line per wrapped
 call; personal data redacted; errors recorded and still raised; the TELEM_PATH filter; thread
 safety; and a telemetry failure never breaks the call. The wrapped calls are real RPCs."""
 

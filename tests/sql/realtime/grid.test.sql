@@ -1,4 +1,4 @@
--- The results grid (DOMAIN.md section 3): public.read_assignment_results and the targeted refetch
+-- The results grid (docs/scoring.md): public.read_assignment_results and the targeted refetch
 -- public.read_assignment_results_slice, on the worked example (tests.build_worked_example: teacher T
 -- ...0001, pupil P ...0002 in WE-8A-IT; lesson b1 holds A1, A2; lesson b2 holds A3, A4 and the display
 -- activity A5). Cells: A1 marked 1 auto, A2 marked 0.75 teacher_criteria, A3 untouched 0 (missing),

@@ -1,4 +1,4 @@
--- Each branch of the criterion score (DOMAIN.md section 2), activities without criteria, and
+-- Each branch of the criterion score (docs/scoring.md, "Cells"), activities without criteria, and
 -- resubmission clearing marks.
 begin;
 \ir ../helpers.psql

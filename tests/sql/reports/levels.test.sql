@@ -1,4 +1,4 @@
--- Every level label of every year, at and just below its boundary (DOMAIN.md section 4), through
+-- Every level label of every year, at and just below its boundary (public.level_boundaries), through
 -- private.level_for, the function every stored level comes from.
 begin;
 \ir ../helpers.psql

@@ -1,4 +1,4 @@
--- Which work counts (DOMAIN.md section 3): assigned, active, scorable; counted once; no summative
+-- Which work counts (docs/scoring.md): assigned, active, scorable; counted once; no summative
 -- work; years outside 7-11; rows that vanish.
 begin;
 \ir ../helpers.psql

@@ -1,4 +1,4 @@
--- The worked example of DOMAIN.md section 3 must come out exactly.
+-- The worked example of docs/scoring.md must come out exactly.
 begin;
 \ir ../helpers.psql
 select plan(22);

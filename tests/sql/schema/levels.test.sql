@@ -1,9 +1,10 @@
--- The level table (DOMAIN.md section 4) is seeded exactly, and activity_types says which types score.
+-- The level table of the specification (minimum percent per label and year) is seeded exactly, and
+-- activity_types says which types score.
 begin;
 create extension if not exists pgtap with schema extensions;
 select plan(21);
 
--- 1. The whole table, transcribed from DOMAIN.md section 4 (year, label, rank, min_percent) -----
+-- 1. The whole table, transcribed from the specification (year, label, rank, min_percent) -----
 select is((select count(*)::int from public.level_boundaries), 107, 'level_boundaries holds 107 rows');
 
 select results_eq(
@@ -29,7 +30,7 @@ select results_eq(
       (11, '7H', 21, 75), (11, '8L', 22, 79), (11, '8M', 23, 82), (11, '8H', 24, 86), (11, '9L', 25, 89), (11, '9M', 26, 93), (11, '9H', 27, 96)
     ) as v (year, label, rank, min_percent)
     order by year, rank$$,
-  'level_boundaries equals DOMAIN.md section 4, cell by cell'
+  'level_boundaries equals the specification''s table, cell by cell'
 );
 
 select results_eq(
@@ -92,7 +93,7 @@ select results_eq(
             where b.year = p.year and b.min_percent <= p.percent order by b.rank desc limit 1)
     from level_probe as p order by p.year, p.percent$$,
   $$select year, percent, expected from level_probe order by year, percent$$,
-  'DOMAIN.md examples: Y7 54% = 3M, Y8 73% = 5L, Y8 62.5% = 4M; edges Y7 53% = 3M, Y11 100% = 9H, 0% = 0'
+  'the specification''s examples: Y7 54% = 3M, Y8 73% = 5L, Y8 62.5% = 4M; edges Y7 53% = 3M, Y11 100% = 9H, 0% = 0'
 );
 
 -- 5. activity_types: scorable is data ------------------------------------------------------------

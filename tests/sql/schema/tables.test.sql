@@ -1,10 +1,10 @@
--- The tables of DOMAIN.md section 1: names, types, nullability, keys, uniqueness and CHECKs.
+-- The tables of the data contract: names, types, nullability, keys, uniqueness and CHECKs.
 -- The table and column names are a contract (tests, glue and outside callers rely on them).
 begin;
 create extension if not exists pgtap with schema extensions;
 select plan(310);
 
--- The contract: every column of DOMAIN.md section 1 with its type and whether it may be NULL.
+-- The contract: every column of the data contract with its type and whether it may be NULL.
 create temp table contract (tbl name, col name, typ text, not_null boolean, pos serial) on commit drop;
 insert into contract (tbl, col, typ, not_null) values
 ('profiles', 'user_id', 'uuid', true),
@@ -79,8 +79,8 @@ insert into contract (tbl, col, typ, not_null) values
 ('level_boundaries', 'min_percent', 'numeric', true);
 
 -- 1. Tables and columns (15 tables, 70 columns: 15 + 3 x 70 tests) ------------------------------
-select is((select count(distinct tbl) from contract)::int, 15, 'the contract lists the 15 tables of DOMAIN.md section 1');
-select is((select count(*) from contract)::int, 70, 'the contract lists the 70 columns of DOMAIN.md section 1');
+select is((select count(distinct tbl) from contract)::int, 15, 'the contract lists the 15 tables of the data contract');
+select is((select count(*) from contract)::int, 70, 'the contract lists the 70 columns of the data contract');
 
 select has_table('public', tbl, format('table public.%s exists', tbl))
 from (select tbl, min(pos) as pos from contract group by tbl) as t

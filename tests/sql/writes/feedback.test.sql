@@ -1,5 +1,5 @@
 -- The teacher's marking RPCs: results_save_feedback and results_reset_feedback. Each returns the
--- submission with its criterion marks and the cell (DOMAIN.md section 2), enqueues exactly the pupil, and
+-- submission with its criterion marks and the cell (docs/scoring.md, "Cells"), enqueues exactly the pupil, and
 -- after a drain the cache is exact. Bad input raises its SQLSTATE and changes nothing; only teachers of
 -- the pupil's class (with the lesson assigned) may mark.
 -- Fixture: tests/sql/writes_helpers.psql (T1 teaches W-7A: P1, P2; AT is linked to C1 and C2).

@@ -1,7 +1,7 @@
 -- The structural write RPCs: groups_add_member, groups_remove_member, lessons_assign, lessons_unassign,
 -- activities_set_criteria, activities_update, lessons_set_active, units_update, level_boundaries_set.
--- Each returns the authoritative row, enqueues exactly the pupils whose reports it affects (DOMAIN.md
--- section 5), and after a drain the cache of those pupils is exact. Bad input raises its SQLSTATE and
+-- Each returns the authoritative row, enqueues exactly the pupils whose reports it affects
+-- (docs/workflow.md), and after a drain the cache of those pupils is exact. Bad input raises its SQLSTATE and
 -- changes nothing; callers without the right get 42501.
 -- Fixture: tests/sql/writes_helpers.psql (T1 teaches W-7A: P1, P2; T2 teaches W-7B: P3; T3 teaches nothing;
 -- L1 is assigned to W-7A and W-7B, L9 (unit U9, year 9) to W-7B only).
