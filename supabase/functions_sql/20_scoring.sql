@@ -1,4 +1,4 @@
--- The one definition of every number (DOMAIN.md sections 2 and 3).
+-- The one definition of every number (docs/scoring.md).
 --
 -- Everything that shows or stores a score calls these functions: the per-pupil recalculation, the
 -- backfill, the verification sweep, the results grid and the benchmarks' live baseline. Nothing
@@ -51,7 +51,7 @@ as $$
   end
 $$;
 comment on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) is
-'DOMAIN.md section 2: the criterion score s(p, a, c). Callers: live_criterion_scores. Never raises.';
+'docs/scoring.md, "Cells": the criterion score s(p, a, c). Callers: live_criterion_scores. Never raises.';
 revoke all on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) from public;
 grant execute on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) to service_role;
 
@@ -115,7 +115,7 @@ as $$
     and (live_pupil_work.activity_ids is null or a.activity_id = any(live_pupil_work.activity_ids))
 $$;
 comment on function private.live_pupil_work(uuid[], uuid[], uuid[]) is
-'DOMAIN.md section 3, A(p, u): the work that counts for the pupils, optionally only some lessons or activities. '
+'docs/scoring.md, A(p, u): the work that counts for the pupils, optionally only some lessons or activities. '
 'Callers: live_criterion_scores.';
 revoke all on function private.live_pupil_work(uuid[], uuid[], uuid[]) from public;
 grant execute on function private.live_pupil_work(uuid[], uuid[], uuid[]) to service_role;
@@ -158,7 +158,7 @@ as $$
     on s.submission_id = m.submission_id and link.success_criteria_id = m.success_criteria_id
 $$;
 comment on function private.live_criterion_scores(uuid[], uuid[], uuid[]) is
-'DOMAIN.md section 2: s(p, a, c) over A(p, u) and the linked criteria. Callers: live_report_rows.';
+'docs/scoring.md, "Cells": s(p, a, c) over A(p, u) and the linked criteria. Callers: live_report_rows.';
 revoke all on function private.live_criterion_scores(uuid[], uuid[], uuid[]) from public;
 grant execute on function private.live_criterion_scores(uuid[], uuid[], uuid[]) to service_role;
 
@@ -176,7 +176,7 @@ as $$
   limit 1
 $$;
 comment on function private.level_for(integer, numeric) is
-'DOMAIN.md section 4: the level label of an average in a year. Callers: live_report_rows, tests.';
+'The level label of an average in a year. Callers: live_report_rows, tests.';
 revoke all on function private.level_for(integer, numeric) from public;
 grant execute on function private.level_for(integer, numeric) to service_role;
 
@@ -328,7 +328,7 @@ as $$
   left join lateral private.level_for(u.year, a.assessment_average) as lvl on true
 $$;
 comment on function private.live_report_rows(uuid[], uuid[], uuid[]) is
-'DOMAIN.md sections 2-4: cells, criterion rows and unit rows of the pupils, from one pass over '
+'Cells, criterion rows and unit rows of the pupils, from one pass over '
 'their criterion scores. Callers: report_merge, report_differences, the live_* projections.';
 revoke all on function private.live_report_rows(uuid[], uuid[], uuid[]) from public;
 grant execute on function private.live_report_rows(uuid[], uuid[], uuid[]) to service_role;
@@ -379,7 +379,7 @@ as $$
   group by u.pupil_id, u.subject
 $$;
 comment on function private.summarise_subjects(public.report_pupil_unit_summaries[]) is
-'DOMAIN.md section 3: subject summaries of the given unit rows. Callers: report_merge, live_subject_rows.';
+'Subject summaries of the given unit rows. Callers: report_merge, live_subject_rows.';
 revoke all on function private.summarise_subjects(public.report_pupil_unit_summaries[]) from public;
 grant execute on function private.summarise_subjects(public.report_pupil_unit_summaries[]) to service_role;
 

@@ -1,5 +1,5 @@
 -- Realtime: the results grid and the broadcasts that keep an open grid or report page up to date
--- (DOMAIN.md section 3 "Results grid", DESIGN.md "Realtime contract", docs/realtime.md).
+-- (docs/realtime.md, docs/scoring.md "Cells").
 --
 -- One cell definition: private.result_cells builds the cells of a grid from private.live_cells (the
 -- one definition of a cell's score and source); read_assignment_results, read_assignment_results_slice
@@ -213,7 +213,7 @@ begin
 end
 $$;
 comment on function public.read_assignment_results(text, uuid) is
-'The results grid of an assignment (DOMAIN.md section 3): {assignmentId, groupId, lessonId, lessonTitle, pupils '
+'The results grid of an assignment (docs/scoring.md "Cells"): {assignmentId, groupId, lessonId, lessonTitle, pupils '
 '(by last then first name), activities (by order_by), cells (pupil x activity: state, score, source, submissionId, '
 'status, submittedAt, hasUpload, aiScore, aiFeedback, aiMarkedAt, updatedAt), rowMeans, columnMeans (missing = 0, '
 'awaiting marking left out)}. Callers: the results page, glue ResultsMatrix (teachers of the class, service_role). '

@@ -1,9 +1,9 @@
--- A pupil's own writes: an answer (text or multiple choice), an upload, an upload deleted. Each is one
--- transaction: check the pupil may submit, write, enqueue the pupil's recalculation (DOMAIN.md section
--- 5), broadcast the changed cell to the open results grids (35_realtime.sql; delivered on commit only)
--- and return the authoritative row. API roles have no direct INSERT/UPDATE/DELETE on the domain
--- tables; these functions and those of 52-56 are the only write path. Bad input raises a project
--- SQLSTATE (docs/errors.md) before anything is written.
+-- A pupil's own writes: an answer (text or multiple choice), an upload, an upload deleted. Each is
+-- one transaction: check the pupil may submit, write, enqueue the pupil's recalculation
+-- (docs/workflow.md), broadcast the changed cell to the open results grids (35_realtime.sql;
+-- delivered on commit only) and return the authoritative row. API roles have no direct
+-- INSERT/UPDATE/DELETE on the domain tables; these functions and those of 52-56 are the only write
+-- path. Bad input raises a project SQLSTATE (docs/errors.md) before anything is written.
 
 -- Who may submit work: the pupil themselves (or the service role on their behalf), on an active,
 -- answerable activity assigned to one of their classes. Returns the pupil id and the activity.

@@ -1,7 +1,7 @@
 -- Structural writes: who is in a class, which lessons a class has, what an activity, lesson or unit
--- counts for, the level boundaries. Each enqueues every pupil whose report it can change (DOMAIN.md
--- section 5). None of them lets a caller create a fact that another check trusts to widen what they
--- may read or mark (docs/reliability.md, "Threat model").
+-- counts for, the level boundaries. Each enqueues every pupil whose report it can change
+-- (docs/workflow.md). None of them lets a caller create a fact that another check trusts to widen
+-- what they may read or mark (docs/reliability.md, "Threat model").
 
 -- The pupils of classes to which any of the lessons is assigned.
 create or replace function private.pupils_assigned_lessons(lesson_ids uuid[])

@@ -8,9 +8,9 @@ begin;
 \ir ../writes_helpers.psql
 select plan(11);
 
-select tests.w_build();
+select tests.build_school();
 
-select tests.authenticate_as(tests.w('T1'));
+select tests.authenticate_as(tests.school_id('T1'));
 select throws_ok($$select public.report_queue_schedule()$$, '42501', null, 'a teacher may not schedule the queue');
 select tests.authenticate_as_anon();
 select throws_ok($$select public.report_queue_schedule()$$, '42501', null, 'nor may anon');
@@ -19,15 +19,15 @@ select tests.clear_authentication();
 -- Nothing drains: no cron job, no running job, no recalculation in the last five minutes, a job due.
 select from cron.unschedule('report-jobs-drain');
 delete from private.report_job_history;
-select from private.report_enqueue(array[tests.w('P1')], 'schedule test');
+select from private.report_enqueue(array[tests.school_id('P1')], 'schedule test');
 select tests.authenticate_as_service_role();
 select is(public.report_queue_health() -> 'drain_scheduled', 'false', 'without its cron job the drain is not scheduled');
 select is(public.report_queue_health() -> 'nothing_drains', 'true', 'and with a job due, nothing drains: said loudly');
 
-insert into w_res select 'first', public.report_queue_schedule();
-select is((select r -> 'drain_scheduled' from w_res where name = 'first'), 'true', 'report_queue_schedule repairs it');
+insert into rpc_results select 'first', public.report_queue_schedule();
+select is((select r -> 'drain_scheduled' from rpc_results where name = 'first'), 'true', 'report_queue_schedule repairs it');
 select is(
-  (select jsonb_agg(j ->> 'jobname') from w_res, jsonb_array_elements(r -> 'scheduled') as j where name = 'first'),
+  (select jsonb_agg(j ->> 'jobname') from rpc_results, jsonb_array_elements(r -> 'scheduled') as j where name = 'first'),
   '["report-jobs-drain", "report-verify-sample"]', 'both jobs are there'
 );
 select is(public.report_queue_health() -> 'nothing_drains', 'false', 'and the queue is drained again');
@@ -44,8 +44,8 @@ select is(
 
 -- A worker that drained recently counts as someone draining, even without cron.
 select from cron.unschedule('report-jobs-drain');
-select from tests.w_drain();
-select from private.report_enqueue(array[tests.w('P2')], 'schedule test');
+select from tests.drain_queue();
+select from private.report_enqueue(array[tests.school_id('P2')], 'schedule test');
 select is(public.report_queue_health() -> 'nothing_drains', 'false', 'a recalculation in the last five minutes counts');
 
 select * from finish();

@@ -70,7 +70,7 @@ begin
   elsif p_who = 'service_role' then
     perform tests.authenticate_as_service_role();
   else
-    perform tests.authenticate_as(tests.w(p_who));
+    perform tests.authenticate_as(tests.school_id(p_who));
   end if;
   begin
     execute p_sql;
@@ -104,7 +104,7 @@ begin
   if p_who = 'anon' then
     perform tests.authenticate_as_anon();
   else
-    perform tests.authenticate_as(tests.w(p_who));
+    perform tests.authenticate_as(tests.school_id(p_who));
   end if;
   perform set_config('realtime.topic', p_topic, true);
   begin
@@ -365,22 +365,22 @@ select is_empty(
 -- Fixture: P1 has AT answered, AI-marked, overridden and criterion-marked by T1, and an upload on AU; P2
 -- has AT answered; P1 has a pending recalculation (so that a wrongly allowed report_process_pupil or
 -- write would show in the checksum).
-select tests.w_build();
-select tests.authenticate_as(tests.w('P1'));
-select from public.submissions_submit_answer(tests.w('AT'), 'p1 answer');
-select from public.submissions_record_upload(tests.w('AU'), 'p1.pdf', 'p1/p1.pdf');
-select tests.authenticate_as(tests.w('P2'));
-select from public.submissions_submit_answer(tests.w('AT'), 'p2 answer');
-select tests.authenticate_as(tests.w('T1'));
+select tests.build_school();
+select tests.authenticate_as(tests.school_id('P1'));
+select from public.submissions_submit_answer(tests.school_id('AT'), 'p1 answer');
+select from public.submissions_record_upload(tests.school_id('AU'), 'p1.pdf', 'p1/p1.pdf');
+select tests.authenticate_as(tests.school_id('P2'));
+select from public.submissions_submit_answer(tests.school_id('AT'), 'p2 answer');
+select tests.authenticate_as(tests.school_id('T1'));
 select from public.results_apply_ai_marks(
-  tests.w_assignment('W-7A', 'L1'), tests.w('AT'),
-  jsonb_build_array(jsonb_build_object('pupil_id', tests.w('P1'), 'score', 0.4, 'feedback', 'ai says')));
+  tests.assignment_id('W-7A', 'L1'), tests.school_id('AT'),
+  jsonb_build_array(jsonb_build_object('pupil_id', tests.school_id('P1'), 'score', 0.4, 'feedback', 'ai says')));
 select from public.results_save_feedback(
-  tests.w('AT'), tests.w('P1'), override_score => 0.6, feedback => 'good',
-  criterion_scores => jsonb_build_array(jsonb_build_object('success_criteria_id', tests.w('C1'), 'score', 1)));
+  tests.school_id('AT'), tests.school_id('P1'), override_score => 0.6, feedback => 'good',
+  criterion_scores => jsonb_build_array(jsonb_build_object('success_criteria_id', tests.school_id('C1'), 'score', 1)));
 select tests.clear_authentication();
-select from tests.w_drain();
-select from private.report_enqueue(array[tests.w('P1')], 'audit');
+select from tests.drain_queue();
+select from private.report_enqueue(array[tests.school_id('P1')], 'audit');
 insert into audit_mark (id) select m.id::text from realtime.messages as m;
 
 -- Each RPC of signed-in users with realistic arguments aimed at class W-7A and pupil P1, its owner (who
@@ -392,41 +392,41 @@ create temporary table audit_rpcs (
   other_teacher text not null, call text not null
 ) on commit drop;
 insert into audit_rpcs (rpc, owner_name, pupil_name, other_teacher, call) values
-('report_pupil', 'P1', 'P3', '42501', format('select public.report_pupil(%L)', tests.w('P1'))),
-('report_process_pupil', 'P1', 'P3', '42501', format('select public.report_process_pupil(%L)', tests.w('P1'))),
+('report_pupil', 'P1', 'P3', '42501', format('select public.report_pupil(%L)', tests.school_id('P1'))),
+('report_process_pupil', 'P1', 'P3', '42501', format('select public.report_process_pupil(%L)', tests.school_id('P1'))),
 ('submissions_submit_answer', 'P1', 'P3', '42501',
- format('select public.submissions_submit_answer(%L, %L, pupil_id => %L)', tests.w('AT'), 'forged', tests.w('P1'))),
+ format('select public.submissions_submit_answer(%L, %L, pupil_id => %L)', tests.school_id('AT'), 'forged', tests.school_id('P1'))),
 ('submissions_record_upload', 'P1', 'P3', '42501',
- format('select public.submissions_record_upload(%L, %L, %L, pupil_id => %L)', tests.w('AU'), 'forged.pdf', 'x/forged.pdf',
-   tests.w('P1'))),
+ format('select public.submissions_record_upload(%L, %L, %L, pupil_id => %L)', tests.school_id('AU'), 'forged.pdf', 'x/forged.pdf',
+   tests.school_id('P1'))),
 ('submissions_delete_upload', 'P1', 'P3', '42501',
- format('select public.submissions_delete_upload(%L, pupil_id => %L)', tests.w('AU'), tests.w('P1'))),
+ format('select public.submissions_delete_upload(%L, pupil_id => %L)', tests.school_id('AU'), tests.school_id('P1'))),
 ('results_save_feedback', 'T1', 'P1', '42501',
- format('select public.results_save_feedback(%L, %L, override_score => 1, feedback => %L)', tests.w('AT'), tests.w('P1'), 'forged')),
+ format('select public.results_save_feedback(%L, %L, override_score => 1, feedback => %L)', tests.school_id('AT'), tests.school_id('P1'), 'forged')),
 ('results_reset_feedback', 'T1', 'P1', '42501',
- format('select public.results_reset_feedback(%L, %L)', tests.w('AT'), tests.w('P1'))),
+ format('select public.results_reset_feedback(%L, %L)', tests.school_id('AT'), tests.school_id('P1'))),
 ('results_apply_ai_marks', 'T1', 'P1', '42501',
- format('select public.results_apply_ai_marks(%L, %L, %L)', tests.w_assignment('W-7A', 'L1'), tests.w('AT'),
-   jsonb_build_array(jsonb_build_object('pupil_id', tests.w('P1'), 'score', 1, 'feedback', 'forged')))),
+ format('select public.results_apply_ai_marks(%L, %L, %L)', tests.assignment_id('W-7A', 'L1'), tests.school_id('AT'),
+   jsonb_build_array(jsonb_build_object('pupil_id', tests.school_id('P1'), 'score', 1, 'feedback', 'forged')))),
 ('results_clear_ai_marks', 'T1', 'P1', '42501',
- format('select public.results_clear_ai_marks(%L, %L)', tests.w_assignment('W-7A', 'L1'), tests.w('AT'))),
+ format('select public.results_clear_ai_marks(%L, %L)', tests.assignment_id('W-7A', 'L1'), tests.school_id('AT'))),
 ('groups_add_member', 'service_role', 'P1', '42501',
- format('select public.groups_add_member(%L, %L, %L)', 'W-7A', tests.w('P4'), 'pupil')),
+ format('select public.groups_add_member(%L, %L, %L)', 'W-7A', tests.school_id('P4'), 'pupil')),
 ('groups_remove_member', 'T1', 'P1', '42501',
- format('select public.groups_remove_member(%L, %L)', 'W-7A', tests.w('P1'))),
-('lessons_assign', 'T1', 'P1', '42501', format('select public.lessons_assign(%L, %L)', 'W-7A', tests.w('L2'))),
-('lessons_unassign', 'T1', 'P1', '42501', format('select public.lessons_unassign(%L, %L)', 'W-7A', tests.w('L1'))),
+ format('select public.groups_remove_member(%L, %L)', 'W-7A', tests.school_id('P1'))),
+('lessons_assign', 'T1', 'P1', '42501', format('select public.lessons_assign(%L, %L)', 'W-7A', tests.school_id('L2'))),
+('lessons_unassign', 'T1', 'P1', '42501', format('select public.lessons_unassign(%L, %L)', 'W-7A', tests.school_id('L1'))),
 ('activities_set_criteria', 'T1', 'P1', 'ok',
- format('select public.activities_set_criteria(%L, %L)', tests.w('AT'), array[tests.w('C1')])),
+ format('select public.activities_set_criteria(%L, %L)', tests.school_id('AT'), array[tests.school_id('C1')])),
 ('activities_update', 'T1', 'P1', 'ok',
- format('select public.activities_update(%L, is_summative => false)', tests.w('AT'))),
-('lessons_set_active', 'T1', 'P1', 'ok', format('select public.lessons_set_active(%L, false)', tests.w('L1'))),
-('units_update', 'T1', 'P1', 'ok', format('select public.units_update(%L, active => false)', tests.w('U8'))),
+ format('select public.activities_update(%L, is_summative => false)', tests.school_id('AT'))),
+('lessons_set_active', 'T1', 'P1', 'ok', format('select public.lessons_set_active(%L, false)', tests.school_id('L1'))),
+('units_update', 'T1', 'P1', 'ok', format('select public.units_update(%L, active => false)', tests.school_id('U8'))),
 ('report_group', 'T1', 'P1', '42501', format('select public.report_group(%L)', 'W-7A')),
 ('read_assignment_results', 'T1', 'P1', '42501',
- format('select public.read_assignment_results(%L, %L)', 'W-7A', tests.w('L1'))),
+ format('select public.read_assignment_results(%L, %L)', 'W-7A', tests.school_id('L1'))),
 ('read_assignment_results_slice', 'T1', 'P1', '42501',
- format('select public.read_assignment_results_slice(%L, %L, pupil_id => %L)', 'W-7A', tests.w('L1'), tests.w('P1')));
+ format('select public.read_assignment_results_slice(%L, %L, pupil_id => %L)', 'W-7A', tests.school_id('L1'), tests.school_id('P1')));
 
 -- The calls: owner (allowed, rolled back), then a teacher of another class, a pupil, another pupil (P2,
 -- P1's classmate) and anon. Extra: the class's own teacher may not enrol (groups_add_member is for the
@@ -451,7 +451,7 @@ select 'groups_add_member', 'T1', 'teacher of the class', call, '42501' from aud
 insert into audit_cases (rpc, who, part, call, expect)
 select s.rpc, 'T1', 'teacher of the class, service-only RPC', s.call, '42501'
 from (values
-  ('report_verify', format('select * from public.report_verify(%L)', tests.w('P1'))),
+  ('report_verify', format('select * from public.report_verify(%L)', tests.school_id('P1'))),
   ('report_verify_sweep', 'select * from public.report_verify_sweep(1)'),
   ('report_jobs_process', 'select public.report_jobs_process(10, 100)'),
   ('report_queue_health', 'select public.report_queue_health()'),
@@ -494,7 +494,7 @@ select is(
 
 -- No rows of others: a class sharing a lesson with another sees only its own pupils, and a teacher cannot
 -- reach a pupil of another class through a read RPC's pupil argument.
-select tests.authenticate_as(tests.w('T2'));
+select tests.authenticate_as(tests.school_id('T2'));
 select is_empty(
   format(
     $$select c from jsonb_array_elements(public.read_assignment_results('W-7B', %L) -> 'cells') as c
@@ -502,24 +502,24 @@ select is_empty(
       union all
       select p from jsonb_array_elements(public.read_assignment_results('W-7B', %L) -> 'pupils') as p
       where p ->> 'pupilId' in (%L, %L)$$,
-    tests.w('L1'), tests.w('P1'), tests.w('P2'), tests.w('L1'), tests.w('P1'), tests.w('P2')),
+    tests.school_id('L1'), tests.school_id('P1'), tests.school_id('P2'), tests.school_id('L1'), tests.school_id('P1'), tests.school_id('P2')),
   'T2''s results grid of W-7B for L1 (also assigned to W-7A) holds no pupil or cell of P1, P2'
 );
 select is_empty(
   format(
     $$select p from json_array_elements(public.report_group('W-7B') -> 'pupils') as p
       where p ->> 'pupil_id' in (%L, %L)$$,
-    tests.w('P1'), tests.w('P2')),
+    tests.school_id('P1'), tests.school_id('P2')),
   'T2''s class report of W-7B holds no row of P1, P2'
 );
 select tests.clear_authentication();
 select is(
   tests.audit_call('T1', format('select public.read_assignment_results_slice(%L, %L, pupil_id => %L)',
-    'W-7A', tests.w('L1'), tests.w('P3'))),
+    'W-7A', tests.school_id('L1'), tests.school_id('P3'))),
   'PLV04', 'T1 cannot read P3 (a pupil of W-7B) through the W-7A results slice: PLV04, no cells'
 );
 select is(
-  tests.audit_call('T1', format('select public.report_pupil(%L)', tests.w('P3'))), '42501',
+  tests.audit_call('T1', format('select public.report_pupil(%L)', tests.school_id('P3'))), '42501',
   'T1 cannot read the report of P3, a pupil of another class (42501)'
 );
 
@@ -535,12 +535,12 @@ select is_empty(
   'no policy on realtime.messages lets anyone send (insert) or lets anon receive'
 );
 select
-from (values ('assignment_results:W-7A:' || tests.w('L1')), ('assignment_results:W-7B:' || tests.w('L1')),
-  ('report:' || tests.w('P1'))) as x (topic)
+from (values ('assignment_results:W-7A:' || tests.school_id('L1')), ('assignment_results:W-7B:' || tests.school_id('L1')),
+  ('report:' || tests.school_id('P1'))) as x (topic)
 cross join lateral realtime.send('{"audit": 1}', 'submission_updated', x.topic, true);
-select from set_config('audit.topic_a', 'assignment_results:W-7A:' || tests.w('L1'), true);
-select from set_config('audit.topic_b', 'assignment_results:W-7B:' || tests.w('L1'), true);
-select from set_config('audit.topic_p1', 'report:' || tests.w('P1'), true);
+select from set_config('audit.topic_a', 'assignment_results:W-7A:' || tests.school_id('L1'), true);
+select from set_config('audit.topic_b', 'assignment_results:W-7B:' || tests.school_id('L1'), true);
+select from set_config('audit.topic_p1', 'report:' || tests.school_id('P1'), true);
 
 select is(tests.audit_visible('T1', current_setting('audit.topic_a')), '1',
   'assignment_results:W-7A:L1: T1, its teacher, receives the message');

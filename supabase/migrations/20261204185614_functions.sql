@@ -196,6 +196,334 @@ comment on function private.assert_can_teach_group(text) is
 revoke all on function private.assert_can_teach_group(text) from public;
 grant execute on function private.assert_can_teach_group(text) to authenticated, service_role;
 
+-- ==== supabase/functions_sql/20_scoring.sql ====
+
+-- s(p, a, c): 0 for missing work, else the teacher's criterion mark, override, AI score, auto score;
+-- NULL when submitted and not yet marked.
+create or replace function private.criterion_score(
+  has_submission boolean,
+  teacher_mark numeric,
+  override_score numeric,
+  ai_score numeric,
+  auto_score numeric
+)
+returns numeric
+language sql
+immutable
+parallel safe
+as $$
+  select case
+    when not coalesce(has_submission, false) then 0::numeric
+    else coalesce(teacher_mark, override_score, ai_score, auto_score)
+  end
+$$;
+comment on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) is
+'docs/scoring.md, "Cells": the criterion score s(p, a, c). Callers: live_criterion_scores. Never raises.';
+revoke all on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) from public;
+grant execute on function private.criterion_score(boolean, numeric, numeric, numeric, numeric) to service_role;
+
+-- A(p, u): the active scorable activities of active lessons of active units assigned to at least one
+-- class in which p is a pupil; a lesson assigned to two of the pupil's classes counts once.
+create or replace function private.live_pupil_work(
+  pupil_ids uuid[], lesson_ids uuid[] default null, activity_ids uuid[] default null
+)
+returns table (
+  pupil_id uuid,
+  unit_id uuid,
+  lesson_id uuid,
+  activity_id uuid,
+  is_summative boolean
+)
+language sql
+stable
+as $$
+  select distinct
+    gm.user_id,
+    l.unit_id,
+    l.lesson_id,
+    a.activity_id,
+    a.is_summative
+  from public.group_membership as gm
+  inner join public.lesson_assignments as la on gm.group_id = la.group_id
+  inner join public.lessons as l on la.lesson_id = l.lesson_id and l.active
+  inner join public.units as u on l.unit_id = u.unit_id and u.active
+  inner join public.activities as a on l.lesson_id = a.lesson_id and a.active
+  inner join public.activity_types as t on a.type = t.type and t.scorable
+  where
+    gm.role = 'pupil'
+    and gm.user_id = any(live_pupil_work.pupil_ids)
+    and (live_pupil_work.lesson_ids is null or la.lesson_id = any(live_pupil_work.lesson_ids))
+    and (live_pupil_work.activity_ids is null or a.activity_id = any(live_pupil_work.activity_ids))
+$$;
+comment on function private.live_pupil_work(uuid[], uuid[], uuid[]) is
+'docs/scoring.md, A(p, u): the work that counts for the pupils, optionally only some lessons or activities. '
+'Callers: live_criterion_scores.';
+revoke all on function private.live_pupil_work(uuid[], uuid[], uuid[]) from public;
+grant execute on function private.live_pupil_work(uuid[], uuid[], uuid[]) to service_role;
+
+-- s(p, a, c) for every counted activity and each criterion linked to it. An activity without linked
+-- criteria gives one row with success_criteria_id NULL (rules 1, 3, 4, 5, 6 apply directly).
+create or replace function private.live_criterion_scores(
+  pupil_ids uuid[], lesson_ids uuid[] default null, activity_ids uuid[] default null
+)
+returns setof private.work_score
+language sql
+stable
+as $$
+  select
+    w.pupil_id,
+    w.unit_id,
+    w.lesson_id,
+    w.activity_id,
+    w.is_summative,
+    s.submission_id,
+    s.submitted_at,
+    link.success_criteria_id,
+    sc.level,
+    private.criterion_score(
+      s.submission_id is not null, m.score, s.override_score, s.ai_score, s.auto_score
+    ),
+    private.score_source(
+      s.submission_id is not null, m.score, s.override_score, s.ai_score, s.auto_score
+    )
+  from private.live_pupil_work(
+    live_criterion_scores.pupil_ids, live_criterion_scores.lesson_ids, live_criterion_scores.activity_ids
+  ) as w
+  left join public.submissions as s
+    on w.pupil_id = s.user_id and w.activity_id = s.activity_id
+  left join public.activity_success_criteria as link
+    on w.activity_id = link.activity_id
+  left join public.success_criteria as sc
+    on link.success_criteria_id = sc.success_criteria_id
+  left join public.submission_criterion_scores as m
+    on s.submission_id = m.submission_id and link.success_criteria_id = m.success_criteria_id
+$$;
+comment on function private.live_criterion_scores(uuid[], uuid[], uuid[]) is
+'docs/scoring.md, "Cells": s(p, a, c) over A(p, u) and the linked criteria. Callers: live_report_rows.';
+revoke all on function private.live_criterion_scores(uuid[], uuid[], uuid[]) from public;
+grant execute on function private.live_criterion_scores(uuid[], uuid[], uuid[]) to service_role;
+
+-- The label and rank of an average (a fraction) in a year: the highest rank whose min_percent is at
+-- most 100 x average. No row when the average is NULL or the year has no boundaries.
+create or replace function private.level_for(year integer, average numeric)
+returns table (label text, rank integer)
+language sql
+stable
+as $$
+  select lb.label, lb.rank
+  from public.level_boundaries as lb
+  where lb.year = level_for.year and lb.min_percent <= 100 * level_for.average
+  order by lb.rank desc
+  limit 1
+$$;
+comment on function private.level_for(integer, numeric) is
+'The level label of an average in a year. Callers: live_report_rows, tests.';
+revoke all on function private.level_for(integer, numeric) from public;
+grant execute on function private.level_for(integer, numeric) to service_role;
+
+-- From one pass over the criterion scores of the pupils:
+--   kind 'cell'       the cell of (p, a): the mean of its non-NULL criterion scores rounded half-up to
+--                     4 places (NULL when all are NULL); its source is teacher_criteria when any
+--                     criterion has a teacher mark, else the submission-wide rule that applied;
+--   kind 'criterion'  act(c) and ass(c) per pupil, unit and criterion in C(p, u): the mean of the
+--                     non-NULL scores over the activities linked to c (ass: summative ones only);
+--   kind 'unit'       the unit summary: averages of the rounded criterion rows (of the rounded cells
+--                     when the unit has no linked criteria), the level of the stored assessment
+--                     average, the working level and the counts.
+-- version and computed_at are NULL: the merge sets them.
+create or replace function private.live_report_rows(
+  pupil_ids uuid[], lesson_ids uuid[] default null, activity_ids uuid[] default null
+)
+returns table (
+  kind text,
+  cell private.report_cell,
+  criterion public.report_pupil_criterion_scores,
+  unit public.report_pupil_unit_summaries
+)
+language sql
+stable
+as $$
+  with scores as materialized (
+    select *
+    from private.live_criterion_scores(
+      live_report_rows.pupil_ids, live_report_rows.lesson_ids, live_report_rows.activity_ids
+    )
+  ),
+
+  cells as materialized (
+    select
+      s.pupil_id,
+      s.unit_id,
+      s.lesson_id,
+      s.activity_id,
+      s.is_summative,
+      s.submission_id,
+      s.submitted_at,
+      round(avg(s.score), 4) as cell_score,
+      case when bool_or(s.source = 'teacher_criteria') then 'teacher_criteria' else max(s.source) end as source
+    from scores as s
+    group by s.pupil_id, s.unit_id, s.lesson_id, s.activity_id, s.is_summative, s.submission_id, s.submitted_at
+  ),
+
+  criteria as materialized (
+    select
+      s.pupil_id,
+      s.unit_id,
+      s.success_criteria_id,
+      s.criterion_level::smallint as level,
+      round(avg(s.score), 4) as activities_score,
+      round(avg(s.score) filter (where s.is_summative), 4) as assessment_score
+    from scores as s
+    where s.success_criteria_id is not null
+    group by s.pupil_id, s.unit_id, s.success_criteria_id, s.criterion_level
+  ),
+
+  by_unit as (
+    select
+      c.pupil_id,
+      c.unit_id,
+      count(*) as activity_count,
+      count(*) filter (where c.submission_id is not null and c.cell_score is not null) as marked_count,
+      count(*) filter (where c.submission_id is null) as missing_count,
+      count(*) filter (where c.submission_id is not null and c.cell_score is null) as awaiting_count,
+      max(c.submitted_at) as last_submitted_at,
+      avg(c.cell_score) as cell_average,
+      avg(c.cell_score) filter (where c.is_summative) as cell_assessment_average
+    from cells as c
+    group by c.pupil_id, c.unit_id
+  ),
+
+  by_criteria as (
+    select
+      cr.pupil_id,
+      cr.unit_id,
+      avg(cr.activities_score) as activities_average,
+      avg(cr.assessment_score) as assessment_average
+    from criteria as cr
+    group by cr.pupil_id, cr.unit_id
+  ),
+
+  by_level as (
+    select
+      lv.pupil_id,
+      lv.unit_id,
+      max(lv.level) filter (where lv.met * 2 > lv.total) as working_level
+    from (
+      select
+        x.pupil_id,
+        x.unit_id,
+        x.level,
+        count(*) filter (where x.activities_score >= 0.5) as met,
+        count(*) as total
+      from criteria as x
+      group by x.pupil_id, x.unit_id, x.level
+    ) as lv
+    group by lv.pupil_id, lv.unit_id
+  ),
+
+  averaged as (
+    select
+      c.*,
+      round(case when b.unit_id is null then c.cell_average else b.activities_average end, 4)
+        as activities_average,
+      round(case when b.unit_id is null then c.cell_assessment_average else b.assessment_average end, 4)
+        as assessment_average,
+      wl.working_level
+    from by_unit as c
+    left join by_criteria as b on c.pupil_id = b.pupil_id and c.unit_id = b.unit_id
+    left join by_level as wl on c.pupil_id = wl.pupil_id and c.unit_id = wl.unit_id
+  )
+
+  select
+    'cell',
+    row(
+      c.pupil_id, c.unit_id, c.lesson_id, c.activity_id, c.is_summative, c.submission_id, c.submitted_at,
+      c.cell_score, c.source
+    )::private.report_cell,
+    null::public.report_pupil_criterion_scores,
+    null::public.report_pupil_unit_summaries
+  from cells as c
+  union all
+  select
+    'criterion',
+    null::private.report_cell,
+    row(
+      cr.pupil_id, cr.unit_id, cr.success_criteria_id, cr.level, cr.activities_score, cr.assessment_score,
+      null::bigint
+    )::public.report_pupil_criterion_scores,
+    null::public.report_pupil_unit_summaries
+  from criteria as cr
+  union all
+  select
+    'unit',
+    null::private.report_cell,
+    null::public.report_pupil_criterion_scores,
+    row(
+      a.pupil_id, a.unit_id, u.subject, u.title, u.year, a.activities_average, a.assessment_average,
+      lvl.label, lvl.rank::smallint, a.working_level::smallint, a.activity_count::integer,
+      a.marked_count::integer, a.missing_count::integer, a.awaiting_count::integer, a.last_submitted_at,
+      null::bigint, null::timestamptz
+    )::public.report_pupil_unit_summaries
+  from averaged as a
+  inner join public.units as u on a.unit_id = u.unit_id
+  left join lateral private.level_for(u.year, a.assessment_average) as lvl on true
+$$;
+comment on function private.live_report_rows(uuid[], uuid[], uuid[]) is
+'Cells, criterion rows and unit rows of the pupils, from one pass over '
+'their criterion scores. Callers: report_merge, report_differences, the live_* projections.';
+revoke all on function private.live_report_rows(uuid[], uuid[], uuid[]) from public;
+grant execute on function private.live_report_rows(uuid[], uuid[], uuid[]) to service_role;
+
+-- Rows of report_pupil_subject_summaries from a set of unit rows: the mean of the unit averages
+-- (non-NULL), the unit count, and the most frequent unit level (ties go to the higher rank).
+create or replace function private.summarise_subjects(units public.report_pupil_unit_summaries[])
+returns setof public.report_pupil_subject_summaries
+language sql
+stable
+as $$
+  with u as (
+    select x.* from unnest(summarise_subjects.units) as x
+  ),
+
+  typical as (
+    select distinct on (f.pupil_id, f.subject)
+      f.pupil_id,
+      f.subject,
+      f.assessment_level,
+      f.assessment_level_rank
+    from (
+      select
+        u.pupil_id,
+        u.subject,
+        u.assessment_level,
+        u.assessment_level_rank,
+        count(*) as n
+      from u
+      where u.assessment_level is not null
+      group by u.pupil_id, u.subject, u.assessment_level, u.assessment_level_rank
+    ) as f
+    order by f.pupil_id asc, f.subject asc, f.n desc, f.assessment_level_rank desc
+  )
+
+  select
+    u.pupil_id,
+    u.subject,
+    round(avg(u.activities_average), 4),
+    round(avg(u.assessment_average), 4),
+    count(*)::integer,
+    max(t.assessment_level),
+    max(t.assessment_level_rank)::smallint,
+    null::bigint,
+    null::timestamptz
+  from u
+  left join typical as t on u.pupil_id = t.pupil_id and u.subject = t.subject
+  group by u.pupil_id, u.subject
+$$;
+comment on function private.summarise_subjects(public.report_pupil_unit_summaries[]) is
+'Subject summaries of the given unit rows. Callers: report_merge, live_subject_rows.';
+revoke all on function private.summarise_subjects(public.report_pupil_unit_summaries[]) from public;
+grant execute on function private.summarise_subjects(public.report_pupil_unit_summaries[]) to service_role;
+
 -- ==== supabase/functions_sql/30_reports.sql ====
 
 -- Verify one pupil's cached report against the live computation.
@@ -271,6 +599,105 @@ comment on function private.result_cells(uuid[], uuid, uuid) is
 'broadcast_assignment_update.';
 revoke all on function private.result_cells(uuid[], uuid, uuid) from public;
 grant execute on function private.result_cells(uuid[], uuid, uuid) to service_role;
+
+-- The results grid of one assignment (/results/assignments/{groupId}__{lessonId}).
+create or replace function public.read_assignment_results(group_id text, lesson_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+set plan_cache_mode = 'force_custom_plan'
+as $$
+declare
+  v_lesson public.lessons;
+  v_grid jsonb;
+begin
+  v_lesson := private.assert_can_read_assignment(read_assignment_results.group_id, read_assignment_results.lesson_id);
+  with pupils as (
+    select
+      p.user_id,
+      p.first_name,
+      p.last_name,
+      row_number() over (order by p.last_name, p.first_name, p.user_id) as n
+    from public.group_membership as gm
+    inner join public.profiles as p on gm.user_id = p.user_id
+    where gm.group_id = read_assignment_results.group_id and gm.role = 'pupil'
+  ),
+
+  activities as (
+    select
+      a.activity_id,
+      a.title,
+      a.type,
+      a.is_summative,
+      a.order_by,
+      row_number() over (order by a.order_by, a.title, a.activity_id) as n
+    from private.result_activities(v_lesson.lesson_id) as a
+  ),
+
+  cells as materialized (
+    select
+      c.pupil_id,
+      c.activity_id,
+      c.score,
+      c.cell,
+      p.n as pupil_n,
+      a.n as activity_n
+    from private.result_cells(array(select p.user_id from pupils as p), v_lesson.lesson_id) as c
+    inner join pupils as p on c.pupil_id = p.user_id
+    inner join activities as a on c.activity_id = a.activity_id
+  )
+
+  select jsonb_build_object(
+    'assignmentId', read_assignment_results.group_id || '__' || v_lesson.lesson_id,
+    'groupId', read_assignment_results.group_id,
+    'lessonId', v_lesson.lesson_id,
+    'lessonTitle', v_lesson.title,
+    'pupils', coalesce((
+      select jsonb_agg(
+        jsonb_build_object('pupilId', p.user_id, 'firstName', p.first_name, 'lastName', p.last_name) order by p.n
+      )
+      from pupils as p
+    ), '[]'::jsonb),
+    'activities', coalesce((
+      select jsonb_agg(
+        jsonb_build_object(
+          'activityId', a.activity_id, 'title', a.title, 'type', a.type, 'isSummative', a.is_summative,
+          'orderBy', a.order_by
+        ) order by a.n
+      )
+      from activities as a
+    ), '[]'::jsonb),
+    'cells', coalesce((
+      select jsonb_agg(c.cell order by c.pupil_n, c.activity_n) from cells as c
+    ), '[]'::jsonb),
+    -- Means with missing work counted as 0 (its cell score is 0) and awaiting-marking cells (score
+    -- NULL) left out; NULL when nothing in the row or column has a score. Rounded half-up to 4 places.
+    'rowMeans', coalesce((
+      select jsonb_object_agg(
+        p.user_id, (select round(avg(c.score), 4) from cells as c where c.pupil_id = p.user_id)
+      )
+      from pupils as p
+    ), '{}'::jsonb),
+    'columnMeans', coalesce((
+      select jsonb_object_agg(
+        a.activity_id, (select round(avg(c.score), 4) from cells as c where c.activity_id = a.activity_id)
+      )
+      from activities as a
+    ), '{}'::jsonb)
+  ) into v_grid;
+  return v_grid;
+end
+$$;
+comment on function public.read_assignment_results(text, uuid) is
+'The results grid of an assignment (docs/scoring.md "Cells"): {assignmentId, groupId, lessonId, lessonTitle, pupils '
+'(by last then first name), activities (by order_by), cells (pupil x activity: state, score, source, submissionId, '
+'status, submittedAt, hasUpload, aiScore, aiFeedback, aiMarkedAt, updatedAt), rowMeans, columnMeans (missing = 0, '
+'awaiting marking left out)}. Callers: the results page, glue ResultsMatrix (teachers of the class, service_role). '
+'Errors: PLV01, PLN02, PLN04, PLN07, 42501.';
+revoke all on function public.read_assignment_results(text, uuid) from public, anon;
+grant execute on function public.read_assignment_results(text, uuid) to authenticated, service_role;
 
 -- One row or one column of the results grid, for a targeted refetch after a partial event.
 create or replace function public.read_assignment_results_slice(
