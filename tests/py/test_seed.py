@@ -1,4 +1,4 @@
-"""The data generator (glue.seed) and the demo school (supabase/seed.sql), on real databases."""
+"""The data generator (glue_tools.seed) and the demo school (supabase/seed.sql), on real databases."""
 
 from __future__ import annotations
 
