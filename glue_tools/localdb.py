@@ -6,6 +6,7 @@ check and the function-migration generator (glue_tools.migrate), the tests and t
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,12 +28,18 @@ def platform_url(url: str) -> str:
     """url as the platform's superuser (supabase_admin), where the server has that role; else url
     itself (a server set up otherwise, whose role in url must then be able to do the platform's part)."""
     admin = admin_url(url)
+    return admin if _server_has_role(with_database(admin, "template1")) else url
+
+
+@functools.lru_cache(maxsize=16)
+def _server_has_role(admin_template1: str) -> bool:
+    """Whether the server lets admin_template1's role connect; asked once per server and role."""
     try:
-        with psycopg.connect(with_database(admin, "template1"), connect_timeout=10):
-            return admin
+        with psycopg.connect(admin_template1, connect_timeout=10):
+            return True
     except psycopg.OperationalError as exc:
         if "does not exist" in str(exc):
-            return url
+            return False
         raise
 
 

@@ -506,50 +506,55 @@ stable
 security definer
 set search_path = ''
 as $$
-  select jsonb_build_object(
-    'pending', count(*) filter (where j.state = 'pending'),
-    'due', count(*) filter (where j.state in ('pending', 'failed') and j.run_after <= now()),
-    'running', count(*) filter (where j.state = 'running'),
-    'failed', count(*) filter (where j.state = 'failed'),
-    'dead', count(*) filter (where j.state = 'dead'),
-    'oldest_pending_age_s', round(extract(epoch from now() - min(j.enqueued_at) filter (
-      where j.state in ('pending', 'failed')
-    ))::numeric, 3),
-    'waiting_coalesced_writes', coalesce(sum(j.coalesced_count) filter (where j.state in ('pending', 'failed')), 0),
-    -- Who drains: an active pg_cron job, or any recalculation finished in the last five minutes (glue
-    -- workers, fire-and-forget). Nothing, while jobs are due: the cache goes stale and nobody is told.
-    'drain_scheduled', private.report_drain_scheduled(),
-    'last_drained_at', (select max(h.finished_at) from private.report_job_history as h),
-    'nothing_drains', count(*) filter (where j.state in ('pending', 'failed') and j.run_after <= now()) > 0
-    and not private.report_drain_scheduled()
-    and not exists (select from private.report_jobs as r where r.state = 'running')
+  -- Who drains: an active pg_cron job, or any recalculation finished in the last five minutes (glue
+  -- workers, fire-and-forget). Nothing, while jobs are due: the cache goes stale and nobody is told.
+  select q.health || jsonb_build_object(
+    'drain_scheduled', q.drain_scheduled,
+    'nothing_drains', (q.health -> 'due')::integer > 0 and not q.drain_scheduled
+    and (q.health -> 'running')::integer = 0
     and not exists (
       select from private.report_job_history as h where h.finished_at > now() - interval '5 minutes'
-    ),
-    'last_hour', (
-      select jsonb_build_object(
-        'jobs_done', count(*) filter (where h.outcome = 'done'),
-        'jobs_failed', count(*) filter (where h.outcome in ('failed', 'dead')),
-        'writes', coalesce(sum(h.coalesced_count + 1) filter (where h.outcome = 'done'), 0),
-        'coalesced_writes', coalesce(sum(h.coalesced_count) filter (where h.outcome = 'done'), 0),
-        'wait_ms_p50', round((percentile_cont(0.5) within group (
-          order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
-        'wait_ms_p95', round((percentile_cont(0.95) within group (
-          order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
-        'freshness_ms_p50', round((percentile_cont(0.5) within group (
-          order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
-        'freshness_ms_p95', round((percentile_cont(0.95) within group (
-          order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
-        'run_ms_p50', round((percentile_cont(0.5) within group (
-          order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1),
-        'run_ms_p95', round((percentile_cont(0.95) within group (
-          order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1)
-      )
-      from private.report_job_history as h
-      where h.finished_at > now() - interval '1 hour'
     )
   )
-  from private.report_jobs as j
+  from (
+    select
+      private.report_drain_scheduled() as drain_scheduled,
+      jsonb_build_object(
+        'pending', count(*) filter (where j.state = 'pending'),
+        'due', count(*) filter (where j.state in ('pending', 'failed') and j.run_after <= now()),
+        'running', count(*) filter (where j.state = 'running'),
+        'failed', count(*) filter (where j.state = 'failed'),
+        'dead', count(*) filter (where j.state = 'dead'),
+        'oldest_pending_age_s', round(extract(epoch from now() - min(j.enqueued_at) filter (
+          where j.state in ('pending', 'failed')
+        ))::numeric, 3),
+        'waiting_coalesced_writes', coalesce(sum(j.coalesced_count) filter (where j.state in ('pending', 'failed')), 0),
+        'last_drained_at', (select max(h.finished_at) from private.report_job_history as h),
+        'last_hour', (
+          select jsonb_build_object(
+            'jobs_done', count(*) filter (where h.outcome = 'done'),
+            'jobs_failed', count(*) filter (where h.outcome in ('failed', 'dead')),
+            'writes', coalesce(sum(h.coalesced_count + 1) filter (where h.outcome = 'done'), 0),
+            'coalesced_writes', coalesce(sum(h.coalesced_count) filter (where h.outcome = 'done'), 0),
+            'wait_ms_p50', round((percentile_cont(0.5) within group (
+              order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
+            'wait_ms_p95', round((percentile_cont(0.95) within group (
+              order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
+            'freshness_ms_p50', round((percentile_cont(0.5) within group (
+              order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
+            'freshness_ms_p95', round((percentile_cont(0.95) within group (
+              order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
+            'run_ms_p50', round((percentile_cont(0.5) within group (
+              order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1),
+            'run_ms_p95', round((percentile_cont(0.95) within group (
+              order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1)
+          )
+          from private.report_job_history as h
+          where h.finished_at > now() - interval '1 hour'
+        )
+      ) as health
+    from private.report_jobs as j
+  ) as q
 $$;
 comment on function public.report_queue_health() is
 'Queue state for operators: pending, due, running, failed, dead, oldest pending age; who drains it '
