@@ -9,14 +9,15 @@
 -- hash joins for every pupil at once. A SET search_path clause would stop the inlining; instead
 -- every name inside is schema-qualified, and being SECURITY INVOKER they grant nothing.
 -- The table functions take pupil_ids, an explicit array (private.report_backfill_pupils(null, null)
--- lists every pupil; NULL gives no rows), and, for the results grid, lesson_ids and activity_ids
--- (NULL: every lesson, every activity). A cell depends on its own activity only, so the cells of a
--- filtered call are exact; its criterion and unit rows cover the filtered work only, which is why
--- report_merge and the verification never filter. There is no "NULL: every pupil" branch on
--- purpose: `pupil_id = any(pupil_ids)` alone is an index condition even in a cached generic plan,
--- so a caller that passes array[pupil_id] plans once per session and reads one pupil's rows by
--- index, while a caller that passes every pupil (report_merge, planned for the call) gets hash
--- joins over whole tables.
+-- lists every pupil; NULL gives no rows); for the results grid, lesson_ids and activity_ids (NULL:
+-- every lesson, every activity); and for a per-unit recalculation, unit_ids (NULL: every unit).
+-- A cell depends on its own activity only, so the cells of a filtered call are exact. The criterion
+-- and unit rows of a unit depend on that unit's work only, so a call filtered by unit gives exact
+-- rows for those units; filtered by lesson or activity they cover the filtered work only, which is
+-- why report_merge and the verification filter by unit or not at all. There is no "NULL: every
+-- pupil" branch on purpose: `pupil_id = any(pupil_ids)` alone is an index condition even in a
+-- cached generic plan, so a caller that passes array[pupil_id] plans once per session and reads one
+-- pupil's rows by index.
 --
 -- Layers, each built only on the one below:
 --   criterion_score, score_source  s(p, a, c) and the rule that gave it (scalar)
@@ -84,7 +85,8 @@ grant execute on function private.score_source(boolean, numeric, numeric, numeri
 -- A(p, u): the active scorable activities of active lessons of active units assigned to at least one
 -- class in which p is a pupil; a lesson assigned to two of the pupil's classes counts once.
 create or replace function private.live_pupil_work(
-  pupil_ids uuid[], lesson_ids uuid[] default null, activity_ids uuid[] default null
+  pupil_ids uuid[], lesson_ids uuid[] default null, activity_ids uuid[] default null,
+  unit_ids uuid[] default null
 )
 returns table (
   pupil_id uuid,
@@ -113,17 +115,19 @@ as $$
     and gm.user_id = any(live_pupil_work.pupil_ids)
     and (live_pupil_work.lesson_ids is null or la.lesson_id = any(live_pupil_work.lesson_ids))
     and (live_pupil_work.activity_ids is null or a.activity_id = any(live_pupil_work.activity_ids))
+    and (live_pupil_work.unit_ids is null or l.unit_id = any(live_pupil_work.unit_ids))
 $$;
-comment on function private.live_pupil_work(uuid[], uuid[], uuid[]) is
+comment on function private.live_pupil_work(uuid[], uuid[], uuid[], uuid[]) is
 'docs/scoring.md, A(p, u): the work that counts for the pupils, optionally only some lessons or activities. '
 'Callers: live_criterion_scores.';
-revoke all on function private.live_pupil_work(uuid[], uuid[], uuid[]) from public;
-grant execute on function private.live_pupil_work(uuid[], uuid[], uuid[]) to service_role;
+revoke all on function private.live_pupil_work(uuid[], uuid[], uuid[], uuid[]) from public;
+grant execute on function private.live_pupil_work(uuid[], uuid[], uuid[], uuid[]) to service_role;
 
 -- s(p, a, c) for every counted activity and each criterion linked to it. An activity without linked
 -- criteria gives one row with success_criteria_id NULL (rules 1, 3, 4, 5, 6 apply directly).
 create or replace function private.live_criterion_scores(
-  pupil_ids uuid[], lesson_ids uuid[] default null, activity_ids uuid[] default null
+  pupil_ids uuid[], lesson_ids uuid[] default null, activity_ids uuid[] default null,
+  unit_ids uuid[] default null
 )
 returns setof private.work_score
 language sql
@@ -146,7 +150,8 @@ as $$
       s.submission_id is not null, m.score, s.override_score, s.ai_score, s.auto_score
     )
   from private.live_pupil_work(
-    live_criterion_scores.pupil_ids, live_criterion_scores.lesson_ids, live_criterion_scores.activity_ids
+    live_criterion_scores.pupil_ids, live_criterion_scores.lesson_ids, live_criterion_scores.activity_ids,
+    live_criterion_scores.unit_ids
   ) as w
   left join public.submissions as s
     on w.pupil_id = s.user_id and w.activity_id = s.activity_id
@@ -157,10 +162,10 @@ as $$
   left join public.submission_criterion_scores as m
     on s.submission_id = m.submission_id and link.success_criteria_id = m.success_criteria_id
 $$;
-comment on function private.live_criterion_scores(uuid[], uuid[], uuid[]) is
+comment on function private.live_criterion_scores(uuid[], uuid[], uuid[], uuid[]) is
 'docs/scoring.md, "Cells": s(p, a, c) over A(p, u) and the linked criteria. Callers: live_report_rows.';
-revoke all on function private.live_criterion_scores(uuid[], uuid[], uuid[]) from public;
-grant execute on function private.live_criterion_scores(uuid[], uuid[], uuid[]) to service_role;
+revoke all on function private.live_criterion_scores(uuid[], uuid[], uuid[], uuid[]) from public;
+grant execute on function private.live_criterion_scores(uuid[], uuid[], uuid[], uuid[]) to service_role;
 
 -- The label and rank of an average (a fraction) in a year: the highest rank whose min_percent is at
 -- most 100 x average. No row when the average is NULL or the year has no boundaries.
@@ -191,7 +196,8 @@ grant execute on function private.level_for(integer, numeric) to service_role;
 --                     average, the working level and the counts.
 -- version and computed_at are NULL: the merge sets them.
 create or replace function private.live_report_rows(
-  pupil_ids uuid[], lesson_ids uuid[] default null, activity_ids uuid[] default null
+  pupil_ids uuid[], lesson_ids uuid[] default null, activity_ids uuid[] default null,
+  unit_ids uuid[] default null
 )
 returns table (
   kind text,
@@ -205,7 +211,8 @@ as $$
   with scores as materialized (
     select *
     from private.live_criterion_scores(
-      live_report_rows.pupil_ids, live_report_rows.lesson_ids, live_report_rows.activity_ids
+      live_report_rows.pupil_ids, live_report_rows.lesson_ids, live_report_rows.activity_ids,
+      live_report_rows.unit_ids
     )
   ),
 
@@ -324,14 +331,17 @@ as $$
       null::bigint, null::timestamptz
     )::public.report_pupil_unit_summaries
   from averaged as a
-  inner join public.units as u on a.unit_id = u.unit_id
+  -- Looked up by key: a pupil's few units, never a scan of the units table.
+  cross join lateral (
+    select x.subject, x.title, x.year from public.units as x where x.unit_id = a.unit_id limit 1
+  ) as u
   left join lateral private.level_for(u.year, a.assessment_average) as lvl on true
 $$;
-comment on function private.live_report_rows(uuid[], uuid[], uuid[]) is
+comment on function private.live_report_rows(uuid[], uuid[], uuid[], uuid[]) is
 'Cells, criterion rows and unit rows of the pupils, from one pass over '
 'their criterion scores. Callers: report_merge, report_differences, the live_* projections.';
-revoke all on function private.live_report_rows(uuid[], uuid[], uuid[]) from public;
-grant execute on function private.live_report_rows(uuid[], uuid[], uuid[]) to service_role;
+revoke all on function private.live_report_rows(uuid[], uuid[], uuid[], uuid[]) from public;
+grant execute on function private.live_report_rows(uuid[], uuid[], uuid[], uuid[]) to service_role;
 
 -- Rows of report_pupil_subject_summaries from a set of unit rows: the mean of the unit averages
 -- (non-NULL), the unit count, and the most frequent unit level (ties go to the higher rank).

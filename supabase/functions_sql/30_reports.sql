@@ -2,48 +2,139 @@
 -- verification against the live computation, and the read RPCs of the report pages.
 -- Every number comes from supabase/functions_sql/20_scoring.sql; nothing here computes a score.
 
--- Replace the cached rows of a set of pupils (NULL: every pupil) with the live computation, in one
--- statement: insert new rows, update changed rows, delete vanished rows, write nothing that did not
--- change, and bump the version of each pupil whose rows changed (changed rows carry that version).
--- Returns the counts. The caller provides the locking (report_recalculate_pupil, backfill).
-create or replace function private.report_merge(pupil_ids uuid[])
-returns jsonb
+-- The unit's entry of the pupil report (/reports/{pupilId}) from a unit row and its criterion rows:
+-- the unit's figures and its criteria grouped by level, each level's criteria in their curriculum
+-- order with their descriptions. The one definition of that JSON: report_merge stores it for each
+-- unit (public.report_pupil_unit_documents), report_compare rebuilds it to check the stored one, and
+-- report_pupil assembles the page from the stored ones. PL/pgSQL so that its query is planned once per
+-- session; criteria NULL or empty gives criteria_by_level NULL.
+create or replace function private.report_unit_document(
+  unit public.report_pupil_unit_summaries, criteria public.report_pupil_criterion_scores[]
+)
+returns json
 language plpgsql
-security definer
+stable
 set search_path = ''
-set jit = off
 as $$
-declare
-  v_pupils uuid [] := report_merge.pupil_ids;
-  v_result jsonb;
 begin
-  if v_pupils is null then
-    -- Everyone: the pupils of a class and those who still have cached rows (theirs are removed).
-    select coalesce(array_agg(b.pupil_id), '{}'::uuid []) into v_pupils
-    from private.report_backfill_pupils(null, null) as b;
-  end if;
-  if not exists (
-    select from public.group_membership as gm where gm.user_id = any(v_pupils) and gm.role = 'pupil'
-  )
-    and not exists (select from public.report_pupil_unit_summaries as t where t.pupil_id = any(v_pupils))
-    and not exists (select from public.report_pupil_subject_summaries as t where t.pupil_id = any(v_pupils)) then
-    -- None of the pupils is in a class and none has cached rows: there is nothing live and nothing
-    -- stored, so the statement below would write nothing. It is not even planned (a few ms).
-    return jsonb_build_object(
-      'pupils_changed', 0,
-      'units', jsonb_build_object('inserted', 0, 'updated', 0, 'deleted', 0),
-      'criteria', jsonb_build_object('inserted', 0, 'updated', 0, 'deleted', 0),
-      'subjects', jsonb_build_object('inserted', 0, 'updated', 0, 'deleted', 0)
-    );
-  end if;
-  -- One statement, planned for each call with the pupils' array as a value (EXECUTE ... USING): a
-  -- plan cached for an array of unknown length reads every pupil's rows. Not a function-level
-  -- plan_cache_mode = force_custom_plan: that also re-plans every foreign-key check the statement
-  -- fires (about 15 us a row: 6 s of a whole-school backfill).
-  execute $merge$
+  return json_build_object(
+    'unit_id', (report_unit_document.unit).unit_id,
+    'title', (report_unit_document.unit).unit_title,
+    'year', (report_unit_document.unit).unit_year,
+    'activities_average', (report_unit_document.unit).activities_average,
+    'assessment_average', (report_unit_document.unit).assessment_average,
+    'assessment_level', (report_unit_document.unit).assessment_level,
+    'working_level', (report_unit_document.unit).working_level,
+    'activity_count', (report_unit_document.unit).activity_count,
+    'marked_count', (report_unit_document.unit).marked_count,
+    'missing_count', (report_unit_document.unit).missing_count,
+    'awaiting_marking_count', (report_unit_document.unit).awaiting_marking_count,
+    'last_submitted_at', (report_unit_document.unit).last_submitted_at,
+    'criteria_by_level', (
+      select json_agg(json_build_object('level', lv.level, 'criteria', lv.criteria) order by lv.level)
+      from (
+        select
+          c.level,
+          json_agg(
+            json_build_object(
+              'success_criteria_id', c.success_criteria_id,
+              'description', sc.description,
+              'activities_score', c.activities_score,
+              'assessment_score', c.assessment_score
+            ) order by sc.order_by, sc.description, c.success_criteria_id
+          ) as criteria
+        from unnest(report_unit_document.criteria) as c
+        -- Looked up by key, not by hashing the whole table.
+        cross join lateral (
+          select x.description, x.order_by
+          from public.success_criteria as x
+          where x.success_criteria_id = c.success_criteria_id
+          limit 1
+        ) as sc
+        group by c.level
+      ) as lv
+    )
+  );
+end
+$$;
+comment on function private.report_unit_document(public.report_pupil_unit_summaries, public.report_pupil_criterion_scores[]) is
+'The unit''s entry of the pupil report as JSON, from its unit row and criterion rows. Callers: report_compare '
+'(report_merge stores it, the verification checks it), the documents migration. Never raises.';
+revoke all on function private.report_unit_document(public.report_pupil_unit_summaries, public.report_pupil_criterion_scores[]) from public;
+
+-- The body of the pupil report page: the pupil's subjects in order, each with its figures and its
+-- units' stored documents in order (year, title). NULL when the pupil has no subject rows. Assembled
+-- from stored JSON, never recomputed: report_merge stores it in public.report_pupil_documents after
+-- every change of the pupil's report, report_compare checks the stored one against it.
+create or replace function private.report_pupil_subjects(pupil_id uuid)
+returns json
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return (
+    select json_agg(
+      json_build_object(
+        'subject', s.subject,
+        'activities_average', s.activities_average,
+        'assessment_average', s.assessment_average,
+        'unit_count', s.unit_count,
+        'typical_level', s.typical_level,
+        'units', (
+          select json_agg(d.document order by u.unit_year, u.unit_title, u.unit_id)
+          from public.report_pupil_unit_summaries as u
+          inner join public.report_pupil_unit_documents as d on u.pupil_id = d.pupil_id and u.unit_id = d.unit_id
+          where u.pupil_id = s.pupil_id and u.subject = s.subject
+        )
+      ) order by s.subject
+    )
+    from public.report_pupil_subject_summaries as s
+    where s.pupil_id = report_pupil_subjects.pupil_id
+  );
+end
+$$;
+comment on function private.report_pupil_subjects(uuid) is
+'The subjects of the pupil report as JSON, from the stored subject rows and unit documents; NULL without subjects. '
+'Callers: report_merge (stores it), report_compare (checks it), the documents migration.';
+revoke all on function private.report_pupil_subjects(uuid) from public;
+
+-- Live against cached, for a set of pupils and, optionally, only some of their units: every cached
+-- row that differs from the live computation, in one place for the merge (which writes the
+-- differences) and the verification (which lists them). Kinds:
+--   unit, criterion  the rows of the units in scope (NULL unit_ids: every unit);
+--   subject          the subjects of those units, summarised from the live rows of the units in scope
+--                    and the cached rows of the pupil's other units (every subject when unit_ids is NULL);
+--   document         the stored JSON of each unit in scope against the one built from its live rows;
+--   pupil_document   when every unit is in scope: the stored body of the pupil's page against the one
+--                    assembled from the stored rows and unit documents (report_merge re-assembles it
+--                    after every change, so a unit-scoped merge need not check it).
+-- Stored rows are compared without their bookkeeping (version, computed_at). A missing side is NULL
+-- (callers test a key field: a present row with a NULL field is neither IS NULL nor IS NOT NULL).
+-- The query depends on its parameters only through keys (pupil, then unit), so one generic plan,
+-- cached per session, reads only the pupil's own rows.
+create or replace function private.report_compare(pupil_ids uuid[], unit_ids uuid[])
+returns table (
+  pupil_id uuid,
+  kind text,
+  unit_id uuid,
+  success_criteria_id uuid,
+  subject text,
+  stored_unit public.report_pupil_unit_summaries,
+  live_unit public.report_pupil_unit_summaries,
+  stored_criterion public.report_pupil_criterion_scores,
+  live_criterion public.report_pupil_criterion_scores,
+  stored_subject public.report_pupil_subject_summaries,
+  live_subject public.report_pupil_subject_summaries,
+  stored_document json,
+  live_document json
+)
+language sql
+stable
+as $$
   with live as materialized (
     select r.kind, r.criterion, r.unit
-    from private.live_report_rows($1) as r
+    from private.live_report_rows(report_compare.pupil_ids, null, null, report_compare.unit_ids) as r
     where r.kind in ('criterion', 'unit')
   ),
 
@@ -55,25 +146,16 @@ begin
     select (l.criterion).* from live as l where l.kind = 'criterion'
   ),
 
-  live_s as materialized (
-    select s.*
-    from (
-      select array_agg(row(u.*)::public.report_pupil_unit_summaries) as units
-      from live_u as u
-      group by u.pupil_id
-    ) as per_pupil
-    cross join lateral private.summarise_subjects(per_pupil.units) as s
-  ),
-
-  -- The stored rows, with the bookkeeping columns blanked so that they compare with the live rows.
-  old_u as (
+  old_u as materialized (
     select
       t.pupil_id, t.unit_id, t.subject, t.unit_title, t.unit_year, t.activities_average,
       t.assessment_average, t.assessment_level, t.assessment_level_rank, t.working_level,
       t.activity_count, t.marked_count, t.missing_count, t.awaiting_marking_count,
       t.last_submitted_at, null::bigint as version, null::timestamptz as computed_at
     from public.report_pupil_unit_summaries as t
-    where t.pupil_id = any($1)
+    where
+      t.pupil_id = any(report_compare.pupil_ids)
+      and (report_compare.unit_ids is null or t.unit_id = any(report_compare.unit_ids))
   ),
 
   old_c as (
@@ -81,7 +163,34 @@ begin
       t.pupil_id, t.unit_id, t.success_criteria_id, t.level, t.activities_score, t.assessment_score,
       null::bigint as version
     from public.report_pupil_criterion_scores as t
-    where t.pupil_id = any($1)
+    where
+      t.pupil_id = any(report_compare.pupil_ids)
+      and (report_compare.unit_ids is null or t.unit_id = any(report_compare.unit_ids))
+  ),
+
+  -- The subjects whose rows can change: those of the units in scope, before and after.
+  scope_s as materialized (
+    select u.pupil_id, u.subject from live_u as u
+    union
+    select o.pupil_id, o.subject from old_u as o
+  ),
+
+  live_s as materialized (
+    select s.*
+    from (
+      select array_agg(x.unit) as units
+      from (
+        select row(u.*)::public.report_pupil_unit_summaries as unit, u.pupil_id from live_u as u
+        union all
+        -- The pupil's other units in those subjects, as cached.
+        select t::public.report_pupil_unit_summaries, t.pupil_id
+        from scope_s as sc
+        inner join public.report_pupil_unit_summaries as t on sc.pupil_id = t.pupil_id and sc.subject = t.subject
+        where report_compare.unit_ids is not null and t.unit_id <> all(report_compare.unit_ids)
+      ) as x
+      group by x.pupil_id
+    ) as per_pupil
+    cross join lateral private.summarise_subjects(per_pupil.units) as s
   ),
 
   old_s as (
@@ -89,181 +198,296 @@ begin
       t.pupil_id, t.subject, t.activities_average, t.assessment_average, t.unit_count,
       t.typical_level, t.typical_level_rank, null::bigint as version, null::timestamptz as computed_at
     from public.report_pupil_subject_summaries as t
-    where t.pupil_id = any($1)
-  ),
-
-  diff_u as (
-    select coalesce(n.pupil_id, o.pupil_id) as pupil_id, n.unit_id as new_key, o.unit_id as old_key
-    from live_u as n
-    full join old_u as o on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id
-    where n is distinct from o
-  ),
-
-  diff_c as (
-    select
-      coalesce(n.pupil_id, o.pupil_id) as pupil_id,
-      coalesce(n.unit_id, o.unit_id) as unit_id,
-      n.success_criteria_id as new_key,
-      o.success_criteria_id as old_key
-    from live_c as n
-    full join old_c as o
-      on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id and n.success_criteria_id = o.success_criteria_id
-    where n is distinct from o
-  ),
-
-  diff_s as (
-    select coalesce(n.pupil_id, o.pupil_id) as pupil_id, n.subject as new_key, o.subject as old_key
-    from live_s as n
-    full join old_s as o on n.pupil_id = o.pupil_id and n.subject = o.subject
-    where n is distinct from o
-  ),
-
-  bump as (
-    insert into public.report_pupil_versions as v (pupil_id, version, changed_at)
-    select changed.pupil_id, 1, now()
-    from (
-      select d.pupil_id from diff_u as d
-      union
-      select d.pupil_id from diff_c as d
-      union
-      select d.pupil_id from diff_s as d
-    ) as changed
-    on conflict (pupil_id) do update
-      set version = v.version + 1, changed_at = excluded.changed_at
-    returning v.pupil_id, v.version
-  ),
-
-  del_u as (
-    delete from public.report_pupil_unit_summaries as t
-    using diff_u as d
-    where d.new_key is null and t.pupil_id = d.pupil_id and t.unit_id = d.old_key
-    returning 1
-  ),
-
-  put_u as (
-    insert into public.report_pupil_unit_summaries as t (
-      pupil_id, unit_id, subject, unit_title, unit_year, activities_average, assessment_average,
-      assessment_level, assessment_level_rank, working_level, activity_count, marked_count,
-      missing_count, awaiting_marking_count, last_submitted_at, version, computed_at
-    )
-    select
-      n.pupil_id, n.unit_id, n.subject, n.unit_title, n.unit_year, n.activities_average,
-      n.assessment_average, n.assessment_level, n.assessment_level_rank, n.working_level,
-      n.activity_count, n.marked_count, n.missing_count, n.awaiting_marking_count,
-      n.last_submitted_at, b.version, now()
-    from diff_u as d
-    inner join live_u as n on d.pupil_id = n.pupil_id and d.new_key = n.unit_id
-    inner join bump as b on d.pupil_id = b.pupil_id
-    on conflict (pupil_id, unit_id) do update
-      set
-        subject = excluded.subject,
-        unit_title = excluded.unit_title,
-        unit_year = excluded.unit_year,
-        activities_average = excluded.activities_average,
-        assessment_average = excluded.assessment_average,
-        assessment_level = excluded.assessment_level,
-        assessment_level_rank = excluded.assessment_level_rank,
-        working_level = excluded.working_level,
-        activity_count = excluded.activity_count,
-        marked_count = excluded.marked_count,
-        missing_count = excluded.missing_count,
-        awaiting_marking_count = excluded.awaiting_marking_count,
-        last_submitted_at = excluded.last_submitted_at,
-        version = excluded.version,
-        computed_at = excluded.computed_at
-    returning (t.xmax = 0) as inserted
-  ),
-
-  del_c as (
-    delete from public.report_pupil_criterion_scores as t
-    using diff_c as d
     where
-      d.new_key is null and t.pupil_id = d.pupil_id and t.unit_id = d.unit_id
-      and t.success_criteria_id = d.old_key
-    returning 1
+      t.pupil_id = any(report_compare.pupil_ids)
+      and (
+        report_compare.unit_ids is null
+        or exists (select from scope_s as sc where sc.pupil_id = t.pupil_id and sc.subject = t.subject)
+      )
   ),
 
-  put_c as (
-    insert into public.report_pupil_criterion_scores as t (
-      pupil_id, unit_id, success_criteria_id, level, activities_score, assessment_score, version
-    )
-    select n.pupil_id, n.unit_id, n.success_criteria_id, n.level, n.activities_score, n.assessment_score, b.version
-    from diff_c as d
-    inner join live_c as n
-      on d.pupil_id = n.pupil_id and d.unit_id = n.unit_id and d.new_key = n.success_criteria_id
-    inner join bump as b on d.pupil_id = b.pupil_id
-    on conflict (pupil_id, unit_id, success_criteria_id) do update
-      set
-        level = excluded.level,
-        activities_score = excluded.activities_score,
-        assessment_score = excluded.assessment_score,
-        version = excluded.version
-    returning (t.xmax = 0) as inserted
-  ),
-
-  del_s as (
-    delete from public.report_pupil_subject_summaries as t
-    using diff_s as d
-    where d.new_key is null and t.pupil_id = d.pupil_id and t.subject = d.old_key
-    returning 1
-  ),
-
-  put_s as (
-    insert into public.report_pupil_subject_summaries as t (
-      pupil_id, subject, activities_average, assessment_average, unit_count, typical_level,
-      typical_level_rank, version, computed_at
-    )
+  live_d as (
     select
-      n.pupil_id, n.subject, n.activities_average, n.assessment_average, n.unit_count,
-      n.typical_level, n.typical_level_rank, b.version, now()
-    from diff_s as d
-    inner join live_s as n on d.pupil_id = n.pupil_id and d.new_key = n.subject
-    inner join bump as b on d.pupil_id = b.pupil_id
-    on conflict (pupil_id, subject) do update
-      set
-        activities_average = excluded.activities_average,
-        assessment_average = excluded.assessment_average,
-        unit_count = excluded.unit_count,
-        typical_level = excluded.typical_level,
-        typical_level_rank = excluded.typical_level_rank,
-        version = excluded.version,
-        computed_at = excluded.computed_at
-    returning (t.xmax = 0) as inserted
+      u.pupil_id,
+      u.unit_id,
+      private.report_unit_document(
+        row(u.*)::public.report_pupil_unit_summaries,
+        array(
+          select row(c.*)::public.report_pupil_criterion_scores
+          from live_c as c
+          where c.pupil_id = u.pupil_id and c.unit_id = u.unit_id
+        )
+      ) as document
+    from live_u as u
+  ),
+
+  old_d as (
+    select d.pupil_id, d.unit_id, d.document
+    from public.report_pupil_unit_documents as d
+    where
+      d.pupil_id = any(report_compare.pupil_ids)
+      and (report_compare.unit_ids is null or d.unit_id = any(report_compare.unit_ids))
+  ),
+
+  pupil_d as (
+    select x.pupil_id, o.subjects as stored, private.report_pupil_subjects(x.pupil_id) as live
+    from unnest(report_compare.pupil_ids) as x (pupil_id)
+    left join public.report_pupil_documents as o on x.pupil_id = o.pupil_id
+    where report_compare.unit_ids is null
   )
 
-  select jsonb_build_object(
-    'pupils_changed', (select count(*) from bump),
-    'units', jsonb_build_object(
-      'inserted', (select count(*) from put_u where inserted),
-      'updated', (select count(*) from put_u where not inserted),
-      'deleted', (select count(*) from del_u)
+  select
+    coalesce(n.pupil_id, o.pupil_id), 'unit', coalesce(n.unit_id, o.unit_id), null::uuid, coalesce(n.subject, o.subject),
+    case when o.pupil_id is not null then o::public.report_pupil_unit_summaries end,
+    case when n.pupil_id is not null then n::public.report_pupil_unit_summaries end,
+    null::public.report_pupil_criterion_scores, null::public.report_pupil_criterion_scores,
+    null::public.report_pupil_subject_summaries, null::public.report_pupil_subject_summaries,
+    null::json, null::json
+  from live_u as n
+  full join old_u as o on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id
+  where n is distinct from o
+  union all
+  select
+    coalesce(n.pupil_id, o.pupil_id), 'criterion', coalesce(n.unit_id, o.unit_id),
+    coalesce(n.success_criteria_id, o.success_criteria_id), null,
+    null, null,
+    case when o.pupil_id is not null then o::public.report_pupil_criterion_scores end,
+    case when n.pupil_id is not null then n::public.report_pupil_criterion_scores end,
+    null, null, null, null
+  from live_c as n
+  full join old_c as o
+    on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id and n.success_criteria_id = o.success_criteria_id
+  where n is distinct from o
+  union all
+  select
+    coalesce(n.pupil_id, o.pupil_id), 'subject', null, null, coalesce(n.subject, o.subject),
+    null, null, null, null,
+    case when o.pupil_id is not null then o::public.report_pupil_subject_summaries end,
+    case when n.pupil_id is not null then n::public.report_pupil_subject_summaries end,
+    null, null
+  from live_s as n
+  full join old_s as o on n.pupil_id = o.pupil_id and n.subject = o.subject
+  where n is distinct from o
+  union all
+  select
+    coalesce(n.pupil_id, o.pupil_id), 'document', coalesce(n.unit_id, o.unit_id), null, null,
+    null, null, null, null, null, null, o.document, n.document
+  from live_d as n
+  full join old_d as o on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id
+  where n.document::text is distinct from o.document::text
+  union all
+  select p.pupil_id, 'pupil_document', null, null, null, null, null, null, null, null, null, p.stored, p.live
+  from pupil_d as p
+  where p.live::text is distinct from p.stored::text
+$$;
+comment on function private.report_compare(uuid[], uuid[]) is
+'Every cached unit, criterion, subject row, unit document and (every unit in scope) pupil document of the pupils '
+'(an explicit array) that differs from the live computation, for every unit (unit_ids NULL) or the given units and '
+'their subjects; stored and live sides typed, NULL when absent. Callers: report_merge, report_differences.';
+revoke all on function private.report_compare(uuid[], uuid[]) from public;
+
+-- Replace the cached rows of a set of pupils (NULL: every pupil), all their units or only some, with
+-- the live computation: for each pupil one statement writes the differences report_compare finds
+-- (insert, update, delete) and nothing else, and bumps the pupil's version when there is one (changed
+-- rows carry that version); then the pupil's page body is re-assembled. Returns the counts. The caller provides the locking
+-- (report_recalculate_pupil, backfill).
+-- One pupil per statement, and the pupil passed as array[v_pupil]: the planner then knows the array
+-- has one element, so the generic plan, made once per session, reads that pupil's rows by index and
+-- nothing else (an array parameter of unknown length is estimated at ten pupils, enough for hash
+-- joins over whole tables). No plan is made per job.
+create or replace function private.report_merge(pupil_ids uuid[], unit_ids uuid[] default null)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+set jit = off
+set plan_cache_mode = force_generic_plan
+as $$
+declare
+  v_pupils uuid [] := report_merge.pupil_ids;
+  v_units uuid [] := report_merge.unit_ids;
+  v_pupil uuid;
+  v_counts integer [];
+  v_total integer [] := array_fill(0, array[11]);
+  v_subjects json;
+begin
+  if v_pupils is null then
+    -- Everyone: the pupils of a class and those who still have cached rows (theirs are removed).
+    select coalesce(array_agg(b.pupil_id), '{}'::uuid []) into v_pupils
+    from private.report_backfill_pupils(null, null) as b;
+  end if;
+  foreach v_pupil in array v_pupils loop
+    with diff as materialized (
+      select d.* from private.report_compare(array[v_pupil], v_units) as d
     ),
-    'criteria', jsonb_build_object(
-      'inserted', (select count(*) from put_c where inserted),
-      'updated', (select count(*) from put_c where not inserted),
-      'deleted', (select count(*) from del_c)
+
+    bump as (
+      insert into public.report_pupil_versions as v (pupil_id, version, changed_at)
+      select distinct d.pupil_id, 1, now() from diff as d
+      on conflict (pupil_id) do update
+        set version = v.version + 1, changed_at = excluded.changed_at
+      returning v.pupil_id, v.version
     ),
-    'subjects', jsonb_build_object(
-      'inserted', (select count(*) from put_s where inserted),
-      'updated', (select count(*) from put_s where not inserted),
-      'deleted', (select count(*) from del_s)
+
+    del_u as (
+      delete from public.report_pupil_unit_summaries as t
+      using diff as d
+      where d.kind = 'unit' and (d.live_unit).pupil_id is null and t.pupil_id = d.pupil_id and t.unit_id = d.unit_id
+      returning 1
+    ),
+
+    put_u as (
+      insert into public.report_pupil_unit_summaries as t (
+        pupil_id, unit_id, subject, unit_title, unit_year, activities_average, assessment_average,
+        assessment_level, assessment_level_rank, working_level, activity_count, marked_count,
+        missing_count, awaiting_marking_count, last_submitted_at, version, computed_at
+      )
+      select
+        (d.live_unit).pupil_id, (d.live_unit).unit_id, (d.live_unit).subject, (d.live_unit).unit_title,
+        (d.live_unit).unit_year, (d.live_unit).activities_average, (d.live_unit).assessment_average,
+        (d.live_unit).assessment_level, (d.live_unit).assessment_level_rank, (d.live_unit).working_level,
+        (d.live_unit).activity_count, (d.live_unit).marked_count, (d.live_unit).missing_count,
+        (d.live_unit).awaiting_marking_count, (d.live_unit).last_submitted_at, b.version, now()
+      from diff as d
+      inner join bump as b on d.pupil_id = b.pupil_id
+      where d.kind = 'unit' and (d.live_unit).pupil_id is not null
+      on conflict (pupil_id, unit_id) do update
+        set
+          subject = excluded.subject,
+          unit_title = excluded.unit_title,
+          unit_year = excluded.unit_year,
+          activities_average = excluded.activities_average,
+          assessment_average = excluded.assessment_average,
+          assessment_level = excluded.assessment_level,
+          assessment_level_rank = excluded.assessment_level_rank,
+          working_level = excluded.working_level,
+          activity_count = excluded.activity_count,
+          marked_count = excluded.marked_count,
+          missing_count = excluded.missing_count,
+          awaiting_marking_count = excluded.awaiting_marking_count,
+          last_submitted_at = excluded.last_submitted_at,
+          version = excluded.version,
+          computed_at = excluded.computed_at
+      returning (t.xmax = 0) as inserted
+    ),
+
+    del_c as (
+      delete from public.report_pupil_criterion_scores as t
+      using diff as d
+      where
+        d.kind = 'criterion' and (d.live_criterion).pupil_id is null and t.pupil_id = d.pupil_id and t.unit_id = d.unit_id
+        and t.success_criteria_id = d.success_criteria_id
+      returning 1
+    ),
+
+    put_c as (
+      insert into public.report_pupil_criterion_scores as t (
+        pupil_id, unit_id, success_criteria_id, level, activities_score, assessment_score, version
+      )
+      select
+        (d.live_criterion).pupil_id, (d.live_criterion).unit_id, (d.live_criterion).success_criteria_id,
+        (d.live_criterion).level, (d.live_criterion).activities_score, (d.live_criterion).assessment_score, b.version
+      from diff as d
+      inner join bump as b on d.pupil_id = b.pupil_id
+      where d.kind = 'criterion' and (d.live_criterion).pupil_id is not null
+      on conflict (pupil_id, unit_id, success_criteria_id) do update
+        set
+          level = excluded.level,
+          activities_score = excluded.activities_score,
+          assessment_score = excluded.assessment_score,
+          version = excluded.version
+      returning (t.xmax = 0) as inserted
+    ),
+
+    del_s as (
+      delete from public.report_pupil_subject_summaries as t
+      using diff as d
+      where d.kind = 'subject' and (d.live_subject).pupil_id is null and t.pupil_id = d.pupil_id and t.subject = d.subject
+      returning 1
+    ),
+
+    put_s as (
+      insert into public.report_pupil_subject_summaries as t (
+        pupil_id, subject, activities_average, assessment_average, unit_count, typical_level,
+        typical_level_rank, version, computed_at
+      )
+      select
+        (d.live_subject).pupil_id, (d.live_subject).subject, (d.live_subject).activities_average,
+        (d.live_subject).assessment_average, (d.live_subject).unit_count, (d.live_subject).typical_level,
+        (d.live_subject).typical_level_rank, b.version, now()
+      from diff as d
+      inner join bump as b on d.pupil_id = b.pupil_id
+      where d.kind = 'subject' and (d.live_subject).pupil_id is not null
+      on conflict (pupil_id, subject) do update
+        set
+          activities_average = excluded.activities_average,
+          assessment_average = excluded.assessment_average,
+          unit_count = excluded.unit_count,
+          typical_level = excluded.typical_level,
+          typical_level_rank = excluded.typical_level_rank,
+          version = excluded.version,
+          computed_at = excluded.computed_at
+      returning (t.xmax = 0) as inserted
+    ),
+
+    -- A document whose unit row goes is removed by the foreign key's cascade.
+    put_d as (
+      insert into public.report_pupil_unit_documents as t (pupil_id, unit_id, document)
+      select d.pupil_id, d.unit_id, d.live_document
+      from diff as d
+      where d.kind = 'document' and d.live_document is not null
+      on conflict (pupil_id, unit_id) do update
+        set document = excluded.document
+      returning 1
     )
-  )
-  $merge$
-  into v_result
-  using v_pupils;
-  return v_result;
+
+    select array[
+      (select count(*) from bump),
+      (select count(*) from put_u where inserted),
+      (select count(*) from put_u where not inserted),
+      (select count(*) from del_u),
+      (select count(*) from put_c where inserted),
+      (select count(*) from put_c where not inserted),
+      (select count(*) from del_c),
+      (select count(*) from put_s where inserted),
+      (select count(*) from put_s where not inserted),
+      (select count(*) from del_s),
+      (select count(*) from put_d)
+    ]::integer [] into v_counts;
+    if v_counts[1] > 0 then
+      -- The pupil's report changed: re-assemble the page's body from the rows just written.
+      v_subjects := private.report_pupil_subjects(v_pupil);
+      if v_subjects is null then
+        delete from public.report_pupil_documents as d where d.pupil_id = v_pupil;
+      else
+        insert into public.report_pupil_documents as d (pupil_id, subjects)
+        values (v_pupil, v_subjects)
+        on conflict (pupil_id) do update set subjects = excluded.subjects;
+      end if;
+    end if;
+    v_total := array(
+      select x.total + x.count from unnest(v_total, v_counts) with ordinality as x (total, count, i) order by x.i
+    );
+  end loop;
+  return jsonb_build_object(
+    'pupils_changed', v_total[1],
+    'units', jsonb_build_object('inserted', v_total[2], 'updated', v_total[3], 'deleted', v_total[4]),
+    'criteria', jsonb_build_object('inserted', v_total[5], 'updated', v_total[6], 'deleted', v_total[7]),
+    'subjects', jsonb_build_object('inserted', v_total[8], 'updated', v_total[9], 'deleted', v_total[10]),
+    'documents', v_total[11]
+  );
 end
 $$;
-comment on function private.report_merge(uuid[]) is
-'Replaces the cached report rows of the pupils (NULL: every pupil, set-based in one statement) with the live '
-'computation; writes only changes and bumps the version of changed pupils. Callers: report_recalculate_pupil, '
-'report_backfill_step, the backfill migration. Lock first: it does not.';
-revoke all on function private.report_merge(uuid[]) from public;
+comment on function private.report_merge(uuid[], uuid[]) is
+'Replaces the cached report rows and unit documents of the pupils (NULL: every pupil), of every unit (unit_ids NULL) '
+'or of the given units and their subjects, with the live computation; writes only differences and bumps the '
+'version of changed pupils. Callers: report_recalculate_pupil, report_backfill_step. Lock first: it does not.';
+revoke all on function private.report_merge(uuid[], uuid[]) from public;
 
--- Recalculate one pupil's cached report now, in the caller's transaction: cost depends on that
--- pupil's work only. Serialised per pupil by a transaction-level advisory lock.
-create or replace function private.report_recalculate_pupil(pupil_id uuid)
+-- Recalculate one pupil's cached report now, in the caller's transaction: every unit, or only the
+-- given ones (and their subjects). The cost depends on that pupil's work in those units only.
+-- Serialised per pupil by a transaction-level advisory lock.
+create or replace function private.report_recalculate_pupil(pupil_id uuid, unit_ids uuid[] default null)
 returns jsonb
 language plpgsql
 security definer
@@ -273,16 +497,13 @@ declare
   v_merge jsonb;
   v_version bigint;
 begin
-  if report_recalculate_pupil.pupil_id is null then
-    raise exception 'pupil_id is required'
-      using errcode = 'PLV01', hint = 'Pass the uuid of a pupil.';
-  end if;
+  perform private.require(report_recalculate_pupil.pupil_id, 'pupil_id');
   if not private.profile_exists(report_recalculate_pupil.pupil_id) then
     raise exception 'unknown pupil %', report_recalculate_pupil.pupil_id
       using errcode = 'PLN01', detail = 'No profile has this user_id.';
   end if;
   perform pg_advisory_xact_lock(7301, hashtext(report_recalculate_pupil.pupil_id::text));
-  v_merge := private.report_merge(array[report_recalculate_pupil.pupil_id]);
+  v_merge := private.report_merge(array[report_recalculate_pupil.pupil_id], report_recalculate_pupil.unit_ids);
   select v.version into v_version
   from public.report_pupil_versions as v
   where v.pupil_id = report_recalculate_pupil.pupil_id;
@@ -293,12 +514,13 @@ begin
   ) || (v_merge - 'pupils_changed');
 end
 $$;
-comment on function private.report_recalculate_pupil(uuid) is
-'Recalculates one pupil''s cached report in the current transaction; returns {pupil_id, version, changed, '
-'units, criteria, subjects} with inserted/updated/deleted counts. Callers: the queue (report_process_pupil, '
-'report_jobs_process), tests. Errors: PLV01 null pupil_id, PLN01 unknown pupil.';
-revoke all on function private.report_recalculate_pupil(uuid) from public;
-grant execute on function private.report_recalculate_pupil(uuid) to service_role;
+comment on function private.report_recalculate_pupil(uuid, uuid[]) is
+'Recalculates one pupil''s cached report, every unit (unit_ids NULL) or the given units and their subjects, in '
+'the current transaction; returns {pupil_id, version, changed, units, criteria, subjects, documents} with '
+'inserted/updated/deleted counts. Callers: the queue (report_job_run), tests, benchmarks. Errors: PLV01 null '
+'pupil_id, PLN01 unknown pupil.';
+revoke all on function private.report_recalculate_pupil(uuid, uuid[]) from public;
+grant execute on function private.report_recalculate_pupil(uuid, uuid[]) to service_role;
 
 -- Backfill, batched: for databases too large for one statement. A run walks the pupils in
 -- pupil_id order, one batch per transaction; an interrupted run is resumed by the next start.
@@ -395,7 +617,7 @@ begin
       where r.run_id = v_run.run_id
       returning r.* into v_run;
     else
-      v_merge := private.report_merge(v_batch);
+      v_merge := private.report_merge(v_batch, null);
       update private.report_backfill_runs as r
       set
         last_pupil_id = v_batch[cardinality(v_batch)],
@@ -477,7 +699,8 @@ comment on procedure private.report_backfill_batched (integer) is
 'Batched, resumable backfill of every pupil''s cached report, one transaction per batch, with progress '
 'NOTICEs. Callers: DBAs (psql), pg_cron. Errors: PLV08 batch_size < 1.';
 
--- Every difference between a set of pupils' cached rows and the live computation (exact comparison).
+-- Every difference between a set of pupils' cached rows (and documents) and the live
+-- computation, as report_compare finds them, for reading: key and both sides as JSON.
 create or replace function private.report_differences(pupil_ids uuid[])
 returns table (pupil_id uuid, kind text, key text, difference text, stored jsonb, live jsonb)
 language sql
@@ -485,54 +708,6 @@ stable
 security definer
 set search_path = ''
 as $$
-  with
-  live as materialized (
-    select r.kind, r.criterion, r.unit
-    from private.live_report_rows(report_differences.pupil_ids) as r
-    where r.kind in ('criterion', 'unit')
-  ),
-  live_u as (select (l.unit).* from live as l where l.kind = 'unit'),
-  old_u as (
-    select * from public.report_pupil_unit_summaries as t
-    where t.pupil_id = any(report_differences.pupil_ids)
-  ),
-  live_c as (select (l.criterion).* from live as l where l.kind = 'criterion'),
-  old_c as (
-    select * from public.report_pupil_criterion_scores as t
-    where t.pupil_id = any(report_differences.pupil_ids)
-  ),
-  live_s as (
-    select s.*
-    from (
-      select array_agg(row(u.*)::public.report_pupil_unit_summaries) as units
-      from live_u as u
-      group by u.pupil_id
-    ) as per_pupil
-    cross join lateral private.summarise_subjects(per_pupil.units) as s
-  ),
-  old_s as (
-    select * from public.report_pupil_subject_summaries as t
-    where t.pupil_id = any(report_differences.pupil_ids)
-  ),
-  pairs as (
-    select
-      coalesce(n.pupil_id, o.pupil_id) as pupil_id, 'unit' as kind, coalesce(n.unit_id, o.unit_id)::text as key,
-      to_jsonb(o) - 'version' - 'computed_at' as stored, to_jsonb(n) - 'version' - 'computed_at' as live
-    from live_u as n full join old_u as o on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id
-    union all
-    select
-      coalesce(n.pupil_id, o.pupil_id), 'criterion',
-      coalesce(n.unit_id, o.unit_id)::text || '/' || coalesce(n.success_criteria_id, o.success_criteria_id)::text,
-      to_jsonb(o) - 'version', to_jsonb(n) - 'version'
-    from live_c as n
-    full join old_c as o
-      on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id and n.success_criteria_id = o.success_criteria_id
-    union all
-    select
-      coalesce(n.pupil_id, o.pupil_id), 'subject', coalesce(n.subject, o.subject),
-      to_jsonb(o) - 'version' - 'computed_at', to_jsonb(n) - 'version' - 'computed_at'
-    from live_s as n full join old_s as o on n.pupil_id = o.pupil_id and n.subject = o.subject
-  )
   select
     p.pupil_id,
     p.kind,
@@ -540,13 +715,35 @@ as $$
     case when p.stored is null then 'missing' when p.live is null then 'stale' else 'different' end,
     p.stored,
     p.live
-  from pairs as p
-  where p.stored is distinct from p.live
+  from (
+    select
+      d.pupil_id,
+      d.kind,
+      case d.kind
+        when 'criterion' then d.unit_id::text || '/' || d.success_criteria_id::text
+        when 'subject' then d.subject
+        when 'pupil_document' then 'subjects'
+        else d.unit_id::text
+      end as key,
+      case d.kind
+        when 'unit' then to_jsonb(d.stored_unit) - 'version' - 'computed_at'
+        when 'criterion' then to_jsonb(d.stored_criterion) - 'version'
+        when 'subject' then to_jsonb(d.stored_subject) - 'version' - 'computed_at'
+        else d.stored_document::jsonb
+      end as stored,
+      case d.kind
+        when 'unit' then to_jsonb(d.live_unit) - 'version' - 'computed_at'
+        when 'criterion' then to_jsonb(d.live_criterion) - 'version'
+        when 'subject' then to_jsonb(d.live_subject) - 'version' - 'computed_at'
+        else d.live_document::jsonb
+      end as live
+    from private.report_compare(report_differences.pupil_ids, null) as d
+  ) as p
   order by p.pupil_id, p.kind, p.key
 $$;
 comment on function private.report_differences(uuid[]) is
-'Every difference between cached and live rows for the pupils (an explicit array): missing (not cached), stale (cached, '
-'no longer live) or different. Callers: report_verify, report_verify_sweep, tests.';
+'Every difference between cached and live rows and documents for the pupils (an explicit array): missing '
+'(not cached), stale (cached, no longer live) or different. Callers: report_verify, report_verify_sweep, tests.';
 revoke all on function private.report_differences(uuid[]) from public;
 
 -- Verify one pupil's cached report against the live computation.
@@ -623,13 +820,11 @@ comment on function public.report_verify_sweep(integer) is
 revoke all on function public.report_verify_sweep(integer) from public, anon, authenticated;
 grant execute on function public.report_verify_sweep(integer) to service_role;
 
--- The pupil report page (/reports/{pupilId}), from the cache: subjects, their units with averages,
--- levels and counts, and each unit's criteria grouped by level.
+-- The pupil report page (/reports/{pupilId}), from the cache: the pupil's name and report version,
+-- and the page's body as stored (private.report_pupil_subjects): three reads by key, nothing computed.
 --
--- The two report reads return json, not jsonb: the document is built once and sent as built, key
--- order included. Converting a 70 kB document to jsonb cost more than building it (2.3 ms against
--- 1.6 ms for a pupil with a full year). Their plans are generic, cached per session: the query
--- depends on its parameter only through the keys of the cache tables.
+-- The two report reads return json, not jsonb: the document is sent as stored, key order included.
+-- Their plans are generic, cached per session: the query depends on its parameter only through keys.
 create or replace function public.report_pupil(pupil_id uuid)
 returns json
 language plpgsql
@@ -642,83 +837,25 @@ declare
   v_report json;
 begin
   perform private.assert_can_read_pupil(report_pupil.pupil_id);
-  -- Built as the document reads, each level a subquery on the keys of the level above: no
-  -- intermediate document passes through a sort or a hash.
   select json_build_object(
     'pupil_id', p.user_id,
     'first_name', p.first_name,
     'last_name', p.last_name,
     'version', coalesce(v.version, 0),
     'changed_at', v.changed_at,
-    'subjects', coalesce((
-      select json_agg(
-        json_build_object(
-          'subject', s.subject,
-          'activities_average', s.activities_average,
-          'assessment_average', s.assessment_average,
-          'unit_count', s.unit_count,
-          'typical_level', s.typical_level,
-          'units', (
-            select json_agg(
-              json_build_object(
-                'unit_id', u.unit_id,
-                'title', u.unit_title,
-                'year', u.unit_year,
-                'activities_average', u.activities_average,
-                'assessment_average', u.assessment_average,
-                'assessment_level', u.assessment_level,
-                'working_level', u.working_level,
-                'activity_count', u.activity_count,
-                'marked_count', u.marked_count,
-                'missing_count', u.missing_count,
-                'awaiting_marking_count', u.awaiting_marking_count,
-                'last_submitted_at', u.last_submitted_at,
-                'criteria_by_level', (
-                  select json_agg(json_build_object('level', lv.level, 'criteria', lv.criteria) order by lv.level)
-                  from (
-                    select
-                      c.level,
-                      json_agg(
-                        json_build_object(
-                          'success_criteria_id', c.success_criteria_id,
-                          'description', sc.description,
-                          'activities_score', c.activities_score,
-                          'assessment_score', c.assessment_score
-                        ) order by sc.order_by, sc.description, c.success_criteria_id
-                      ) as criteria
-                    from public.report_pupil_criterion_scores as c
-                    -- Looked up by key, not by hashing the whole table.
-                    cross join lateral (
-                      select x.description, x.order_by
-                      from public.success_criteria as x
-                      where x.success_criteria_id = c.success_criteria_id
-                      limit 1
-                    ) as sc
-                    where c.pupil_id = u.pupil_id and c.unit_id = u.unit_id
-                    group by c.level
-                  ) as lv
-                )
-              ) order by u.unit_year, u.unit_title, u.unit_id
-            )
-            from public.report_pupil_unit_summaries as u
-            where u.pupil_id = s.pupil_id and u.subject = s.subject
-          )
-        ) order by s.subject
-      )
-      from public.report_pupil_subject_summaries as s
-      where s.pupil_id = p.user_id
-    ), '[]'::json)
+    'subjects', coalesce(d.subjects, '[]'::json)
   ) into v_report
   from public.profiles as p
   left join public.report_pupil_versions as v on p.user_id = v.pupil_id
+  left join public.report_pupil_documents as d on p.user_id = d.pupil_id
   where p.user_id = report_pupil.pupil_id;
   return v_report;
 end
 $$;
 comment on function public.report_pupil(uuid) is
 'The pupil report (/reports/{pupilId}) from the cache, as json: subjects -> units -> averages, levels, counts '
-'and criteria grouped by level. Callers: the report page, glue report pupil (the pupil, their teachers, '
-'service_role; RLS applies). Errors: PLV01 null, PLN01 unknown pupil, 42501 not allowed.';
+'and criteria grouped by level, as stored in report_pupil_documents. Callers: the report page, glue report pupil '
+'(the pupil, their teachers, service_role; RLS applies). Errors: PLV01 null, PLN01 unknown pupil, 42501 not allowed.';
 revoke all on function public.report_pupil(uuid) from public, anon;
 grant execute on function public.report_pupil(uuid) to authenticated, service_role;
 

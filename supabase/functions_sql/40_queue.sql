@@ -11,24 +11,72 @@
 -- One pupil is never recalculated by two sessions at once: private.report_job_run takes the pupil's
 -- advisory lock with pg_try_advisory_xact_lock and leaves the job waiting when another session has it.
 
+-- The units of a set of activities (through their lessons): what a write to those activities' cells
+-- can change. Callers pass the result to report_enqueue as unit_ids.
+create or replace function private.activity_unit_ids(activity_ids uuid[])
+returns uuid[]
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(array_agg(distinct l.unit_id), '{}'::uuid [])
+  from public.activities as a
+  inner join public.lessons as l on a.lesson_id = l.lesson_id
+  where a.activity_id = any(activity_unit_ids.activity_ids)
+$$;
+comment on function private.activity_unit_ids(uuid[]) is
+'The distinct units of the activities'' lessons (empty when none is known). Callers: the write RPCs, with report_enqueue.';
+revoke all on function private.activity_unit_ids(uuid[]) from public;
+
+-- The union of two unit sets, where NULL (every unit) absorbs everything; past 64 units it is NULL too.
+create or replace function private.report_unit_set_union(a uuid[], b uuid[])
+returns uuid[]
+language sql
+immutable
+set search_path = ''
+as $$
+  select case when u.units is null or cardinality(u.units) > 64 then null else u.units end
+  from (
+    select case
+      when report_unit_set_union.a is null or report_unit_set_union.b is null then null
+      else array(
+        select distinct x from unnest(report_unit_set_union.a || report_unit_set_union.b) as x
+        where x is not null order by x
+      )
+    end as units
+  ) as u
+$$;
+comment on function private.report_unit_set_union(uuid[], uuid[]) is
+'Merges two jobs'' unit sets (NULL: every unit; more than 64 units: NULL). Callers: report_enqueue, '
+'report_job_record_failure.';
+revoke all on function private.report_unit_set_union(uuid[], uuid[]) from public;
+
 -- Enqueue a recalculation for each pupil, in the caller's transaction (the write's). A pupil who
--- already has a waiting job gets no second one: the write is coalesced into it.
-create or replace function private.report_enqueue(pupil_ids uuid[], reason text)
+-- already has a waiting job gets no second one: the write is coalesced into it, and the units to
+-- redo are merged. unit_ids NULL: every unit of the pupil; an empty set: nothing to redo.
+create or replace function private.report_enqueue(pupil_ids uuid[], reason text, unit_ids uuid[] default null)
 returns integer
 language plpgsql
 security definer
 set search_path = ''
 as $$
 declare
+  v_units uuid [] := private.report_unit_set_union(report_enqueue.unit_ids, '{}'::uuid []);
   v_count integer;
 begin
-  insert into private.report_jobs as j (pupil_id, reason, max_attempts)
-  select p.pupil_id, report_enqueue.reason, s.max_attempts
+  if cardinality(v_units) = 0 then
+    return 0;
+  end if;
+  insert into private.report_jobs as j (pupil_id, reason, max_attempts, unit_ids)
+  select p.pupil_id, report_enqueue.reason, s.max_attempts, v_units
   from (select distinct x as pupil_id from unnest(report_enqueue.pupil_ids) as x where x is not null) as p
   cross join private.report_queue_settings as s
   order by p.pupil_id
   on conflict (pupil_id) where state in ('pending', 'failed') do update
-    set last_enqueued_at = now(), coalesced_count = j.coalesced_count + 1;
+    set
+      last_enqueued_at = now(),
+      coalesced_count = j.coalesced_count + 1,
+      unit_ids = private.report_unit_set_union(j.unit_ids, excluded.unit_ids);
   get diagnostics v_count = row_count;
   if v_count > 0 then
     perform pg_notify('report_jobs', v_count::text);
@@ -36,10 +84,11 @@ begin
   return v_count;
 end
 $$;
-comment on function private.report_enqueue(uuid[], text) is
-'Enqueues (or coalesces into the waiting job) a recalculation per pupil, in the caller''s transaction; '
-'notifies channel report_jobs. Callers: every write RPC. Returns the number of pupils enqueued.';
-revoke all on function private.report_enqueue(uuid[], text) from public;
+comment on function private.report_enqueue(uuid[], text, uuid[]) is
+'Enqueues (or coalesces into the waiting job, merging the unit sets) a recalculation per pupil of the given '
+'units (NULL: every unit; empty: nothing), in the caller''s transaction; notifies channel report_jobs. Callers: '
+'every write RPC, the sweep, requeue. Returns the number of pupils enqueued.';
+revoke all on function private.report_enqueue(uuid[], text, uuid[]) from public;
 
 -- The delay before retry number attempts: exponential from backoff_base, capped, with +/-25 % jitter.
 create or replace function private.report_backoff(attempts integer)
@@ -57,7 +106,8 @@ comment on function private.report_backoff(integer) is
 revoke all on function private.report_backoff(integer) from public;
 
 -- Record a failed attempt: back to waiting with a backoff, or dead after max_attempts. A job that
--- was running while a newer waiting job appeared for the same pupil is folded into that job.
+-- was running while a newer waiting job appeared for the same pupil is folded into that job (the
+-- unit sets merged).
 create or replace function private.report_job_record_failure(
   job_id bigint, attempts integer, error text, error_code text
 )
@@ -90,6 +140,7 @@ begin
       attempts = greatest(j.attempts, report_job_record_failure.attempts),
       coalesced_count = j.coalesced_count + v_job.coalesced_count + 1,
       enqueued_at = least(j.enqueued_at, v_job.enqueued_at),
+      unit_ids = private.report_unit_set_union(j.unit_ids, v_job.unit_ids),
       last_error = report_job_record_failure.error,
       last_error_code = report_job_record_failure.error_code,
       failed_at = now(),
@@ -119,9 +170,9 @@ comment on function private.report_job_record_failure(bigint, integer, text, tex
 'Callers: report_job_run, report_jobs_reap.';
 revoke all on function private.report_job_record_failure(bigint, integer, text, text) from public;
 
--- Run one job in the caller's transaction: recalculate the pupil inside a savepoint, delete the job
+-- Run one job in the caller's transaction: recalculate the pupil's units inside a savepoint, delete the job
 -- on success, record the failure otherwise, and log the attempt in report_job_history.
--- Returns {outcome: done|failed|dead|busy|gone|missing, waited_ms, run_ms, changed, version}.
+-- Returns {outcome: done|failed|dead|busy|gone|missing, waited_ms, run_ms, unit_ids, changed, version}.
 create or replace function private.report_job_run(job_id bigint, worker text)
 returns jsonb
 language plpgsql
@@ -152,6 +203,10 @@ begin
           select from private.report_jobs as w where w.pupil_id = v_job.pupil_id and w.state in ('pending', 'failed')
         );
       if not found then
+        -- A newer waiting job exists: it takes over this job's units.
+        update private.report_jobs as w
+        set unit_ids = private.report_unit_set_union(w.unit_ids, v_job.unit_ids)
+        where w.pupil_id = v_job.pupil_id and w.state in ('pending', 'failed');
         delete from private.report_jobs as j where j.job_id = v_job.job_id;
       end if;
     else
@@ -163,7 +218,7 @@ begin
   -- Two-phase claims counted the attempt when they claimed it; single-phase runs count it here.
   v_attempts := v_job.attempts + case when v_job.state = 'running' then 0 else 1 end;
   begin
-    v_result := private.report_recalculate_pupil(v_job.pupil_id);
+    v_result := private.report_recalculate_pupil(v_job.pupil_id, v_job.unit_ids);
     delete from private.report_jobs as j where j.job_id = v_job.job_id;
     v_outcome := 'done';
   exception when others then
@@ -181,11 +236,11 @@ begin
   end if;
   insert into private.report_job_history (
     job_id, pupil_id, outcome, reason, enqueued_at, last_enqueued_at, started_at, finished_at, attempts,
-    coalesced_count, worker, changed, error
+    coalesced_count, worker, changed, error, unit_ids
   ) values (
     v_job.job_id, v_job.pupil_id, v_outcome, v_job.reason, v_job.enqueued_at, v_job.last_enqueued_at, v_started,
     clock_timestamp(), v_attempts, v_job.coalesced_count, report_job_run.worker, (v_result ->> 'changed')::boolean,
-    v_error
+    v_error, v_job.unit_ids
   );
   return jsonb_build_object(
     'outcome', v_outcome,
@@ -193,6 +248,7 @@ begin
     'waited_ms', round(extract(epoch from (v_started - v_job.enqueued_at)) * 1000, 1),
     'run_ms', round(extract(epoch from (clock_timestamp() - v_started)) * 1000, 1),
     'coalesced', v_job.coalesced_count,
+    'unit_ids', v_job.unit_ids,
     'changed', (v_result ->> 'changed')::boolean,
     'version', (v_result ->> 'version')::bigint,
     'error', v_error,
@@ -606,7 +662,7 @@ begin
       using errcode = 'PLS01';
   end if;
   delete from private.report_jobs as j where j.job_id = v_job.job_id;
-  perform private.report_enqueue(array[v_job.pupil_id], 'requeue of dead job ' || v_job.job_id);
+  perform private.report_enqueue(array[v_job.pupil_id], 'requeue of dead job ' || v_job.job_id, v_job.unit_ids);
   return (
     select jsonb_build_object('job_id', j.job_id, 'pupil_id', j.pupil_id, 'state', j.state)
     from private.report_jobs as j

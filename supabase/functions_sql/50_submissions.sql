@@ -235,7 +235,7 @@ begin
     v_body := jsonb_build_object('text', submissions_submit_answer.text);
   end if;
   perform private.save_answer(v_pupil, v_activity.activity_id, v_body, v_auto, submissions_submit_answer.status);
-  perform private.report_enqueue(array[v_pupil], 'submission');
+  perform private.report_enqueue(array[v_pupil], 'submission', private.activity_unit_ids(array[v_activity.activity_id]));
   return private.submission_written(v_pupil, v_activity.activity_id, 'submission_updated');
 end
 $$;
@@ -270,7 +270,7 @@ begin
     jsonb_build_object('file_name', submissions_record_upload.file_name, 'path', submissions_record_upload.path),
     null, 'submitted'
   );
-  perform private.report_enqueue(array[v_pupil], 'upload');
+  perform private.report_enqueue(array[v_pupil], 'upload', private.activity_unit_ids(array[v_activity.activity_id]));
   return private.submission_written(v_pupil, v_activity.activity_id, 'submission_updated');
 end
 $$;
@@ -296,7 +296,7 @@ begin
   delete from public.submissions as s where s.user_id = v_pupil and s.activity_id = v_activity.activity_id;
   get diagnostics v_deleted = row_count;
   if v_deleted > 0 then
-    perform private.report_enqueue(array[v_pupil], 'upload deleted');
+    perform private.report_enqueue(array[v_pupil], 'upload deleted', private.activity_unit_ids(array[v_activity.activity_id]));
   end if;
   return private.submission_written(
     v_pupil, v_activity.activity_id, case when v_deleted > 0 then 'submission_deleted' end

@@ -186,7 +186,7 @@ begin
   where x -> 'score' <> 'null'
   on conflict (submission_id, success_criteria_id) do update
     set score = excluded.score, marked_by = excluded.marked_by, marked_at = excluded.marked_at;
-  perform private.report_enqueue(array[results_save_feedback.pupil_id], 'feedback');
+  perform private.report_enqueue(array[results_save_feedback.pupil_id], 'feedback', private.activity_unit_ids(array[v_activity.activity_id]));
   return private.submission_written(results_save_feedback.pupil_id, v_activity.activity_id, 'submission_updated');
 end
 $$;
@@ -220,7 +220,9 @@ begin
     update public.submissions as s
     set override_score = null, teacher_feedback = null, override_by = null, override_at = null, updated_at = clock_timestamp()
     where s.submission_id = v_submission_id;
-    perform private.report_enqueue(array[results_reset_feedback.pupil_id], 'feedback reset');
+    perform private.report_enqueue(
+      array[results_reset_feedback.pupil_id], 'feedback reset', private.activity_unit_ids(array[v_activity.activity_id])
+    );
   end if;
   return private.submission_written(
     results_reset_feedback.pupil_id, v_activity.activity_id,

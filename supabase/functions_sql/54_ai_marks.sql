@@ -196,7 +196,7 @@ begin
       as touched
   into v_counts;
   v_touched := coalesce(v_counts.touched, '{}');
-  perform private.report_enqueue(v_touched, 'ai marks');
+  perform private.report_enqueue(v_touched, 'ai marks', private.activity_unit_ids(array[v_activity.activity_id]));
   perform private.broadcast_assignment_update(v_touched, v_activity.activity_id);
   return jsonb_build_object(
     'updated', v_counts.updated,
@@ -242,7 +242,7 @@ begin
   )
 
   select coalesce(array_agg(c.user_id), '{}') into v_touched from cleared as c;
-  perform private.report_enqueue(v_touched, 'ai marks cleared');
+  perform private.report_enqueue(v_touched, 'ai marks cleared', private.activity_unit_ids(array[v_activity.activity_id]));
   perform private.broadcast_activity_marks_cleared(v_touched, v_activity.activity_id);
   return jsonb_build_object('cleared', cardinality(v_touched), 'pupil_ids', to_jsonb(v_touched));
 end

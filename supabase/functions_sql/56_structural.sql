@@ -149,7 +149,8 @@ begin
     perform private.report_enqueue(
       array(select gm.user_id from public.group_membership as gm
         where gm.group_id = lessons_assign.group_id and gm.role = 'pupil'),
-      'lesson assigned'
+      'lesson assigned',
+      array(select l.unit_id from public.lessons as l where l.lesson_id = lessons_assign.lesson_id)
     );
   end if;
   return to_jsonb(v_row);
@@ -181,7 +182,8 @@ begin
     perform private.report_enqueue(
       array(select gm.user_id from public.group_membership as gm
         where gm.group_id = lessons_unassign.group_id and gm.role = 'pupil'),
-      'lesson unassigned'
+      'lesson unassigned',
+      array(select l.unit_id from public.lessons as l where l.lesson_id = lessons_unassign.lesson_id)
     );
   end if;
   return jsonb_build_object('unassigned', v_deleted > 0);
@@ -263,7 +265,10 @@ begin
   get diagnostics v_n = row_count;
   v_changed := v_changed + v_n;
   if v_changed > 0 then
-    perform private.report_enqueue(private.pupils_assigned_lessons(array[v_activity.lesson_id]), 'criteria links');
+    perform private.report_enqueue(
+      private.pupils_assigned_lessons(array[v_activity.lesson_id]), 'criteria links',
+      private.activity_unit_ids(array[v_activity.activity_id])
+    );
   end if;
   return jsonb_build_object(
     'activity_id', v_activity.activity_id,
@@ -315,7 +320,10 @@ begin
   where a.activity_id = v_old.activity_id
   returning a.* into v_new;
   if (v_new.is_summative, v_new.active, v_new.type) is distinct from (v_old.is_summative, v_old.active, v_old.type) then
-    perform private.report_enqueue(private.pupils_assigned_lessons(array[v_new.lesson_id]), 'activity changed');
+    perform private.report_enqueue(
+      private.pupils_assigned_lessons(array[v_new.lesson_id]), 'activity changed',
+      private.activity_unit_ids(array[v_new.activity_id])
+    );
   end if;
   return to_jsonb(v_new);
 end
@@ -351,7 +359,9 @@ begin
   where l.lesson_id = lessons_set_active.lesson_id
   returning l.* into v_row;
   if v_old <> lessons_set_active.active then
-    perform private.report_enqueue(private.pupils_assigned_lessons(array[v_row.lesson_id]), 'lesson active');
+    perform private.report_enqueue(
+      private.pupils_assigned_lessons(array[v_row.lesson_id]), 'lesson active', array[v_row.unit_id]
+    );
   end if;
   return to_jsonb(v_row);
 end
@@ -389,7 +399,8 @@ begin
   if (v_new.year, v_new.active) is distinct from (v_old.year, v_old.active) then
     perform private.report_enqueue(
       private.pupils_assigned_lessons(array(select l.lesson_id from public.lessons as l where l.unit_id = v_new.unit_id)),
-      'unit changed'
+      'unit changed',
+      array[v_new.unit_id]
     );
   end if;
   return to_jsonb(v_new);
@@ -470,7 +481,8 @@ begin
       inner join public.units as u on l.unit_id = u.unit_id
       where u.year = level_boundaries_set.year
     )),
-    'level boundaries'
+    'level boundaries',
+    array(select u.unit_id from public.units as u where u.year = level_boundaries_set.year)
   );
   return jsonb_build_object('year', level_boundaries_set.year, 'labels', v_rows);
 end

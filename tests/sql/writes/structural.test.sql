@@ -8,7 +8,7 @@
 begin;
 \ir ../helpers.psql
 \ir ../writes_helpers.psql
-select plan(151);
+select plan(152);
 
 select tests.build_school();
 
@@ -247,12 +247,16 @@ select tests.authenticate_as(tests.school_id('T2'));
 select is(public.units_update(tests.school_id('U9'), active => false) -> 'active', 'false', 'U9 is deactivated');
 select tests.clear_authentication();
 select set_eq($$select * from tests.pending_pupils()$$, array[tests.school_id('P3')], 'P3 is enqueued');
-select tests.clear_queue();
 select tests.authenticate_as(tests.school_id('T2'));
 select is(public.units_update(tests.school_id('U8'), active => false) -> 'active', 'false', 'U8 is deactivated');
 select tests.clear_authentication();
 select set_eq($$select * from tests.pending_pupils()$$, array[tests.school_id('P1'), tests.school_id('P2'), tests.school_id('P3')],
   'every pupil with a lesson of U8 is enqueued');
+select is(
+  (select j.unit_ids from private.report_jobs as j where j.pupil_id = tests.school_id('P3') and j.state = 'pending'),
+  (select array_agg(u order by u) from unnest(array[tests.school_id('U8'), tests.school_id('U9')]) as u),
+  'P3''s one job coalesces both units: U8 and U9, sorted'
+);
 select from tests.drain_queue();
 select is_empty($$select from public.report_pupil_unit_summaries where pupil_id in (tests.school_id('P1'), tests.school_id('P2'), tests.school_id('P3'))$$,
   'no active unit left: no report rows');
