@@ -29,7 +29,7 @@ from bench.stats import Deadline, alternate, summarise
 TRUNCATE = (
     "truncate public.report_pupil_criterion_scores, public.report_pupil_unit_summaries,"
     " public.report_pupil_subject_summaries, public.report_pupil_versions, public.report_pupil_unit_documents,"
-    " public.report_pupil_documents"
+    " public.report_pupil_subject_documents"
 )
 # The live functions take an explicit array of pupils ({pupils}: every pupil of the school, as a
 # constant, so that the planner sees how many there are, as report_merge(null) does).

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import backfill, budgets, freshness, jobqueue, machine, memory, output, peer, recalc, reports, writes
+from bench import backfill, budgets, freshness, jobqueue, machine, memory, output, peer, recalc, reports, units, writes
 from bench.output import Row, row
 from bench.school import School, say, school
 from glue.config import database_url
 
-SCENARIOS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
+SCENARIOS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,10 @@ class Profile:
     peer_rounds: int
     memory_jobs: int
     budget_reps: int
+    units_pupils: int
+    units_reps: int
+    units_drain_set: int
+    units_drain_rounds: int
 
 
 FULL = Profile(
@@ -76,6 +80,10 @@ FULL = Profile(
     peer_rounds=2,
     memory_jobs=200,
     budget_reps=5,
+    units_pupils=40,
+    units_reps=3,
+    units_drain_set=200,
+    units_drain_rounds=5,
 )
 QUICK = Profile(
     scale=200,
@@ -98,6 +106,10 @@ QUICK = Profile(
     peer_rounds=1,
     memory_jobs=50,
     budget_reps=2,
+    units_pupils=15,
+    units_reps=2,
+    units_drain_set=100,
+    units_drain_rounds=2,
 )
 BUDGETS = {
     "1": 60.0,
@@ -111,6 +123,7 @@ BUDGETS = {
     "8": 180.0,
     "9": 60.0,
     "10": 90.0,
+    "11": 120.0,
 }
 
 
@@ -270,6 +283,20 @@ def main(argv: list[str] | None = None) -> int:
                     rate=profile.load_rate,
                     seconds=profile.load_seconds,
                     budget_s=BUDGETS["6"],
+                ),
+            )
+        if "11" in only:
+            _guard(
+                "11",
+                scen,
+                rows,
+                lambda: units.run(
+                    s,
+                    pupils=profile.units_pupils,
+                    reps=profile.units_reps,
+                    drain_set=profile.units_drain_set,
+                    drain_rounds=profile.units_drain_rounds,
+                    budget_s=BUDGETS["11"],
                 ),
             )
         if "9" in only:

@@ -1,11 +1,12 @@
 -- The pupil report page reads prebuilt JSON, derived from the typed cache rows (which stay the
 -- source of truth), rebuilt by the same recalculation that writes them, and checked by the
 -- verification like any other cached value:
---   report_pupil_unit_documents  one fragment per pupil and unit, the unit's entry of /reports/{pupilId}
---                                (its figures, its criteria grouped by level with their descriptions);
---   report_pupil_documents       per pupil, the page's subjects with their units' fragments in order.
--- A write recomputes one unit: its fragment is rebuilt, and the pupil's document re-assembled from the
--- stored fragments (no fragment is rebuilt for a unit that did not change).
+--   report_pupil_unit_documents     one fragment per pupil and unit, the unit's entry of
+--                                   /reports/{pupilId} (its figures, its criteria grouped by level);
+--   report_pupil_subject_documents  per pupil and subject, the subject's part of the page: its
+--                                   figures and its units' fragments in order.
+-- A write recomputes one unit: its fragment is rebuilt and its subject's part re-assembled from the
+-- stored fragments (no other fragment or subject is touched).
 
 create table public.report_pupil_unit_documents (
   pupil_id uuid not null,
@@ -27,23 +28,31 @@ create policy report_pupil_unit_documents_select on public.report_pupil_unit_doc
 for select to authenticated
 using (pupil_id in (select private.readable_pupil_ids()));
 
--- The body of the pupil report page: its subjects, each with its figures and its units' documents in
--- order, assembled from report_pupil_subject_summaries and report_pupil_unit_documents whenever the
--- pupil's report changes, so that public.report_pupil reads one row. The pupil's name and the
--- report version are added on read. lz4: a pupil's year is ~90 kB of JSON, written once per change.
-create table public.report_pupil_documents (
-  pupil_id uuid primary key references public.profiles (user_id) on delete cascade,
-  subjects json not null
+-- Each subject of the pupil report page, with its figures and its units' documents in order,
+-- assembled from report_pupil_subject_summaries and report_pupil_unit_documents whenever one of its
+-- units changes, so that public.report_pupil reads one row per subject. The pupil's name and the
+-- report version are added on read. lz4: a subject of a full year is ~15 kB of JSON.
+create table public.report_pupil_subject_documents (
+  pupil_id uuid not null,
+  subject text not null,
+  document json not null,
+  primary key (pupil_id, subject),
+  foreign key (pupil_id, subject) references public.report_pupil_subject_summaries (pupil_id, subject)
+  on update cascade on delete cascade
 );
-alter table public.report_pupil_documents alter column subjects set compression lz4;
-comment on table public.report_pupil_documents is
-'The subjects of each pupil''s report as JSON, assembled from the cached rows (private.report_pupil_subjects).';
+alter table public.report_pupil_subject_documents alter column document set compression lz4;
+comment on table public.report_pupil_subject_documents is
+'Each subject of the pupil report as JSON, assembled from the cached rows (private.report_subject_document).';
 
-alter table public.report_pupil_documents enable row level security;
-revoke all on table public.report_pupil_documents from public, anon, authenticated;
-grant select on table public.report_pupil_documents to authenticated;
-grant all on table public.report_pupil_documents to service_role;
+alter table public.report_pupil_subject_documents enable row level security;
+revoke all on table public.report_pupil_subject_documents from public, anon, authenticated;
+grant select on table public.report_pupil_subject_documents to authenticated;
+grant all on table public.report_pupil_subject_documents to service_role;
 
-create policy report_pupil_documents_select on public.report_pupil_documents
+create policy report_pupil_subject_documents_select on public.report_pupil_subject_documents
 for select to authenticated
 using (pupil_id in (select private.readable_pupil_ids()));
+
+-- A subject's units in page order, read by the assembly (not the whole pupil filtered by subject).
+create index report_pupil_unit_summaries_subject_idx
+on public.report_pupil_unit_summaries (pupil_id, subject, unit_year, unit_title, unit_id);

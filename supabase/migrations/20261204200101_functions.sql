@@ -319,11 +319,12 @@ comment on function private.report_unit_document(public.report_pupil_unit_summar
 '(report_merge stores it, the verification checks it), the documents migration. Never raises.';
 revoke all on function private.report_unit_document(public.report_pupil_unit_summaries, public.report_pupil_criterion_scores[]) from public;
 
--- The body of the pupil report page: the pupil's subjects in order, each with its figures and its
--- units' stored documents in order (year, title). NULL when the pupil has no subject rows. Assembled
--- from stored JSON, never recomputed: report_merge stores it in public.report_pupil_documents after
--- every change of the pupil's report, report_compare checks the stored one against it.
-create or replace function private.report_pupil_subjects(pupil_id uuid)
+-- One subject of the pupil report page: its figures and its units' stored documents in page order
+-- (year, title), read in that order from report_pupil_unit_summaries_subject_idx. NULL when the pupil
+-- has no row for the subject. Assembled from stored JSON, never recomputed: report_merge stores it in
+-- public.report_pupil_subject_documents after a change to any of the subject's units, report_compare
+-- checks the stored one against it.
+create or replace function private.report_subject_document(pupil_id uuid, subject text)
 returns json
 language plpgsql
 stable
@@ -331,30 +332,28 @@ set search_path = ''
 as $$
 begin
   return (
-    select json_agg(
-      json_build_object(
-        'subject', s.subject,
-        'activities_average', s.activities_average,
-        'assessment_average', s.assessment_average,
-        'unit_count', s.unit_count,
-        'typical_level', s.typical_level,
-        'units', (
-          select json_agg(d.document order by u.unit_year, u.unit_title, u.unit_id)
-          from public.report_pupil_unit_summaries as u
-          inner join public.report_pupil_unit_documents as d on u.pupil_id = d.pupil_id and u.unit_id = d.unit_id
-          where u.pupil_id = s.pupil_id and u.subject = s.subject
-        )
-      ) order by s.subject
+    select json_build_object(
+      'subject', s.subject,
+      'activities_average', s.activities_average,
+      'assessment_average', s.assessment_average,
+      'unit_count', s.unit_count,
+      'typical_level', s.typical_level,
+      'units', (
+        select json_agg(d.document order by u.unit_year, u.unit_title, u.unit_id)
+        from public.report_pupil_unit_summaries as u
+        inner join public.report_pupil_unit_documents as d on u.pupil_id = d.pupil_id and u.unit_id = d.unit_id
+        where u.pupil_id = s.pupil_id and u.subject = s.subject
+      )
     )
     from public.report_pupil_subject_summaries as s
-    where s.pupil_id = report_pupil_subjects.pupil_id
+    where s.pupil_id = report_subject_document.pupil_id and s.subject = report_subject_document.subject
   );
 end
 $$;
-comment on function private.report_pupil_subjects(uuid) is
-'The subjects of the pupil report as JSON, from the stored subject rows and unit documents; NULL without subjects. '
-'Callers: report_merge (stores it), report_compare (checks it), the documents migration.';
-revoke all on function private.report_pupil_subjects(uuid) from public;
+comment on function private.report_subject_document(uuid, text) is
+'One subject of the pupil report as JSON, from the stored subject row and unit documents; NULL without the subject '
+'row. Callers: report_merge (stores it), report_compare (checks it), the documents migration.';
+revoke all on function private.report_subject_document(uuid, text) from public;
 
 -- Live against cached, for a set of pupils and, optionally, only some of their units: every cached
 -- row that differs from the live computation, in one place for the merge (which writes the
@@ -363,9 +362,10 @@ revoke all on function private.report_pupil_subjects(uuid) from public;
 --   subject          the subjects of those units, summarised from the live rows of the units in scope
 --                    and the cached rows of the pupil's other units (every subject when unit_ids is NULL);
 --   document         the stored JSON of each unit in scope against the one built from its live rows;
---   pupil_document   when every unit is in scope: the stored body of the pupil's page against the one
---                    assembled from the stored rows and unit documents (report_merge re-assembles it
---                    after every change, so a unit-scoped merge need not check it).
+--   subject_document when every unit is in scope: each stored subject part of the pupil's page against
+--                    the one assembled from the stored rows and unit documents (report_merge
+--                    re-assembles a subject's part after every change to it, so a unit-scoped merge
+--                    need not check it).
 -- Stored rows are compared without their bookkeeping (version, computed_at). A missing side is NULL
 -- (callers test a key field: a present row with a NULL field is neither IS NULL nor IS NOT NULL).
 -- The query depends on its parameters only through keys (pupil, then unit), so one generic plan,
@@ -467,6 +467,7 @@ as $$
     select
       u.pupil_id,
       u.unit_id,
+      u.subject,
       private.report_unit_document(
         row(u.*)::public.report_pupil_unit_summaries,
         array(
@@ -479,17 +480,28 @@ as $$
   ),
 
   old_d as (
-    select d.pupil_id, d.unit_id, d.document
+    select d.pupil_id, d.unit_id, t.subject, d.document
     from public.report_pupil_unit_documents as d
+    inner join public.report_pupil_unit_summaries as t on d.pupil_id = t.pupil_id and d.unit_id = t.unit_id
     where
       d.pupil_id = any(report_compare.pupil_ids)
       and (report_compare.unit_ids is null or d.unit_id = any(report_compare.unit_ids))
   ),
 
-  pupil_d as (
-    select x.pupil_id, o.subjects as stored, private.report_pupil_subjects(x.pupil_id) as live
-    from unnest(report_compare.pupil_ids) as x (pupil_id)
-    left join public.report_pupil_documents as o on x.pupil_id = o.pupil_id
+  subject_d as (
+    select
+      coalesce(o.pupil_id, t.pupil_id) as pupil_id,
+      coalesce(o.subject, t.subject) as subject,
+      o.document as stored,
+      private.report_subject_document(coalesce(o.pupil_id, t.pupil_id), coalesce(o.subject, t.subject)) as live
+    from (
+      select x.* from public.report_pupil_subject_documents as x where x.pupil_id = any(report_compare.pupil_ids)
+    ) as o
+    full join (
+      select x.pupil_id, x.subject
+      from public.report_pupil_subject_summaries as x
+      where x.pupil_id = any(report_compare.pupil_ids)
+    ) as t on o.pupil_id = t.pupil_id and o.subject = t.subject
     where report_compare.unit_ids is null
   )
 
@@ -527,18 +539,18 @@ as $$
   where n is distinct from o
   union all
   select
-    coalesce(n.pupil_id, o.pupil_id), 'document', coalesce(n.unit_id, o.unit_id), null, null,
+    coalesce(n.pupil_id, o.pupil_id), 'document', coalesce(n.unit_id, o.unit_id), null, coalesce(n.subject, o.subject),
     null, null, null, null, null, null, o.document, n.document
   from live_d as n
   full join old_d as o on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id
   where n.document::text is distinct from o.document::text
   union all
-  select p.pupil_id, 'pupil_document', null, null, null, null, null, null, null, null, null, p.stored, p.live
-  from pupil_d as p
+  select p.pupil_id, 'subject_document', null, null, p.subject, null, null, null, null, null, null, p.stored, p.live
+  from subject_d as p
   where p.live::text is distinct from p.stored::text
 $$;
 comment on function private.report_compare(uuid[], uuid[]) is
-'Every cached unit, criterion, subject row, unit document and (every unit in scope) pupil document of the pupils '
+'Every cached unit, criterion, subject row, unit document and (every unit in scope) subject document of the pupils '
 '(an explicit array) that differs from the live computation, for every unit (unit_ids NULL) or the given units and '
 'their subjects; stored and live sides typed, NULL when absent. Callers: report_merge, report_differences.';
 revoke all on function private.report_compare(uuid[], uuid[]) from public;
@@ -546,7 +558,8 @@ revoke all on function private.report_compare(uuid[], uuid[]) from public;
 -- Replace the cached rows of a set of pupils (NULL: every pupil), all their units or only some, with
 -- the live computation: for each pupil one statement writes the differences report_compare finds
 -- (insert, update, delete) and nothing else, and bumps the pupil's version when there is one (changed
--- rows carry that version); then the pupil's page body is re-assembled. Returns the counts. The caller provides the locking
+-- rows carry that version); then the page's part of each changed subject is re-assembled. Returns the
+-- counts. The caller provides the locking
 -- (report_recalculate_pupil, backfill).
 -- One pupil per statement, and the pupil passed as array[v_pupil]: the planner then knows the array
 -- has one element, so the generic plan, made once per session, reads that pupil's rows by index and
@@ -566,7 +579,7 @@ declare
   v_pupil uuid;
   v_counts integer [];
   v_total integer [] := array_fill(0, array[11]);
-  v_subjects json;
+  v_subjects text [];
 begin
   if v_pupils is null then
     -- Everyone: the pupils of a class and those who still have cached rows (theirs are removed).
@@ -710,18 +723,19 @@ begin
       (select count(*) from put_s where not inserted),
       (select count(*) from del_s),
       (select count(*) from put_d)
-    ]::integer [] into v_counts;
-    if v_counts[1] > 0 then
-      -- The pupil's report changed: re-assemble the page's body from the rows just written.
-      v_subjects := private.report_pupil_subjects(v_pupil);
-      if v_subjects is null then
-        delete from public.report_pupil_documents as d where d.pupil_id = v_pupil;
-      else
-        insert into public.report_pupil_documents as d (pupil_id, subjects)
-        values (v_pupil, v_subjects)
-        on conflict (pupil_id) do update set subjects = excluded.subjects;
-      end if;
-    end if;
+    ]::integer [],
+    array(select distinct d.subject from diff as d where d.subject is not null)
+    into v_counts, v_subjects;
+    -- Re-assemble the page's part of each subject that changed, from the rows just written (a
+    -- subject whose row went has lost its part by the foreign key's cascade).
+    insert into public.report_pupil_subject_documents as d (pupil_id, subject, document)
+    select v_pupil, x.subject, x.document
+    from (
+      select t.subject, private.report_subject_document(v_pupil, t.subject) as document
+      from unnest(v_subjects) as t (subject)
+    ) as x
+    where x.document is not null
+    on conflict (pupil_id, subject) do update set document = excluded.document;
     v_total := array(
       select x.total + x.count from unnest(v_total, v_counts) with ordinality as x (total, count, i) order by x.i
     );
@@ -857,7 +871,7 @@ as $$
       case d.kind
         when 'criterion' then d.unit_id::text || '/' || d.success_criteria_id::text
         when 'subject' then d.subject
-        when 'pupil_document' then 'subjects'
+        when 'subject_document' then d.subject
         else d.unit_id::text
       end as key,
       case d.kind
@@ -882,7 +896,8 @@ comment on function private.report_differences(uuid[]) is
 revoke all on function private.report_differences(uuid[]) from public;
 
 -- The pupil report page (/reports/{pupilId}), from the cache: the pupil's name and report version,
--- and the page's body as stored (private.report_pupil_subjects): three reads by key, nothing computed.
+-- and the page's part of each subject as stored (private.report_subject_document): reads by key,
+-- nothing computed.
 --
 -- The two report reads return json, not jsonb: the document is sent as stored, key order included.
 -- Their plans are generic, cached per session: the query depends on its parameter only through keys.
@@ -904,19 +919,23 @@ begin
     'last_name', p.last_name,
     'version', coalesce(v.version, 0),
     'changed_at', v.changed_at,
-    'subjects', coalesce(d.subjects, '[]'::json)
+    'subjects', coalesce((
+      select json_agg(d.document order by d.subject)
+      from public.report_pupil_subject_documents as d
+      where d.pupil_id = p.user_id
+    ), '[]'::json)
   ) into v_report
   from public.profiles as p
   left join public.report_pupil_versions as v on p.user_id = v.pupil_id
-  left join public.report_pupil_documents as d on p.user_id = d.pupil_id
   where p.user_id = report_pupil.pupil_id;
   return v_report;
 end
 $$;
 comment on function public.report_pupil(uuid) is
 'The pupil report (/reports/{pupilId}) from the cache, as json: subjects -> units -> averages, levels, counts '
-'and criteria grouped by level, as stored in report_pupil_documents. Callers: the report page, glue report pupil '
-'(the pupil, their teachers, service_role; RLS applies). Errors: PLV01 null, PLN01 unknown pupil, 42501 not allowed.';
+'and criteria grouped by level, as stored in report_pupil_subject_documents. Callers: the report page, glue report '
+'pupil (the pupil, their teachers, service_role; RLS applies). Errors: PLV01 null, PLN01 unknown pupil, 42501 not '
+'allowed.';
 revoke all on function public.report_pupil(uuid) from public, anon;
 grant execute on function public.report_pupil(uuid) to authenticated, service_role;
 

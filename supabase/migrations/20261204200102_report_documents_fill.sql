@@ -1,4 +1,4 @@
--- Build the stored documents of the pupil report (each unit's, then each pupil's page body) from the
+-- Build the stored documents of the pupil report (each unit's, then each subject's part of the page) from the
 -- cached rows already there: the documents are derived from them, so nothing is recomputed and no
 -- report version changes. On a fresh database there are no cached rows and this writes nothing.
 
@@ -17,9 +17,10 @@ select
 from public.report_pupil_unit_summaries as u
 on conflict (pupil_id, unit_id) do nothing;
 
-insert into public.report_pupil_documents (pupil_id, subjects)
+insert into public.report_pupil_subject_documents (pupil_id, subject, document)
 select
-  x.pupil_id,
-  private.report_pupil_subjects(x.pupil_id) as subjects
-from (select distinct s.pupil_id from public.report_pupil_subject_summaries as s) as x
-on conflict (pupil_id) do nothing;
+  s.pupil_id,
+  s.subject,
+  private.report_subject_document(s.pupil_id, s.subject) as document
+from public.report_pupil_subject_summaries as s
+on conflict (pupil_id, subject) do nothing;

@@ -111,24 +111,24 @@ select is(
 -- 4. The verification checks the documents ----------------------------------------------------------
 update public.report_pupil_unit_documents set document = '{"tampered": true}'
 where pupil_id = tests.school_id('P3') and unit_id = tests.school_id('U8');
-update public.report_pupil_documents set subjects = '[]' where pupil_id = tests.school_id('P3');
+update public.report_pupil_subject_documents set document = '{}' where pupil_id = tests.school_id('P3');
 select set_eq(
   $$select kind, key, difference from public.report_verify(tests.school_id('P3'))$$,
-  $$values ('document', tests.school_id('U8')::text, 'different'), ('pupil_document', 'subjects', 'different')$$,
-  'report_verify finds a tampered unit document and a tampered page'
+  $$values ('document', tests.school_id('U8')::text, 'different'), ('subject_document', 'W-Subject', 'different')$$,
+  'report_verify finds a tampered unit document and a tampered subject of the page'
 );
 select is(
   (private.report_recalculate_pupil(tests.school_id('P3')) ->> 'documents')::integer, 1,
   'a whole-pupil recalculation rewrites the one tampered unit document'
 );
-select is_empty($$select * from public.report_verify(tests.school_id('P3'))$$, 'and re-assembles the page: P3 is exact');
+select is_empty($$select * from public.report_verify(tests.school_id('P3'))$$, 'and re-assembles the subject: P3 is exact');
 -- A criterion's description is part of the documents: changing it makes them stale, the sweep finds
 -- them and the recalculation it enqueues repairs them.
 update public.success_criteria set description = 'C9, reworded' where success_criteria_id = tests.school_id('C9');
 select set_eq(
   $$select kind, difference from public.report_verify(tests.school_id('P3'))$$,
   $$values ('document', 'different')$$,
-  'a reworded criterion: the U9 document differs, no typed row does (the page is assembled from the stored documents)'
+  'a reworded criterion: the U9 document differs, no typed row does (a subject is assembled from stored documents)'
 );
 select is((public.report_verify_and_enqueue(null) ->> 'enqueued')::integer, 1, 'the sweep enqueues P3');
 select from tests.drain_queue();
@@ -197,8 +197,8 @@ select public.groups_remove_member('W-7B', tests.school_id('P3'));
 select is(tests.job_units(tests.school_id('P3')), 'every unit', 'a membership change: every unit');
 select from tests.drain_queue();
 select is(
-  (select count(*)::integer from public.report_pupil_documents where pupil_id = tests.school_id('P3')),
-  0, 'a pupil with no work left has no stored page'
+  (select count(*)::integer from public.report_pupil_subject_documents where pupil_id = tests.school_id('P3')),
+  0, 'a pupil with no work left has no stored subject'
 );
 select is((public.report_pupil(tests.school_id('P3')) -> 'subjects')::text, '[]', 'and report_pupil shows no subjects');
 

@@ -12,7 +12,7 @@ from public.activities as a where a.lesson_id = 'f0000000-0000-4000-8000-0000000
 
 -- Set-based, every pupil at once (what the backfill migration runs).
 truncate public.report_pupil_versions, public.report_pupil_unit_summaries, public.report_pupil_criterion_scores,
-  public.report_pupil_subject_summaries, public.report_pupil_unit_documents, public.report_pupil_documents;
+  public.report_pupil_subject_summaries, public.report_pupil_unit_documents, public.report_pupil_subject_documents;
 select ok((private.report_backfill_all(250) ->> 'pupils_changed')::integer > 0, 'the backfill fills the cache');
 -- Every cached row and version as it stands (bookkeeping timestamps left out).
 create temporary view cache_now as
@@ -22,14 +22,14 @@ union all select 'subject', to_jsonb(s) - 'computed_at' from public.report_pupil
 union all select 'version', to_jsonb(v) - 'changed_at' from public.report_pupil_versions as v
 union all select 'unit document', jsonb_build_object('pupil_id', d.pupil_id, 'unit_id', d.unit_id, 'document', d.document::text)
 from public.report_pupil_unit_documents as d
-union all select 'pupil document', jsonb_build_object('pupil_id', d.pupil_id, 'subjects', d.subjects::text)
-from public.report_pupil_documents as d;
+union all select 'subject document', jsonb_build_object('pupil_id', d.pupil_id, 'subject', d.subject, 'document', d.document::text)
+from public.report_pupil_subject_documents as d;
 create temporary table by_backfill on commit drop as select * from cache_now;
 select ok((select count(*) from by_backfill where kind = 'unit') >= 3, 'unit rows exist for several pupils');
 
 -- Per pupil, one recalculation each.
 truncate public.report_pupil_versions, public.report_pupil_unit_summaries, public.report_pupil_criterion_scores,
-  public.report_pupil_subject_summaries, public.report_pupil_unit_documents, public.report_pupil_documents;
+  public.report_pupil_subject_summaries, public.report_pupil_unit_documents, public.report_pupil_subject_documents;
 select is(
   (select count(*) from private.report_backfill_pupils(null, null) as b
    cross join lateral private.report_recalculate_pupil(b.pupil_id) as r),
@@ -44,7 +44,7 @@ select is((select pupils_mismatched from public.report_verify_sweep()), 0, 'the 
 
 -- report_merge(null), the backfill migration's statement: every pupil in one statement.
 truncate public.report_pupil_versions, public.report_pupil_unit_summaries, public.report_pupil_criterion_scores,
-  public.report_pupil_subject_summaries, public.report_pupil_unit_documents, public.report_pupil_documents;
+  public.report_pupil_subject_summaries, public.report_pupil_unit_documents, public.report_pupil_subject_documents;
 select is((private.report_merge(null) ->> 'pupils_changed')::integer,
   (select count(*)::integer from private.report_backfill_pupils(null, null)), 'report_merge(null) covers every pupil');
 select set_eq(
@@ -109,7 +109,7 @@ select results_eq(
 
 -- Batched and resumable.
 truncate public.report_pupil_versions, public.report_pupil_unit_summaries, public.report_pupil_criterion_scores,
-  public.report_pupil_subject_summaries, public.report_pupil_unit_documents, public.report_pupil_documents;
+  public.report_pupil_subject_summaries, public.report_pupil_unit_documents, public.report_pupil_subject_documents;
 create temporary table run on commit drop as select private.report_backfill_start(2) as run_id;
 select is(private.report_backfill_step((select run_id from run)) ->> 'pupils_done', '2', 'one step does one batch');
 select is(private.report_backfill_start(2), (select run_id from run), 'starting again resumes the unfinished run');
