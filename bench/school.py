@@ -2,7 +2,7 @@
 
 A `School` is one scratch database (glue_tools.migrate.scratch_database: the platform shim installed,
 dropped afterwards), migrated with glue_tools.migrate.migrate, loaded with glue_tools.seed.generate_and_load and
-backfilled with private.report_merge(null). It also hands out the fixtures the scenarios need:
+filled with private.report_recalculate_pupil per pupil (fill_cache). It also hands out the fixtures the scenarios need:
 samples of pupils, classes and "probe" submissions whose override score can be toggled so that a
 recalculation always has something to change.
 """
@@ -236,8 +236,8 @@ def fill_cache(url: str, label: str, connections: int = 2) -> dict[str, Any]:
     """Fill every pupil's cache with private.report_recalculate_pupil, on `connections` connections.
 
     Setup, not a measurement (scenario 7 measures the backfill). Per-pupil recalculations on two
-    connections fill a large school several times faster than private.report_merge(null) or the
-    batched backfill do on this kind of machine (see docs/benchmarks.md), and give the same rows.
+    connections fill a large school faster than one backfill session does, and give the same rows;
+    then every class page is built (private.report_groups_refresh).
     """
     with connect(url) as conn:
         pupils = [str(r[0]) for r in conn.execute("select pupil_id from private.report_backfill_pupils(null, null)")]
@@ -265,4 +265,10 @@ def fill_cache(url: str, label: str, connections: int = 2) -> dict[str, Any]:
         th.join()
     if errors:
         raise RuntimeError(f"filling the cache failed: {errors[0]}")
-    return {"method": f"report_recalculate_pupil per pupil on {connections} connections", "pupils": len(pupils)}
+    with connect(url) as conn:
+        row = conn.execute("select private.report_groups_refresh(null)").fetchone()
+    return {
+        "method": f"report_recalculate_pupil per pupil on {connections} connections, then the class pages",
+        "pupils": len(pupils),
+        "class_pages": int(row[0]) if row else 0,
+    }

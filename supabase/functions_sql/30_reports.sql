@@ -301,8 +301,8 @@ revoke all on function private.report_compare(uuid[], uuid[]) from public;
 -- Replace the cached rows of a set of pupils (NULL: every pupil), all their units or only some, with
 -- the live computation: for each pupil one statement writes the differences report_compare finds
 -- (insert, update, delete) and nothing else, and bumps the pupil's version when there is one (changed
--- rows carry that version); then the page's part of each changed subject is re-assembled. Returns the
--- counts. The caller provides the locking
+-- rows carry that version); then the page's part of each changed subject is re-assembled, and the
+-- pupil's classes assigned a changed unit are recorded for a refresh of their page. Returns the counts. The caller provides the locking
 -- (report_recalculate_pupil, backfill).
 -- One pupil per statement, and the pupil passed as array[v_pupil]: the planner then knows the array
 -- has one element, so the generic plan, made once per session, reads that pupil's rows by index and
@@ -323,6 +323,7 @@ declare
   v_counts integer [];
   v_total integer [] := array_fill(0, array[11]);
   v_subjects text [];
+  v_units_changed uuid [];
 begin
   if v_pupils is null then
     -- Everyone: the pupils of a class and those who still have cached rows (theirs are removed).
@@ -467,8 +468,9 @@ begin
       (select count(*) from del_s),
       (select count(*) from put_d)
     ]::integer [],
-    array(select distinct d.subject from diff as d where d.subject is not null)
-    into v_counts, v_subjects;
+    array(select distinct d.subject from diff as d where d.subject is not null),
+    array(select distinct d.unit_id from diff as d where d.kind = 'unit')
+    into v_counts, v_subjects, v_units_changed;
     -- Re-assemble the page's part of each subject that changed, from the rows just written (a
     -- subject whose row went has lost its part by the foreign key's cascade).
     insert into public.report_pupil_subject_documents as d (pupil_id, subject, document)
@@ -479,6 +481,16 @@ begin
     ) as x
     where x.document is not null
     on conflict (pupil_id, subject) do update set document = excluded.document;
+    -- The pupil's classes assigned a unit whose row changed show it on their page.
+    if cardinality(v_units_changed) > 0 then
+      perform private.report_groups_changed(array(
+        select gm.group_id
+        from public.group_membership as gm
+        inner join public.lesson_assignments as la on gm.group_id = la.group_id
+        inner join public.lessons as l on la.lesson_id = l.lesson_id
+        where gm.user_id = v_pupil and gm.role = 'pupil' and l.unit_id = any(v_units_changed)
+      ));
+    end if;
     v_total := array(
       select x.total + x.count from unnest(v_total, v_counts) with ordinality as x (total, count, i) order by x.i
     );
@@ -603,7 +615,8 @@ comment on function private.report_backfill_pupils(uuid, integer) is
 'Callers: report_backfill_start, report_backfill_step.';
 revoke all on function private.report_backfill_pupils(uuid, integer) from public;
 
--- One batch of a backfill run: merge the next batch_size pupils and record the progress.
+-- One batch of a backfill run: merge the next batch_size pupils and record the progress; the last
+-- batch also rebuilds the stored pages of the classes the run changed.
 create or replace function private.report_backfill_step(run_id bigint)
 returns jsonb
 language plpgsql
@@ -641,6 +654,10 @@ begin
         finished_at = case when cardinality(v_batch) < r.batch_size then now() end
       where r.run_id = v_run.run_id
       returning r.* into v_run;
+    end if;
+    if v_run.finished_at is not null then
+      -- The last batch: rebuild the class pages the run changed.
+      perform private.report_groups_refresh(null);
     end if;
   end if;
   return jsonb_build_object(
@@ -878,9 +895,12 @@ comment on function public.report_pupil(uuid) is
 revoke all on function public.report_pupil(uuid) from public, anon;
 grant execute on function public.report_pupil(uuid) to authenticated, service_role;
 
--- The class report page (/reports/groups/{groupId}), derived from the cached unit rows: the class's
--- cells are read once, then grouped by pupil (the rows) and by unit (the cohort figures).
-create or replace function public.report_group(group_id text)
+-- The class report page (/reports/groups/{groupId}) derived from the cached unit rows: the class's
+-- cells are read once, then grouped by pupil (the rows) and by unit (the cohort figures). The one
+-- definition of that JSON: report_groups_refresh stores it, report_group returns it while the stored
+-- one waits for a refresh, report_group_differences checks the stored one. SECURITY INVOKER: called
+-- by a teacher, RLS applies (a teacher of the class may read every row it shows).
+create or replace function private.report_group_document(group_id text)
 returns json
 language plpgsql
 stable
@@ -891,7 +911,6 @@ as $$
 declare
   v_report json;
 begin
-  perform private.assert_can_teach_group(report_group.group_id);
   -- The class's pupils and units, each looked up by key from the class's own rows: the cost
   -- follows the size of the class, not of the school's profiles and lessons.
   with pupils as (
@@ -903,7 +922,7 @@ begin
       where x.user_id = gm.user_id
       limit 1
     ) as p
-    where gm.group_id = report_group.group_id and gm.role = 'pupil'
+    where gm.group_id = report_group_document.group_id and gm.role = 'pupil'
   ),
 
   units as (
@@ -921,7 +940,7 @@ begin
       where x.unit_id = l.unit_id
       limit 1
     ) as u
-    where la.group_id = report_group.group_id
+    where la.group_id = report_group_document.group_id
   ),
 
   -- One primary-key lookup per pupil and unit (a few hundred), never a scan of the whole table.
@@ -1012,13 +1031,152 @@ begin
     ), '[]'::json)
   ) into v_report
   from public.groups as g
-  where g.group_id = report_group.group_id;
+  where g.group_id = report_group_document.group_id;
   return v_report;
 end
 $$;
+comment on function private.report_group_document(text) is
+'The class report as json from the cached unit rows (NULL for an unknown class). Callers: report_group, '
+'report_groups_refresh, report_group_differences.';
+revoke all on function private.report_group_document(text) from public;
+grant execute on function private.report_group_document(text) to authenticated, service_role;
+
+-- The stored page of a class, when it is current (no change waits for the class); NULL otherwise.
+-- SECURITY DEFINER: report_group (a teacher) cannot read private.report_group_changes.
+create or replace function private.report_group_stored(group_id text)
+returns json
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select d.document
+  from public.report_group_documents as d
+  where
+    d.group_id = report_group_stored.group_id
+    and not exists (select from private.report_group_changes as c where c.group_id = report_group_stored.group_id)
+    and (private.caller_bypasses_rls() or d.group_id in (select private.taught_group_ids()))
+$$;
+comment on function private.report_group_stored(text) is
+'The stored class report if current and the caller teaches the class (or bypasses RLS), else NULL. Callers: '
+'report_group (after its access check).';
+revoke all on function private.report_group_stored(text) from public;
+grant execute on function private.report_group_stored(text) to authenticated, service_role;
+
+-- The class report page (/reports/groups/{groupId}): the stored document when it is current (a read
+-- by key), else the page derived from the cached unit rows (report_group_document). Either way the
+-- same JSON.
+create or replace function public.report_group(group_id text)
+returns json
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+begin
+  perform private.assert_can_teach_group(report_group.group_id);
+  return coalesce(
+    private.report_group_stored(report_group.group_id),
+    private.report_group_document(report_group.group_id)
+  );
+end
+$$;
 comment on function public.report_group(text) is
-'The class report (/reports/groups/{groupId}) from the cached unit rows, as json: pupils by name, units by '
-'subject and title, cells, cohort means and level counts per unit. Callers: the report page, glue report group '
-'(teachers of the class, service_role). Errors: PLV01 null, PLN02 unknown class, 42501 not a teacher of the class.';
+'The class report (/reports/groups/{groupId}) from the cache, as json: pupils by name, units by subject and title, '
+'cells, cohort means and level counts per unit; stored (report_group_documents) or, while a change waits, derived '
+'from the cached unit rows. Callers: the report page, glue report group (teachers of the class, service_role). '
+'Errors: PLV01 null, PLN02 unknown class, 42501 not a teacher of the class.';
 revoke all on function public.report_group(text) from public, anon;
 grant execute on function public.report_group(text) to authenticated, service_role;
+
+-- Record classes whose stored pages a change has made out of date (see report_groups_refresh).
+create or replace function private.report_groups_changed(group_ids text[])
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_count integer;
+begin
+  insert into private.report_group_changes (group_id)
+  select distinct g from unnest(report_groups_changed.group_ids) as g where g is not null;
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+comment on function private.report_groups_changed(text[]) is
+'Records that the classes'' stored report pages are out of date. Callers: report_merge, the structural write RPCs, '
+'report_verify_and_enqueue. Returns the number of classes recorded.';
+revoke all on function private.report_groups_changed(text[]) from public;
+
+-- Rebuild the stored page of up to max_groups changed classes (NULL: all), oldest change first. For
+-- each class: note the changes waiting, build the page from the cached rows, store it, delete exactly
+-- the changes noted, so that a change committed meanwhile leaves the class waiting for the next
+-- refresh. A class another session is refreshing is skipped. Returns the number of pages rebuilt.
+create or replace function private.report_groups_refresh(max_groups integer default null)
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_group text;
+  v_changes bigint [];
+  v_document json;
+  v_count integer := 0;
+begin
+  for v_group in
+    select c.group_id
+    from private.report_group_changes as c
+    group by c.group_id
+    order by min(c.change_id)
+    limit report_groups_refresh.max_groups
+  loop
+    continue when not pg_try_advisory_xact_lock(7302, hashtext(v_group));
+    v_changes := array(select c.change_id from private.report_group_changes as c where c.group_id = v_group);
+    v_document := private.report_group_document(v_group);
+    if v_document is null then
+      delete from public.report_group_documents as d where d.group_id = v_group;
+    else
+      insert into public.report_group_documents as d (group_id, document, built_at)
+      values (v_group, v_document, now())
+      on conflict (group_id) do update set document = excluded.document, built_at = excluded.built_at;
+    end if;
+    delete from private.report_group_changes as c where c.change_id = any(v_changes);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end
+$$;
+comment on function private.report_groups_refresh(integer) is
+'Rebuilds the stored report pages of up to max_groups changed classes (NULL: all); returns how many. Callers: '
+'report_jobs_process, report_jobs_drain, the backfill, report_verify_and_enqueue.';
+revoke all on function private.report_groups_refresh(integer) from public;
+grant execute on function private.report_groups_refresh(integer) to service_role;
+
+-- Every class among group_ids (NULL: all) with no change waiting whose stored page differs from the
+-- page derived from the cached rows, or is missing.
+create or replace function private.report_group_differences(group_ids text[] default null)
+returns table (group_id text, difference text)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select
+    g.group_id,
+    case when d.group_id is null then 'missing' else 'different' end
+  from public.groups as g
+  left join public.report_group_documents as d on g.group_id = d.group_id
+  where
+    (report_group_differences.group_ids is null or g.group_id = any(report_group_differences.group_ids))
+    and not exists (select from private.report_group_changes as c where c.group_id = g.group_id)
+    and d.document::text is distinct from private.report_group_document(g.group_id)::text
+  order by g.group_id
+$$;
+comment on function private.report_group_differences(text[]) is
+'Classes with no change waiting whose stored report page differs from the one derived from the cached rows (or is '
+'missing). Callers: report_verify_and_enqueue, tests.';
+revoke all on function private.report_group_differences(text[]) from public;
+grant execute on function private.report_group_differences(text[]) to service_role;

@@ -377,6 +377,7 @@ declare
   v_counts jsonb := '{"done": 0, "failed": 0, "dead": 0, "busy": 0, "gone": 0, "missing": 0}'::jsonb;
   v_processed integer := 0;
   v_reaped integer;
+  v_groups integer;
 begin
   if report_jobs_process.max_jobs is null or report_jobs_process.max_jobs not between 1 and 10000 then
     raise exception 'max_jobs must be between 1 and 10000, not %', report_jobs_process.max_jobs using errcode = 'PLV08';
@@ -401,8 +402,11 @@ begin
     v_counts := jsonb_set(v_counts, array[v_run ->> 'outcome'], to_jsonb((v_counts ->> (v_run ->> 'outcome'))::integer + 1));
     v_processed := v_processed + 1;
   end loop;
+  -- Then the stored pages of the classes those jobs (and earlier ones) changed, a bounded number.
+  v_groups := private.report_groups_refresh(20);
   return v_counts || jsonb_build_object(
     'processed', v_processed,
+    'groups_refreshed', v_groups,
     'reaped', v_reaped,
     'elapsed_ms', round(extract(epoch from (clock_timestamp() - v_started)) * 1000, 1),
     'remaining', (
@@ -412,8 +416,9 @@ begin
 end
 $$;
 comment on function public.report_jobs_process(integer, integer) is
-'Processes one bounded batch of due jobs (max_jobs, max_ms) in one transaction; returns counts by outcome, '
-'processed, reaped, elapsed_ms and remaining. Callers: glue worker (service_role). Errors: PLV08 out-of-range limits.';
+'Processes one bounded batch of due jobs (max_jobs, max_ms) in one transaction, then refreshes up to 20 changed '
+'class pages; returns counts by outcome, processed, groups_refreshed, reaped, elapsed_ms and remaining. Callers: '
+'glue worker (service_role). Errors: PLV08 out-of-range limits.';
 revoke all on function public.report_jobs_process(integer, integer) from public, anon, authenticated;
 grant execute on function public.report_jobs_process(integer, integer) to service_role;
 
@@ -452,8 +457,8 @@ comment on function private.report_jobs_claim(integer, text) is
 'Claims up to max_jobs due jobs as running with a lease (two-phase). Callers: report_jobs_drain.';
 revoke all on function private.report_jobs_claim(integer, text) from public;
 
--- The pg_cron drain: claim a batch (commit), run it (commit), until the queue is empty or
--- max_batches batches are done.
+-- The pg_cron drain: claim a batch (commit), run it (commit), refresh the class pages it changed
+-- (commit), until the queue is empty or max_batches batches are done.
 create or replace procedure private.report_jobs_drain(batch_size integer default 100, max_batches integer default 50)
 language plpgsql
 security definer
@@ -476,6 +481,8 @@ begin
     foreach v_job_id in array v_jobs loop
       perform private.report_job_run(v_job_id, v_worker);
     end loop;
+    commit;
+    perform private.report_groups_refresh(report_jobs_drain.batch_size);
     commit;
     v_batches := v_batches + 1;
     exit when v_batches >= report_jobs_drain.max_batches;
@@ -685,19 +692,25 @@ set search_path = ''
 as $$
 declare
   v_sweep record;
+  v_groups text [];
 begin
   select s.* into v_sweep from public.report_verify_sweep(report_verify_and_enqueue.sample_size) as s;
   perform private.report_enqueue(v_sweep.mismatched_pupils, 'verification sweep');
+  -- The stored class pages too (every class: a page is one read of its class's cached rows).
+  v_groups := array(select d.group_id from private.report_group_differences(null) as d);
+  perform private.report_groups_changed(v_groups);
   return jsonb_build_object(
     'pupils_checked', v_sweep.pupils_checked,
     'pupils_mismatched', v_sweep.pupils_mismatched,
     'differences', v_sweep.differences,
-    'enqueued', coalesce(cardinality(v_sweep.mismatched_pupils), 0)
+    'enqueued', coalesce(cardinality(v_sweep.mismatched_pupils), 0),
+    'groups_mismatched', cardinality(v_groups)
   );
 end
 $$;
 comment on function public.report_verify_and_enqueue(integer) is
-'Verifies a random sample (NULL: everyone) against the live computation and enqueues every mismatched pupil; '
-'returns the counts. Callers: pg_cron, glue verify (service_role). Errors: PLV08 sample_size < 1.';
+'Verifies a random sample (NULL: everyone) against the live computation and enqueues every mismatched pupil; checks '
+'every class''s stored page and records the mismatched ones for a refresh; returns the counts. Callers: pg_cron, '
+'glue verify (service_role). Errors: PLV08 sample_size < 1.';
 revoke all on function public.report_verify_and_enqueue(integer) from public, anon, authenticated;
 grant execute on function public.report_verify_and_enqueue(integer) to service_role;

@@ -54,6 +54,7 @@ begin
   returning gm.* into v_row;
   if 'pupil' in (v_old, groups_add_member.role) and v_old is distinct from groups_add_member.role then
     perform private.report_enqueue(array[groups_add_member.user_id], 'membership');
+    perform private.report_groups_changed(array[groups_add_member.group_id]);
   end if;
   return to_jsonb(v_row);
 end
@@ -91,6 +92,7 @@ begin
   returning gm.role into v_old;
   if v_old = 'pupil' then
     perform private.report_enqueue(array[groups_remove_member.user_id], 'membership');
+    perform private.report_groups_changed(array[groups_remove_member.group_id]);
   end if;
   return jsonb_build_object('removed', v_old is not null, 'role', v_old);
 end
@@ -152,6 +154,7 @@ begin
       'lesson assigned',
       array(select l.unit_id from public.lessons as l where l.lesson_id = lessons_assign.lesson_id)
     );
+    perform private.report_groups_changed(array[lessons_assign.group_id]);
   end if;
   return to_jsonb(v_row);
 end
@@ -185,6 +188,7 @@ begin
       'lesson unassigned',
       array(select l.unit_id from public.lessons as l where l.lesson_id = lessons_unassign.lesson_id)
     );
+    perform private.report_groups_changed(array[lessons_unassign.group_id]);
   end if;
   return jsonb_build_object('unassigned', v_deleted > 0);
 end
@@ -402,6 +406,12 @@ begin
       'unit changed',
       array[v_new.unit_id]
     );
+    -- The unit's year is on the page of every class assigned one of its lessons.
+    perform private.report_groups_changed(array(
+      select la.group_id from public.lesson_assignments as la
+      inner join public.lessons as l on la.lesson_id = l.lesson_id
+      where l.unit_id = v_new.unit_id
+    ));
   end if;
   return to_jsonb(v_new);
 end

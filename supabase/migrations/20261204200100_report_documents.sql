@@ -56,3 +56,42 @@ using (pupil_id in (select private.readable_pupil_ids()));
 -- A subject's units in page order, read by the assembly (not the whole pupil filtered by subject).
 create index report_pupil_unit_summaries_subject_idx
 on public.report_pupil_unit_summaries (pupil_id, subject, unit_year, unit_title, unit_id);
+
+-- The class report page (/reports/groups/{groupId}) reads a prebuilt document too. A class's page
+-- depends on many pupils, so it is not rebuilt inside their recalculations: every change to what the
+-- page shows appends the class to private.report_group_changes (a pupil's unit rows of a unit the
+-- class is assigned, its pupils, its lessons, a unit's title or year), and the queue's drain rebuilds
+-- each changed class once (private.report_groups_refresh). While a class has changes waiting,
+-- public.report_group derives the page from the cached unit rows as before, so a read is never stale.
+create table public.report_group_documents (
+  group_id text primary key references public.groups (group_id) on update cascade on delete cascade,
+  document json not null,
+  built_at timestamptz not null default now()
+);
+alter table public.report_group_documents alter column document set compression lz4;
+comment on table public.report_group_documents is
+'The class report as JSON, built from the cached unit rows (private.report_group_document); current when the class '
+'has no entry in private.report_group_changes.';
+
+alter table public.report_group_documents enable row level security;
+revoke all on table public.report_group_documents from public, anon, authenticated;
+grant select on table public.report_group_documents to authenticated;
+grant all on table public.report_group_documents to service_role;
+
+create policy report_group_documents_select on public.report_group_documents
+for select to authenticated
+using (group_id in (select private.taught_group_ids()));
+
+-- Append-only: one row per change that makes a class's stored page out of date. A refresh deletes
+-- exactly the rows it saw before building, so a change that commits during the build is kept.
+create table private.report_group_changes (
+  change_id bigint generated always as identity primary key,
+  group_id text not null,
+  changed_at timestamptz not null default now()
+);
+create index report_group_changes_group_idx on private.report_group_changes (group_id, change_id);
+comment on table private.report_group_changes is
+'Classes whose stored report page is out of date, one row per change; emptied by private.report_groups_refresh.';
+
+revoke all on table private.report_group_changes from public, anon, authenticated;
+grant select on table private.report_group_changes to service_role;

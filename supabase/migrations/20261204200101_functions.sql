@@ -558,8 +558,8 @@ revoke all on function private.report_compare(uuid[], uuid[]) from public;
 -- Replace the cached rows of a set of pupils (NULL: every pupil), all their units or only some, with
 -- the live computation: for each pupil one statement writes the differences report_compare finds
 -- (insert, update, delete) and nothing else, and bumps the pupil's version when there is one (changed
--- rows carry that version); then the page's part of each changed subject is re-assembled. Returns the
--- counts. The caller provides the locking
+-- rows carry that version); then the page's part of each changed subject is re-assembled, and the
+-- pupil's classes assigned a changed unit are recorded for a refresh of their page. Returns the counts. The caller provides the locking
 -- (report_recalculate_pupil, backfill).
 -- One pupil per statement, and the pupil passed as array[v_pupil]: the planner then knows the array
 -- has one element, so the generic plan, made once per session, reads that pupil's rows by index and
@@ -580,6 +580,7 @@ declare
   v_counts integer [];
   v_total integer [] := array_fill(0, array[11]);
   v_subjects text [];
+  v_units_changed uuid [];
 begin
   if v_pupils is null then
     -- Everyone: the pupils of a class and those who still have cached rows (theirs are removed).
@@ -724,8 +725,9 @@ begin
       (select count(*) from del_s),
       (select count(*) from put_d)
     ]::integer [],
-    array(select distinct d.subject from diff as d where d.subject is not null)
-    into v_counts, v_subjects;
+    array(select distinct d.subject from diff as d where d.subject is not null),
+    array(select distinct d.unit_id from diff as d where d.kind = 'unit')
+    into v_counts, v_subjects, v_units_changed;
     -- Re-assemble the page's part of each subject that changed, from the rows just written (a
     -- subject whose row went has lost its part by the foreign key's cascade).
     insert into public.report_pupil_subject_documents as d (pupil_id, subject, document)
@@ -736,6 +738,16 @@ begin
     ) as x
     where x.document is not null
     on conflict (pupil_id, subject) do update set document = excluded.document;
+    -- The pupil's classes assigned a unit whose row changed show it on their page.
+    if cardinality(v_units_changed) > 0 then
+      perform private.report_groups_changed(array(
+        select gm.group_id
+        from public.group_membership as gm
+        inner join public.lesson_assignments as la on gm.group_id = la.group_id
+        inner join public.lessons as l on la.lesson_id = l.lesson_id
+        where gm.user_id = v_pupil and gm.role = 'pupil' and l.unit_id = any(v_units_changed)
+      ));
+    end if;
     v_total := array(
       select x.total + x.count from unnest(v_total, v_counts) with ordinality as x (total, count, i) order by x.i
     );
@@ -793,7 +805,8 @@ comment on function private.report_recalculate_pupil(uuid, uuid[]) is
 revoke all on function private.report_recalculate_pupil(uuid, uuid[]) from public;
 grant execute on function private.report_recalculate_pupil(uuid, uuid[]) to service_role;
 
--- One batch of a backfill run: merge the next batch_size pupils and record the progress.
+-- One batch of a backfill run: merge the next batch_size pupils and record the progress; the last
+-- batch also rebuilds the stored pages of the classes the run changed.
 create or replace function private.report_backfill_step(run_id bigint)
 returns jsonb
 language plpgsql
@@ -831,6 +844,10 @@ begin
         finished_at = case when cardinality(v_batch) < r.batch_size then now() end
       where r.run_id = v_run.run_id
       returning r.* into v_run;
+    end if;
+    if v_run.finished_at is not null then
+      -- The last batch: rebuild the class pages the run changed.
+      perform private.report_groups_refresh(null);
     end if;
   end if;
   return jsonb_build_object(
@@ -938,6 +955,292 @@ comment on function public.report_pupil(uuid) is
 'allowed.';
 revoke all on function public.report_pupil(uuid) from public, anon;
 grant execute on function public.report_pupil(uuid) to authenticated, service_role;
+
+-- The class report page (/reports/groups/{groupId}) derived from the cached unit rows: the class's
+-- cells are read once, then grouped by pupil (the rows) and by unit (the cohort figures). The one
+-- definition of that JSON: report_groups_refresh stores it, report_group returns it while the stored
+-- one waits for a refresh, report_group_differences checks the stored one. SECURITY INVOKER: called
+-- by a teacher, RLS applies (a teacher of the class may read every row it shows).
+create or replace function private.report_group_document(group_id text)
+returns json
+language plpgsql
+stable
+security invoker
+set search_path = ''
+set plan_cache_mode = 'force_generic_plan'
+as $$
+declare
+  v_report json;
+begin
+  -- The class's pupils and units, each looked up by key from the class's own rows: the cost
+  -- follows the size of the class, not of the school's profiles and lessons.
+  with pupils as (
+    select gm.user_id, p.first_name, p.last_name
+    from public.group_membership as gm
+    cross join lateral (
+      select x.first_name, x.last_name
+      from public.profiles as x
+      where x.user_id = gm.user_id
+      limit 1
+    ) as p
+    where gm.group_id = report_group_document.group_id and gm.role = 'pupil'
+  ),
+
+  units as (
+    select distinct u.unit_id, u.subject, u.title, u.year
+    from public.lesson_assignments as la
+    cross join lateral (
+      select x.unit_id
+      from public.lessons as x
+      where x.lesson_id = la.lesson_id
+      limit 1
+    ) as l
+    cross join lateral (
+      select x.unit_id, x.subject, x.title, x.year
+      from public.units as x
+      where x.unit_id = l.unit_id
+      limit 1
+    ) as u
+    where la.group_id = report_group_document.group_id
+  ),
+
+  -- One primary-key lookup per pupil and unit (a few hundred), never a scan of the whole table.
+  cells as materialized (
+    select r.*
+    from pupils as p
+    cross join units as u
+    cross join lateral (
+      select x.*
+      from public.report_pupil_unit_summaries as x
+      where x.pupil_id = p.user_id and x.unit_id = u.unit_id
+      limit 1
+    ) as r
+  ),
+
+  pupil_rows as (
+    select
+      c.pupil_id,
+      json_object_agg(
+        c.unit_id,
+        json_build_object(
+          'activities_average', c.activities_average,
+          'assessment_average', c.assessment_average,
+          'assessment_level', c.assessment_level,
+          'working_level', c.working_level
+        )
+        order by c.unit_id
+      ) as units
+    from cells as c
+    group by c.pupil_id
+  ),
+
+  cohort as (
+    select
+      c.unit_id,
+      count(*) as pupils_with_results,
+      round(avg(c.assessment_average), 4) as cohort_assessment_average,
+      round(avg(c.activities_average), 4) as cohort_activities_average
+    from cells as c
+    group by c.unit_id
+  ),
+
+  level_counts as (
+    select
+      lc.unit_id,
+      json_agg(json_build_object('level', lc.assessment_level, 'pupils', lc.n) order by lc.assessment_level_rank)
+        as level_counts
+    from (
+      select c.unit_id, c.assessment_level, c.assessment_level_rank, count(*) as n
+      from cells as c
+      where c.assessment_level is not null
+      group by c.unit_id, c.assessment_level, c.assessment_level_rank
+    ) as lc
+    group by lc.unit_id
+  )
+
+  select json_build_object(
+    'group_id', g.group_id,
+    'subject', g.subject,
+    'pupils', coalesce((
+      select json_agg(
+        json_build_object(
+          'pupil_id', p.user_id,
+          'first_name', p.first_name,
+          'last_name', p.last_name,
+          'units', coalesce(pr.units, '{}'::json)
+        ) order by p.last_name, p.first_name, p.user_id
+      )
+      from pupils as p
+      left join pupil_rows as pr on p.user_id = pr.pupil_id
+    ), '[]'::json),
+    'units', coalesce((
+      select json_agg(
+        json_build_object(
+          'unit_id', u.unit_id,
+          'subject', u.subject,
+          'title', u.title,
+          'year', u.year,
+          'pupils_with_results', coalesce(co.pupils_with_results, 0),
+          'cohort_assessment_average', co.cohort_assessment_average,
+          'cohort_activities_average', co.cohort_activities_average,
+          'level_counts', coalesce(lc.level_counts, '[]'::json)
+        ) order by u.subject, u.title, u.unit_id
+      )
+      from units as u
+      left join cohort as co on u.unit_id = co.unit_id
+      left join level_counts as lc on u.unit_id = lc.unit_id
+    ), '[]'::json)
+  ) into v_report
+  from public.groups as g
+  where g.group_id = report_group_document.group_id;
+  return v_report;
+end
+$$;
+comment on function private.report_group_document(text) is
+'The class report as json from the cached unit rows (NULL for an unknown class). Callers: report_group, '
+'report_groups_refresh, report_group_differences.';
+revoke all on function private.report_group_document(text) from public;
+grant execute on function private.report_group_document(text) to authenticated, service_role;
+
+-- The stored page of a class, when it is current (no change waits for the class); NULL otherwise.
+-- SECURITY DEFINER: report_group (a teacher) cannot read private.report_group_changes.
+create or replace function private.report_group_stored(group_id text)
+returns json
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select d.document
+  from public.report_group_documents as d
+  where
+    d.group_id = report_group_stored.group_id
+    and not exists (select from private.report_group_changes as c where c.group_id = report_group_stored.group_id)
+    and (private.caller_bypasses_rls() or d.group_id in (select private.taught_group_ids()))
+$$;
+comment on function private.report_group_stored(text) is
+'The stored class report if current and the caller teaches the class (or bypasses RLS), else NULL. Callers: '
+'report_group (after its access check).';
+revoke all on function private.report_group_stored(text) from public;
+grant execute on function private.report_group_stored(text) to authenticated, service_role;
+
+-- The class report page (/reports/groups/{groupId}): the stored document when it is current (a read
+-- by key), else the page derived from the cached unit rows (report_group_document). Either way the
+-- same JSON.
+create or replace function public.report_group(group_id text)
+returns json
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+begin
+  perform private.assert_can_teach_group(report_group.group_id);
+  return coalesce(
+    private.report_group_stored(report_group.group_id),
+    private.report_group_document(report_group.group_id)
+  );
+end
+$$;
+comment on function public.report_group(text) is
+'The class report (/reports/groups/{groupId}) from the cache, as json: pupils by name, units by subject and title, '
+'cells, cohort means and level counts per unit; stored (report_group_documents) or, while a change waits, derived '
+'from the cached unit rows. Callers: the report page, glue report group (teachers of the class, service_role). '
+'Errors: PLV01 null, PLN02 unknown class, 42501 not a teacher of the class.';
+revoke all on function public.report_group(text) from public, anon;
+grant execute on function public.report_group(text) to authenticated, service_role;
+
+-- Record classes whose stored pages a change has made out of date (see report_groups_refresh).
+create or replace function private.report_groups_changed(group_ids text[])
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_count integer;
+begin
+  insert into private.report_group_changes (group_id)
+  select distinct g from unnest(report_groups_changed.group_ids) as g where g is not null;
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+comment on function private.report_groups_changed(text[]) is
+'Records that the classes'' stored report pages are out of date. Callers: report_merge, the structural write RPCs, '
+'report_verify_and_enqueue. Returns the number of classes recorded.';
+revoke all on function private.report_groups_changed(text[]) from public;
+
+-- Rebuild the stored page of up to max_groups changed classes (NULL: all), oldest change first. For
+-- each class: note the changes waiting, build the page from the cached rows, store it, delete exactly
+-- the changes noted, so that a change committed meanwhile leaves the class waiting for the next
+-- refresh. A class another session is refreshing is skipped. Returns the number of pages rebuilt.
+create or replace function private.report_groups_refresh(max_groups integer default null)
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_group text;
+  v_changes bigint [];
+  v_document json;
+  v_count integer := 0;
+begin
+  for v_group in
+    select c.group_id
+    from private.report_group_changes as c
+    group by c.group_id
+    order by min(c.change_id)
+    limit report_groups_refresh.max_groups
+  loop
+    continue when not pg_try_advisory_xact_lock(7302, hashtext(v_group));
+    v_changes := array(select c.change_id from private.report_group_changes as c where c.group_id = v_group);
+    v_document := private.report_group_document(v_group);
+    if v_document is null then
+      delete from public.report_group_documents as d where d.group_id = v_group;
+    else
+      insert into public.report_group_documents as d (group_id, document, built_at)
+      values (v_group, v_document, now())
+      on conflict (group_id) do update set document = excluded.document, built_at = excluded.built_at;
+    end if;
+    delete from private.report_group_changes as c where c.change_id = any(v_changes);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end
+$$;
+comment on function private.report_groups_refresh(integer) is
+'Rebuilds the stored report pages of up to max_groups changed classes (NULL: all); returns how many. Callers: '
+'report_jobs_process, report_jobs_drain, the backfill, report_verify_and_enqueue.';
+revoke all on function private.report_groups_refresh(integer) from public;
+grant execute on function private.report_groups_refresh(integer) to service_role;
+
+-- Every class among group_ids (NULL: all) with no change waiting whose stored page differs from the
+-- page derived from the cached rows, or is missing.
+create or replace function private.report_group_differences(group_ids text[] default null)
+returns table (group_id text, difference text)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select
+    g.group_id,
+    case when d.group_id is null then 'missing' else 'different' end
+  from public.groups as g
+  left join public.report_group_documents as d on g.group_id = d.group_id
+  where
+    (report_group_differences.group_ids is null or g.group_id = any(report_group_differences.group_ids))
+    and not exists (select from private.report_group_changes as c where c.group_id = g.group_id)
+    and d.document::text is distinct from private.report_group_document(g.group_id)::text
+  order by g.group_id
+$$;
+comment on function private.report_group_differences(text[]) is
+'Classes with no change waiting whose stored report page differs from the one derived from the cached rows (or is '
+'missing). Callers: report_verify_and_enqueue, tests.';
+revoke all on function private.report_group_differences(text[]) from public;
+grant execute on function private.report_group_differences(text[]) to service_role;
 
 -- ==== supabase/functions_sql/40_queue.sql ====
 
@@ -1177,6 +1480,105 @@ comment on function private.report_job_run(bigint, text) is
 'Callers: report_process_pupil, report_jobs_process, report_jobs_drain.';
 revoke all on function private.report_job_run(bigint, text) from public;
 
+-- One bounded batch for a worker: up to max_jobs due jobs or max_ms milliseconds, one transaction.
+create or replace function public.report_jobs_process(max_jobs integer default 100, max_ms integer default 500)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_started timestamptz := clock_timestamp();
+  v_deadline timestamptz;
+  v_worker text := private.report_worker_name();
+  v_job_id bigint;
+  v_run jsonb;
+  v_counts jsonb := '{"done": 0, "failed": 0, "dead": 0, "busy": 0, "gone": 0, "missing": 0}'::jsonb;
+  v_processed integer := 0;
+  v_reaped integer;
+  v_groups integer;
+begin
+  if report_jobs_process.max_jobs is null or report_jobs_process.max_jobs not between 1 and 10000 then
+    raise exception 'max_jobs must be between 1 and 10000, not %', report_jobs_process.max_jobs using errcode = 'PLV08';
+  end if;
+  if report_jobs_process.max_ms is null or report_jobs_process.max_ms not between 1 and 60000 then
+    raise exception 'max_ms must be between 1 and 60000, not %', report_jobs_process.max_ms using errcode = 'PLV08';
+  end if;
+  v_deadline := v_started + make_interval(secs => report_jobs_process.max_ms / 1000.0);
+  v_reaped := private.report_jobs_reap();
+  for v_job_id in
+    select j.job_id
+    from private.report_jobs as j
+    where
+      j.state in ('pending', 'failed') and j.run_after <= now()
+      and not exists (select from private.report_jobs as r where r.pupil_id = j.pupil_id and r.state = 'running')
+    order by j.run_after, j.job_id
+    limit report_jobs_process.max_jobs
+    for update of j skip locked
+  loop
+    exit when clock_timestamp() >= v_deadline;
+    v_run := private.report_job_run(v_job_id, v_worker);
+    v_counts := jsonb_set(v_counts, array[v_run ->> 'outcome'], to_jsonb((v_counts ->> (v_run ->> 'outcome'))::integer + 1));
+    v_processed := v_processed + 1;
+  end loop;
+  -- Then the stored pages of the classes those jobs (and earlier ones) changed, a bounded number.
+  v_groups := private.report_groups_refresh(20);
+  return v_counts || jsonb_build_object(
+    'processed', v_processed,
+    'groups_refreshed', v_groups,
+    'reaped', v_reaped,
+    'elapsed_ms', round(extract(epoch from (clock_timestamp() - v_started)) * 1000, 1),
+    'remaining', (
+      select count(*) from private.report_jobs as j where j.state in ('pending', 'failed') and j.run_after <= now()
+    )
+  );
+end
+$$;
+comment on function public.report_jobs_process(integer, integer) is
+'Processes one bounded batch of due jobs (max_jobs, max_ms) in one transaction, then refreshes up to 20 changed '
+'class pages; returns counts by outcome, processed, groups_refreshed, reaped, elapsed_ms and remaining. Callers: '
+'glue worker (service_role). Errors: PLV08 out-of-range limits.';
+revoke all on function public.report_jobs_process(integer, integer) from public, anon, authenticated;
+grant execute on function public.report_jobs_process(integer, integer) to service_role;
+
+-- The pg_cron drain: claim a batch (commit), run it (commit), refresh the class pages it changed
+-- (commit), until the queue is empty or max_batches batches are done.
+create or replace procedure private.report_jobs_drain(batch_size integer default 100, max_batches integer default 50)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_worker text := 'pg_cron:' || pg_backend_pid();
+  v_jobs bigint [];
+  v_job_id bigint;
+  v_batches integer := 0;
+begin
+  if coalesce(report_jobs_drain.batch_size, 0) < 1 or coalesce(report_jobs_drain.max_batches, 0) < 1 then
+    raise exception 'batch_size and max_batches must be positive' using errcode = 'PLV08';
+  end if;
+  loop
+    perform private.report_jobs_reap();
+    v_jobs := array(select c from private.report_jobs_claim(report_jobs_drain.batch_size, v_worker) as c);
+    commit;
+    exit when cardinality(v_jobs) = 0;
+    foreach v_job_id in array v_jobs loop
+      perform private.report_job_run(v_job_id, v_worker);
+    end loop;
+    commit;
+    perform private.report_groups_refresh(report_jobs_drain.batch_size);
+    commit;
+    v_batches := v_batches + 1;
+    exit when v_batches >= report_jobs_drain.max_batches;
+  end loop;
+end
+$$;
+revoke all on procedure private.report_jobs_drain(integer, integer) from public;
+grant execute on procedure private.report_jobs_drain(integer, integer) to service_role;
+comment on procedure private.report_jobs_drain (integer, integer) is
+'Drains the queue in committed batches (two-phase claims with a lease). Callers: pg_cron, DBAs. '
+'Errors: PLV08 non-positive limits.';
+
 -- Give a dead job another round of attempts.
 create or replace function public.report_jobs_requeue(job_id bigint)
 returns jsonb
@@ -1209,6 +1611,38 @@ comment on function public.report_jobs_requeue(bigint) is
 'Callers: operators (service_role). Errors: PLN08 unknown job, PLS01 job not dead.';
 revoke all on function public.report_jobs_requeue(bigint) from public, anon, authenticated;
 grant execute on function public.report_jobs_requeue(bigint) to service_role;
+
+-- The safety net: compare a sample of pupils with the live computation and enqueue every mismatch.
+create or replace function public.report_verify_and_enqueue(sample_size integer default 100)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_sweep record;
+  v_groups text [];
+begin
+  select s.* into v_sweep from public.report_verify_sweep(report_verify_and_enqueue.sample_size) as s;
+  perform private.report_enqueue(v_sweep.mismatched_pupils, 'verification sweep');
+  -- The stored class pages too (every class: a page is one read of its class's cached rows).
+  v_groups := array(select d.group_id from private.report_group_differences(null) as d);
+  perform private.report_groups_changed(v_groups);
+  return jsonb_build_object(
+    'pupils_checked', v_sweep.pupils_checked,
+    'pupils_mismatched', v_sweep.pupils_mismatched,
+    'differences', v_sweep.differences,
+    'enqueued', coalesce(cardinality(v_sweep.mismatched_pupils), 0),
+    'groups_mismatched', cardinality(v_groups)
+  );
+end
+$$;
+comment on function public.report_verify_and_enqueue(integer) is
+'Verifies a random sample (NULL: everyone) against the live computation and enqueues every mismatched pupil; checks '
+'every class''s stored page and records the mismatched ones for a refresh; returns the counts. Callers: pg_cron, '
+'glue verify (service_role). Errors: PLV08 sample_size < 1.';
+revoke all on function public.report_verify_and_enqueue(integer) from public, anon, authenticated;
+grant execute on function public.report_verify_and_enqueue(integer) to service_role;
 
 -- ==== supabase/functions_sql/50_submissions.sql ====
 
@@ -1718,6 +2152,89 @@ grant execute on function public.results_clear_ai_marks(text, uuid) to authentic
 
 -- ==== supabase/functions_sql/56_structural.sql ====
 
+-- Add a person to a class (or change their role in it).
+create or replace function public.groups_add_member(group_id text, user_id uuid, role text default 'pupil')
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_old text;
+  v_row public.group_membership;
+begin
+  perform private.require(groups_add_member.user_id, 'user_id');
+  perform private.assert_can_teach_group(groups_add_member.group_id);
+  -- Enrolling someone gives the class's teachers read access to all of that pupil's work, so it is
+  -- for the enrolment flow (join codes, the school's roster sync) running as the service role.
+  if not private.caller_bypasses_rls() then
+    raise exception 'class membership is managed by the school''s enrolment (service role)'
+      using errcode = '42501', hint = 'Pupils join with the class join code.';
+  end if;
+  if groups_add_member.role is null or groups_add_member.role not in ('pupil', 'teacher') then
+    raise exception 'role must be pupil or teacher, not %', groups_add_member.role using errcode = 'PLV11';
+  end if;
+  if not private.profile_exists(groups_add_member.user_id) then
+    raise exception 'unknown user %', groups_add_member.user_id using errcode = 'PLN01';
+  end if;
+  select gm.role into v_old from public.group_membership as gm
+  where gm.group_id = groups_add_member.group_id and gm.user_id = groups_add_member.user_id
+  for update;
+  insert into public.group_membership as gm (group_id, user_id, role)
+  values (groups_add_member.group_id, groups_add_member.user_id, groups_add_member.role)
+  on conflict on constraint group_membership_pkey do update set role = excluded.role
+  returning gm.* into v_row;
+  if 'pupil' in (v_old, groups_add_member.role) and v_old is distinct from groups_add_member.role then
+    perform private.report_enqueue(array[groups_add_member.user_id], 'membership');
+    perform private.report_groups_changed(array[groups_add_member.group_id]);
+  end if;
+  return to_jsonb(v_row);
+end
+$$;
+comment on function public.groups_add_member(text, uuid, text) is
+'Adds a person to a class as pupil or teacher (or changes the role). Enqueues them when their pupil membership '
+'changed; returns the membership row. Callers: the enrolment flow (service_role only: enrolling a pupil opens '
+'their work to the class''s teachers). Errors: PLV01, PLV11, PLN01, PLN02, 42501.';
+revoke all on function public.groups_add_member(text, uuid, text) from public, anon, authenticated;
+grant execute on function public.groups_add_member(text, uuid, text) to service_role;
+
+-- Remove a person from a class.
+create or replace function public.groups_remove_member(group_id text, user_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_old text;
+begin
+  perform private.require(groups_remove_member.user_id, 'user_id');
+  perform private.assert_can_teach_group(groups_remove_member.group_id);
+  -- A teacher may take pupils off their class list; who teaches a class is the enrolment's to say.
+  if not private.caller_bypasses_rls() and exists (
+    select from public.group_membership as gm
+    where gm.group_id = groups_remove_member.group_id and gm.user_id = groups_remove_member.user_id
+      and gm.role = 'teacher'
+  ) then
+    raise exception 'only the school''s enrolment (service role) may remove a teacher from a class'
+      using errcode = '42501';
+  end if;
+  delete from public.group_membership as gm
+  where gm.group_id = groups_remove_member.group_id and gm.user_id = groups_remove_member.user_id
+  returning gm.role into v_old;
+  if v_old = 'pupil' then
+    perform private.report_enqueue(array[groups_remove_member.user_id], 'membership');
+    perform private.report_groups_changed(array[groups_remove_member.group_id]);
+  end if;
+  return jsonb_build_object('removed', v_old is not null, 'role', v_old);
+end
+$$;
+comment on function public.groups_remove_member(text, uuid) is
+'Removes a person from a class (idempotent). Enqueues a removed pupil; returns {removed, role}. Callers: teachers of '
+'the class (pupils only), service_role. Errors: PLV01, PLN02 (service role), 42501.';
+revoke all on function public.groups_remove_member(text, uuid) from public, anon;
+grant execute on function public.groups_remove_member(text, uuid) to authenticated, service_role;
+
 -- Assign a lesson to a class (or change its start date and feedback visibility).
 create or replace function public.lessons_assign(
   group_id text, lesson_id uuid, start_date date default null, feedback_visible boolean default null
@@ -1769,6 +2286,7 @@ begin
       'lesson assigned',
       array(select l.unit_id from public.lessons as l where l.lesson_id = lessons_assign.lesson_id)
     );
+    perform private.report_groups_changed(array[lessons_assign.group_id]);
   end if;
   return to_jsonb(v_row);
 end
@@ -1802,6 +2320,7 @@ begin
       'lesson unassigned',
       array(select l.unit_id from public.lessons as l where l.lesson_id = lessons_unassign.lesson_id)
     );
+    perform private.report_groups_changed(array[lessons_unassign.group_id]);
   end if;
   return jsonb_build_object('unassigned', v_deleted > 0);
 end
@@ -1990,6 +2509,12 @@ begin
       'unit changed',
       array[v_new.unit_id]
     );
+    -- The unit's year is on the page of every class assigned one of its lessons.
+    perform private.report_groups_changed(array(
+      select la.group_id from public.lesson_assignments as la
+      inner join public.lessons as l on la.lesson_id = l.lesson_id
+      where l.unit_id = v_new.unit_id
+    ));
   end if;
   return to_jsonb(v_new);
 end

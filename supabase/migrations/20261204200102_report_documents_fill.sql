@@ -1,6 +1,6 @@
--- Build the stored documents of the pupil report (each unit's, then each subject's part of the page) from the
--- cached rows already there: the documents are derived from them, so nothing is recomputed and no
--- report version changes. On a fresh database there are no cached rows and this writes nothing.
+-- Build the stored documents of the report pages (each unit's part, each subject's part, each
+-- class's page) from the cached rows already there: the documents are derived from them, so nothing
+-- is recomputed and no report version changes. On a fresh database there is nothing to build.
 
 insert into public.report_pupil_unit_documents (pupil_id, unit_id, document)
 select
@@ -24,3 +24,10 @@ select
   private.report_subject_document(s.pupil_id, s.subject) as document
 from public.report_pupil_subject_summaries as s
 on conflict (pupil_id, subject) do nothing;
+
+insert into public.report_group_documents (group_id, document)
+select
+  g.group_id,
+  private.report_group_document(g.group_id) as document
+from public.groups as g
+on conflict (group_id) do nothing;

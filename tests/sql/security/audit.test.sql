@@ -310,7 +310,9 @@ select ok(
   'groups_add_member (enrolment opens a pupil''s work to the class''s teachers) is not executable by authenticated'
 );
 -- Private helpers authenticated needs: those the RLS policies call (and the invoker RPCs report_pupil
--- and report_group through the assert_* helpers). Everything else in private is owner/service_role only.
+-- and report_group through the assert_* helpers; report_group also reads its class's stored page,
+-- report_group_stored, which checks the caller teaches the class, or derives it with the invoker's
+-- rights, report_group_document). Everything else in private is owner/service_role only.
 select set_eq(
   $$select name from tests.audit_functions()
     where schema_name = 'private' and has_function_privilege('authenticated', fn_oid, 'execute')$$,
@@ -318,7 +320,8 @@ select set_eq(
     'private.is_group_teacher', 'private.is_teacher_of_pupil', 'private.can_read_pupil',
     'private.readable_pupil_ids', 'private.member_group_ids', 'private.taught_group_ids',
     'private.caller_bypasses_rls', 'private.assert_can_read_pupil', 'private.assert_can_teach_group',
-    'private.profile_exists', 'private.group_exists', 'private.realtime_can_receive', 'private.require'
+    'private.profile_exists', 'private.group_exists', 'private.realtime_can_receive', 'private.require',
+    'private.report_group_stored', 'private.report_group_document'
   ],
   'the private functions authenticated may execute are exactly the helpers of the RLS policies and invoker RPCs'
 );
