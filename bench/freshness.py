@@ -19,6 +19,12 @@ exact, because nothing else changes the probe pupils.
   (waiting and running jobs) is sampled every 50 ms; its maximum is reported, and how long the queue
   takes to empty once the load stops. From the job history, the latency from a pupil's last
   coalesced write to the end of its recalculation (finished_at - last_enqueued_at) is reported too.
+
+The pool is warm when the load starts, as a running service's is: every one of its connections is
+opened and has made the write and the recalculation once (rolled back). A new session pays about
+30 ms the first time it runs them (PL/pgSQL compilation, catalog caches, the plans it keeps for the
+session); a cold pool of 32 growing under the load put a 3-second transient (queue up to 159, probes
+up to 1.1 s) at the start of the 20 seconds, which is a deployment's start, not the steady state.
 """
 
 from __future__ import annotations
@@ -28,8 +34,11 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from decimal import Decimal
 from typing import Any
+
+from psycopg_pool import ConnectionPool
 
 from bench.jobqueue import Background, labelled_pool, wait_empty
 from bench.output import Row, row
@@ -44,6 +53,24 @@ OVERRIDE = "select override_score from public.submissions where submission_id = 
 VERSIONS = "select pupil_id, version from public.report_pupil_versions where pupil_id = any(%s::uuid[])"
 PROBE_RATE = 5.0  # freshness probes per second under load
 VERSION = "select coalesce((select version from public.report_pupil_versions where pupil_id = %s), 0)"
+
+
+FIRE_POOL = 32  # connections of the writers' and fire-and-forget's pool
+
+
+def warm_pool(pool: ConnectionPool, probe: Probe) -> None:
+    """Opens every connection of the pool and runs the write and the recalculation once on each,
+    rolled back: what a service's pool has done before the load (see the module's docstring)."""
+    with ExitStack() as held:
+        conns = [held.enter_context(pool.connection()) for _ in range(FIRE_POOL)]
+        for conn in conns:
+            with conn.transaction(force_rollback=True):
+                conn.execute("set local role service_role")
+                conn.execute(
+                    "select public.results_save_feedback(%s::uuid, %s::uuid, 0.5::numeric)",
+                    (probe.activity_id, probe.pupil_id),
+                )
+                conn.execute("select public.report_process_pupil(%s::uuid)", (probe.pupil_id,))
 
 
 class Prober:
@@ -180,7 +207,8 @@ def run(
     load_cells = list(s.probes(load_pupils).values())
     with connect(s.url) as conn:
         clear_queue(conn)
-    fire_pool = labelled_pool(s.url, "bench-fire", 32)
+    fire_pool = labelled_pool(s.url, "bench-fire", FIRE_POOL)
+    warm_pool(fire_pool, probes[0])
     rpc = PgRpc(s.url, pool=fire_pool)
     results = Results(rpc)
     background = Background(s.url, 2)
@@ -233,8 +261,8 @@ def run(
             None,
             None,
             "",
-            "p95 < 50 ms",
-            fresh_idle.n > 0 and fresh_idle.p95 < 50 and out["idle"]["timeouts"] == 0,
+            "p95 < 20 ms",
+            fresh_idle.n > 0 and fresh_idle.p95 < 20 and out["idle"]["timeouts"] == 0,
             f"{fresh_idle.n} probes, 2 idle workers running; "
             f"the write itself p50 {out['idle']['write_ms'].p50:.1f} ms; "
             + _processors(out["idle"]["history_by_processor"]),
@@ -248,8 +276,8 @@ def run(
             None,
             None,
             "",
-            "",
-            None,
+            "p95 < 250 ms",
+            fresh_load.n > 0 and fresh_load.p95 < 250 and load["probe_timeouts"] == 0,
             f"{fresh_load.n} probes fired {PROBE_RATE:.0f}/s ({load['probe_timeouts']} timed out after 30 s, "
             f"{load['probes_skipped']} skipped: no free probe pupil); "
             f"achieved {load['achieved_writes_per_s']:.0f} writes/s for {load['seconds']:.0f}s; "
@@ -266,8 +294,8 @@ def run(
             None,
             float(load["queue_max"]),
             "max",
-            "bounded",
-            load["queue_empty_after_s"] is not None,
+            "≤ 50, empty after the load",
+            load["queue_max"] <= 50 and load["queue_empty_after_s"] is not None,
             f"{load['distinct_pupils_written']} distinct pupils written; queue empty "
             + (
                 f"{load['queue_empty_after_s']:.1f}s after the load stopped"

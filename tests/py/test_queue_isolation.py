@@ -12,11 +12,14 @@ lock_timeout and must time out until the other commits.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from glue_testing import add_pupils
+from glue_testing import A4, ALGORITHMS, HELEN, add_pupils
+
+FRACTIONS = "00000000-0000-4000-8000-000000000202"  # supabase/seed.sql: Maths, year 8
 
 
 @pytest.fixture
@@ -122,3 +125,101 @@ def test_the_job_of_a_killed_worker_is_reaped_after_its_lease_and_claimed_again(
     outcome = watcher.execute("select private.report_job_run(%s, 'rescuer')", (job_id,)).fetchone()
     assert outcome is not None
     assert jobs_of(watcher, pupil) == []
+
+
+def units_of(conn: psycopg.Connection, pupil: str) -> list[tuple[str, list[str] | None]]:
+    """The pupil's jobs as (state, sorted unit set or None for every unit), oldest first."""
+    return [
+        (str(state), None if units is None else sorted(str(u) for u in units))
+        for state, units in conn.execute(
+            "select state::text, unit_ids from private.report_jobs where pupil_id = %s order by job_id", (pupil,)
+        ).fetchall()
+    ]
+
+
+def mark_as_helen(conn: psycopg.Connection, pupil: str, score: float) -> None:
+    """Helen marks the pupil's answer to A4 (unit 'Algorithms') through the RPC, committed."""
+    with conn.transaction():
+        conn.execute("set local role authenticated")
+        conn.execute(
+            "select set_config('request.jwt.claims', %s, true)",
+            (f'{{"sub": "{HELEN}", "role": "authenticated"}}',),
+        )
+        conn.execute("select public.results_save_feedback(%s::uuid, %s::uuid, %s::numeric)", (A4, pupil, score))
+
+
+def differences(conn: psycopg.Connection, pupil: str) -> int:
+    return int(
+        (conn.execute("select count(*) from private.report_differences(array[%s::uuid])", (pupil,)).fetchone() or (0,))[
+            0
+        ]
+    )
+
+
+def test_a_write_committed_while_its_units_job_computes_is_redone(
+    glue_url: str, two: tuple[psycopg.Connection, psycopg.Connection]
+) -> None:
+    worker, writer = two
+    (pupil,) = add_pupils(glue_url, 1, submit_a4=True)
+    writer.execute(
+        "select private.report_enqueue(array[%s::uuid], 'a mark', array[%s::uuid, %s::uuid])",
+        (pupil, ALGORITHMS, FRACTIONS),
+    )
+    # Step 1, worker: claims the job for {Algorithms, Fractions} and computes it in a transaction
+    # that it has not committed yet (the computation read the pupil's work before the mark below).
+    (job_id,) = worker.execute("select private.report_jobs_claim(1, 'isolation-worker')").fetchone() or (None,)
+    worker.execute("begin")
+    worker.execute("select private.report_job_run(%s, 'isolation-worker')", (job_id,))
+    # Step 2, writer: Helen marks A4 (Algorithms) and commits without waiting for the worker.
+    writer.execute("set lock_timeout = '2s'")
+    mark_as_helen(writer, pupil, 0.5)
+    # The mark made a new job for the written unit only, beside the one that is computing.
+    assert units_of(writer, pupil) == [("running", sorted([ALGORITHMS, FRACTIONS])), ("pending", [ALGORITHMS])]
+    # Step 3, worker: commits a result computed before the mark; the cache is one mark behind.
+    worker.execute("commit")
+    assert units_of(writer, pupil) == [("pending", [ALGORITHMS])]
+    assert differences(writer, pupil) > 0
+    # Step 4: the pending job redoes Algorithms and the cache is exact, with the mark counted.
+    (job_id,) = worker.execute("select private.report_jobs_claim(1, 'isolation-worker')").fetchone() or (None,)
+    worker.execute("select private.report_job_run(%s, 'isolation-worker')", (job_id,))
+    assert units_of(writer, pupil) == []
+    assert differences(writer, pupil) == 0
+    marked = writer.execute(
+        "select marked_count from public.report_pupil_unit_summaries where pupil_id = %s and unit_id = %s",
+        (pupil, ALGORITHMS),
+    ).fetchone()
+    assert marked == (1,)
+
+
+def test_a_job_for_two_units_and_a_later_write_to_a_third_coalesce(
+    glue_url: str, two: tuple[psycopg.Connection, psycopg.Connection]
+) -> None:
+    worker, writer = two
+    (pupil,) = add_pupils(glue_url, 1, submit_a4=True)
+    other = str(uuid.uuid4())  # a unit id with no work: a job for it has nothing to recompute
+    writer.execute(
+        "select private.report_enqueue(array[%s::uuid], 'marks', array[%s::uuid, %s::uuid])",
+        (pupil, FRACTIONS, other),
+    )
+    # A pending job {Fractions, other} and a later write to Algorithms: one job for the three.
+    mark_as_helen(writer, pupil, 0.75)
+    assert units_of(writer, pupil) == [("pending", sorted([ALGORITHMS, FRACTIONS, other]))]
+    # Claimed and running, a job takes no more units: the next write to Algorithms waits apart,
+    # and a later write to Fractions joins that waiting job, not the running one.
+    (job_id,) = worker.execute("select private.report_jobs_claim(1, 'isolation-worker')").fetchone() or (None,)
+    mark_as_helen(writer, pupil, 0.25)
+    writer.execute("select private.report_enqueue(array[%s::uuid], 'a mark', array[%s::uuid])", (pupil, FRACTIONS))
+    assert units_of(writer, pupil) == [
+        ("running", sorted([ALGORITHMS, FRACTIONS, other])),
+        ("pending", sorted([ALGORITHMS, FRACTIONS])),
+    ]
+    worker.execute("select private.report_job_run(%s, 'isolation-worker')", (job_id,))
+    (job_id,) = worker.execute("select private.report_jobs_claim(1, 'isolation-worker')").fetchone() or (None,)
+    worker.execute("select private.report_job_run(%s, 'isolation-worker')", (job_id,))
+    assert units_of(writer, pupil) == []
+    assert differences(writer, pupil) == 0
+    score = writer.execute(
+        "select override_score from public.submissions where user_id = %s and activity_id = %s", (pupil, A4)
+    ).fetchone()
+    assert score is not None
+    assert float(score[0]) == 0.25

@@ -234,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         # 3. Every pupil consistent but the poisoned one, which is dead with its error.
         sweep = _query(db, "select pupils_mismatched, mismatched_pupils from public.report_verify_sweep()")[0]
         mismatched = {str(p) for p in sweep[1]}
+        # 4. Every class page: the changes still recorded are rebuilt, then each stored page must equal
+        # the page derived from the cached rows.
+        _query(db, "select private.report_groups_refresh(null)")
+        stale_pages = _query(db, "select group_id, difference from private.report_group_differences(null)")
         dead = _query(db, "select pupil_id, last_error from private.report_jobs where state = 'dead' order by job_id")
         recalcs = _query(db, "select count(*) from private.report_job_history where outcome = 'done'")[0][0]
         elapsed = time.monotonic() - started
@@ -258,6 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"FAIL: {len(mismatched - {poison})} pupils differ from the live computation")
     else:
         _say("ok: every pupil's cache equals the live computation (but the poisoned one)")
+    if stale_pages:
+        ok = False
+        _say(f"FAIL: {len(stale_pages)} class pages differ from their cached rows, e.g. {stale_pages[:3]}")
+    else:
+        _say("ok: every class page equals the page derived from its cached rows")
     dead_poison = [d for d in dead if str(d[0]) == poison]
     if dead_poison and "soak_poison" in str(dead_poison[0][1]):
         _say(f"ok: the poisoned pupil's job is dead and shows its error: {str(dead_poison[0][1])[:90]}")
