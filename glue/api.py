@@ -235,7 +235,7 @@ def report_process_pupil(client: RpcClient, pupil_id: Id) -> dict[str, Any]:
     return _obj(_call(client, "report_process_pupil", pupil_id=pupil_id))
 
 
-def report_jobs_process(client: RpcClient, max_jobs: int = 100, max_ms: int = 500) -> dict[str, Any]:
+def report_jobs_process(client: RpcClient, max_jobs: int = 100, max_ms: int = 100) -> dict[str, Any]:
     return _obj(_call(client, "report_jobs_process", max_jobs=max_jobs, max_ms=max_ms))
 
 

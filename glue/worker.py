@@ -70,7 +70,7 @@ def run(
     client: RpcClient,
     *,
     batch_size: int = 100,
-    max_ms: int = 500,
+    max_ms: int = 100,
     idle_min: float = 0.05,
     idle_max: float = 5.0,
     listen_dsn: str | None = None,

@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="drain the recalculation queue until stopped (SIGTERM/Ctrl-C)")
     p.add_argument("--batch-size", type=int, default=100, help="jobs per batch (default 100)")
-    p.add_argument("--max-ms", type=int, default=500, help="time budget per batch in ms (default 500)")
+    p.add_argument("--max-ms", type=int, default=100, help="time budget per batch in ms (default 100)")
     p.add_argument("--idle-max", type=float, default=5.0, help="longest sleep when idle, seconds (default 5)")
     p.add_argument("--until-empty", action="store_true", help="stop when the queue is empty")
     p.set_defaults(handler=cmd_worker)
