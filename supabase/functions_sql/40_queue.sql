@@ -362,8 +362,9 @@ revoke all on function public.report_process_pupil(uuid) from public, anon;
 grant execute on function public.report_process_pupil(uuid) to authenticated, service_role;
 
 -- One bounded batch for a worker: up to max_jobs due jobs or max_ms milliseconds, one transaction.
--- A write for a pupil whose job is in the batch waits for its commit, so max_ms bounds that wait; at
--- about 2.5 ms a one-unit job, 100 ms still takes some 40 jobs per transaction.
+-- A write for a pupil whose job is in the batch waits for its commit: max_ms, plus the job running
+-- when it runs out and the at most 20 class pages rebuilt after (about 2 ms each), bounds that wait.
+-- At about 2.5 ms a one-unit job, 100 ms still takes some 40 jobs per transaction.
 create or replace function public.report_jobs_process(max_jobs integer default 100, max_ms integer default 100)
 returns jsonb
 language plpgsql
