@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--only",
         default=",".join(SCENARIOS),
-        help="comma-separated scenarios to run, e.g. 1,2,7 (default: all of 1-10)",
+        help="comma-separated scenarios to run, e.g. 1,2,7 (default: all)",
     )
     p.add_argument("--database-url", default=None, help="server to create the scratch databases on")
     p.add_argument(

@@ -324,13 +324,43 @@ declare
   v_total integer [] := array_fill(0, array[11]);
   v_subjects text [];
   v_units_changed uuid [];
+  v_done integer := 0;
+  v_analyze_after integer;
 begin
   if v_pupils is null then
     -- Everyone: the pupils of a class and those who still have cached rows (theirs are removed).
     select coalesce(array_agg(b.pupil_id), '{}'::uuid []) into v_pupils
     from private.report_backfill_pupils(null, null) as b;
   end if;
+  if cardinality(v_pupils) > 1 then
+    -- A run over many pupils (a backfill) keeps the plans it makes for the first pupil. An ANALYZE
+    -- while it runs sees none of its uncommitted rows, records the cache tables as empty and makes
+    -- it re-plan with sequential scans of tables it is filling: every pupil then reads every row
+    -- written before it (a 1,000-pupil backfill on an emptied cache went from 25 s to 100 min).
+    -- SHARE UPDATE EXCLUSIVE keeps autovacuum off these tables until the transaction ends (it
+    -- skips a table it cannot lock) and lets the workers' merges (ROW EXCLUSIVE) go on.
+    lock table public.report_pupil_versions, public.report_pupil_unit_summaries,
+    public.report_pupil_criterion_scores, public.report_pupil_subject_summaries,
+    public.report_pupil_unit_documents, public.report_pupil_subject_documents
+    in share update exclusive mode;
+    -- Tables the planner believes empty (emptied and analyzed, or never analyzed) are analyzed once
+    -- the first pupils' rows are in; this transaction's own rows count, so the plans made after
+    -- it look rows up by pupil.
+    if (
+      select c.reltuples
+      from pg_catalog.pg_class as c
+      where c.oid = 'public.report_pupil_criterion_scores'::regclass
+    ) <= 0 then
+      v_analyze_after := 20;
+    end if;
+  end if;
   foreach v_pupil in array v_pupils loop
+    v_done := v_done + 1;
+    if v_done = v_analyze_after + 1 then
+      analyze public.report_pupil_versions, public.report_pupil_unit_summaries,
+      public.report_pupil_criterion_scores, public.report_pupil_subject_summaries,
+      public.report_pupil_unit_documents, public.report_pupil_subject_documents;
+    end if;
     with diff as materialized (
       select d.* from private.report_compare(array[v_pupil], v_units) as d
     ),
@@ -507,7 +537,9 @@ $$;
 comment on function private.report_merge(uuid[], uuid[]) is
 'Replaces the cached report rows and unit documents of the pupils (NULL: every pupil), of every unit (unit_ids NULL) '
 'or of the given units and their subjects, with the live computation; writes only differences and bumps the '
-'version of changed pupils. Callers: report_recalculate_pupil, report_backfill_step. Lock first: it does not.';
+'version of changed pupils; a run over several pupils locks the cache tables against ANALYZE (SHARE UPDATE '
+'EXCLUSIVE) and analyzes them itself if they looked empty. Callers: report_recalculate_pupil, report_backfill_step. '
+'The caller locks the pupils: it does not.';
 revoke all on function private.report_merge(uuid[], uuid[]) from public;
 
 -- Recalculate one pupil's cached report now, in the caller's transaction: every unit, or only the

@@ -7,7 +7,9 @@ lock_timeout and must time out until the other commits.
   pending job instead of joining the running one, so the write is never lost;
 - SKIP LOCKED: two workers claiming at once get disjoint jobs, and neither waits;
 - the lease: a worker that claimed a job and died leaves it running until its lease expires; the
-  reap then fails it (PLQ02) and it is claimed again.
+  reap then fails it (PLQ02) and it is claimed again;
+- a backfill keeps ANALYZE (autovacuum's or anyone's) off the cache tables while it runs, and the
+  workers' merges go on beside it.
 """
 
 from __future__ import annotations
@@ -223,3 +225,51 @@ def test_a_job_for_two_units_and_a_later_write_to_a_third_coalesce(
     ).fetchone()
     assert score is not None
     assert float(score[0]) == 0.25
+
+
+CACHE_TABLES = (
+    "public.report_pupil_versions",
+    "public.report_pupil_unit_summaries",
+    "public.report_pupil_criterion_scores",
+    "public.report_pupil_subject_summaries",
+    "public.report_pupil_unit_documents",
+    "public.report_pupil_subject_documents",
+)
+
+
+def test_a_backfill_keeps_analyze_off_the_cache_tables_and_workers_go_on(
+    glue_url: str, two: tuple[psycopg.Connection, psycopg.Connection]
+) -> None:
+    backfill, other = two
+    pupils = add_pupils(glue_url, 3)
+    # Step 1, backfill: a run over several pupils, its transaction open.
+    backfill.execute("begin")
+    backfill.execute("select private.report_merge(%s::uuid[])", (pupils[:2],))
+    # Step 2, other session: ANALYZE as autovacuum runs it (SKIP_LOCKED) skips every cache table.
+    notices: list[str] = []
+    other.add_notice_handler(lambda d: notices.append(str(d.message_primary)))
+    other.execute(f"analyze (skip_locked) {', '.join(CACHE_TABLES)}")
+    assert len([n for n in notices if n.startswith("skipping analyze of")]) == len(CACHE_TABLES), notices
+    # Step 3, other session: a worker's merge of another pupil does not wait for the backfill.
+    other.execute("set lock_timeout = '200ms'")
+    other.execute("select private.report_recalculate_pupil(%s)", (pupils[2],))
+    other.execute("reset lock_timeout")
+    backfill.execute("commit")
+    # After the backfill ANALYZE takes the tables again.
+    notices.clear()
+    other.execute(f"analyze (skip_locked) {', '.join(CACHE_TABLES)}")
+    assert notices == []
+
+
+def test_one_pupils_merge_leaves_analyze_alone(
+    glue_url: str, two: tuple[psycopg.Connection, psycopg.Connection]
+) -> None:
+    worker, other = two
+    (pupil,) = add_pupils(glue_url, 1)
+    worker.execute("begin")
+    worker.execute("select private.report_recalculate_pupil(%s)", (pupil,))
+    notices: list[str] = []
+    other.add_notice_handler(lambda d: notices.append(str(d.message_primary)))
+    other.execute(f"analyze (skip_locked) {', '.join(CACHE_TABLES)}")
+    assert notices == []
+    worker.execute("commit")
