@@ -160,11 +160,17 @@ begin
   execute format(
     $sql$
     insert into private.import_legacy_submissions (submission_id, activity_id, user_id, submitted_at, status, body)
-    select l.submission_id, l.activity_id, l.user_id, l.submitted_at, l.status, l.body::jsonb
+    select
+      l.submission_id, l.activity_id, l.user_id, l.submitted_at, l.status,
+      case
+        when json_typeof(l.body) = 'object' then l.body::jsonb
+        when l.body is null then '{}'::jsonb
+        else jsonb_build_object('value', l.body::jsonb)
+      end
     from (
       select distinct on (s.user_id::text collate "C", s.activity_id::text collate "C")
         s.submission_id::text, s.activity_id::text, s.user_id::text, s.submitted_at::timestamptz,
-        %s as status, s.body
+        %s as status, s.body::json
       from %I.submissions as s
       order by
         s.user_id::text collate "C", s.activity_id::text collate "C", s.submitted_at desc nulls last,
@@ -223,6 +229,14 @@ declare
   v_written jsonb := '{}'::jsonb;
   v_uuid constant text := '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
   v_number constant text := '^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)\s*$';
+  v_score_keys constant text [] := array[
+    'is_correct', 'ai_model_score', 'ai_model_feedback', 'teacher_override_score', 'teacher_feedback',
+    'success_criteria_scores'
+  ];
+  v_bulk boolean;
+  v_foreign_keys text [] [];
+  v_indexes text [] [];
+  v_index integer;
 begin
   -- Subjects.
   insert into public.subjects as t (subject, active)
@@ -733,7 +747,7 @@ begin
 
   insert into private.import_work_submissions (
     legacy_id, submission_id, user_id, activity_id, answer_kind, status, submitted_at, body, auto_score, ai_score,
-    ai_feedback, ai_marked_at, override_score, teacher_feedback, override_at, criterion_marks, unreadable
+    ai_feedback, override_score, teacher_feedback, criterion_marks, unreadable
   )
   select
     s.submission_id,
@@ -747,60 +761,55 @@ begin
       else 'submitted'
     end,
     s.submitted_at,
-    (
-      b.body - 'is_correct' - 'ai_model_score' - 'ai_model_feedback' - 'teacher_override_score' - 'teacher_feedback'
-      - 'success_criteria_scores'
-    )
-    || case
-      when a.answer_kind = 'mcq' and jsonb_typeof(b.body -> 'answer_chosen') = 'string'
-        then jsonb_build_object('option_id', b.body -> 'answer_chosen')
-      when a.answer_kind = 'text' and jsonb_typeof(b.body -> 'answer') = 'string'
-        then jsonb_build_object('text', b.body -> 'answer')
-      when a.answer_kind = 'upload' and jsonb_typeof(b.body -> 'upload_file_name') = 'string'
-        then jsonb_build_object(
-          'file_name', b.body -> 'upload_file_name',
-          'path', s.activity_id || '/' || s.user_id || '/' || (b.body ->> 'upload_file_name')
+    case
+      when a.answer_kind = 'mcq' and jsonb_typeof(s.body -> 'answer_chosen') = 'string'
+        then (s.body - v_score_keys) || jsonb_build_object('option_id', s.body -> 'answer_chosen')
+      when a.answer_kind = 'text' and jsonb_typeof(s.body -> 'answer') = 'string'
+        then (s.body - v_score_keys) || jsonb_build_object('text', s.body -> 'answer')
+      when a.answer_kind = 'upload' and jsonb_typeof(s.body -> 'upload_file_name') = 'string'
+        then (s.body - v_score_keys) || jsonb_build_object(
+          'file_name', s.body -> 'upload_file_name',
+          'path', s.activity_id || '/' || s.user_id || '/' || (s.body ->> 'upload_file_name')
         )
-      else '{}'::jsonb
+      else s.body - v_score_keys
     end,
     case
-      when coalesce(a.answer_kind, '') <> 'mcq' then null
-      when lower(b.body ->> 'is_correct') in ('true', 'false') then (lower(b.body ->> 'is_correct') = 'true')::integer
-      when b.body ->> 'answer_chosen' is not null and a.correct_option_id is not null
-        then (b.body ->> 'answer_chosen' = a.correct_option_id)::integer
+      when a.answer_kind is distinct from 'mcq' then null
+      when jsonb_typeof(s.body -> 'is_correct') = 'boolean' then (s.body -> 'is_correct')::boolean::integer
+      when lower(s.body ->> 'is_correct') in ('true', 'false') then (lower(s.body ->> 'is_correct') = 'true')::integer
+      when s.body ->> 'answer_chosen' is not null and a.correct_option_id is not null
+        then (s.body ->> 'answer_chosen' = a.correct_option_id)::integer
     end,
-    n.ai_score,
-    left(b.body ->> 'ai_model_feedback', 20000),
-    case when n.ai_score is not null then coalesce(s.submitted_at, now()) end,
-    n.override_score,
-    left(b.body ->> 'teacher_feedback', 20000),
-    case when n.override_score is not null then coalesce(s.submitted_at, now()) end,
-    case when jsonb_typeof(b.body -> 'success_criteria_scores') = 'object' then b.body -> 'success_criteria_scores' end,
-    nullif(array_remove(array[
-      case when n.ai_score is null and coalesce(jsonb_typeof(b.body -> 'ai_model_score'), 'null') <> 'null'
-        then 'ai_model_score ' || (b.body ->> 'ai_model_score') end,
-      case when n.override_score is null and coalesce(jsonb_typeof(b.body -> 'teacher_override_score'), 'null') <> 'null'
-        then 'teacher_override_score ' || (b.body ->> 'teacher_override_score') end
-    ], null), '{}')
+    case jsonb_typeof(s.body -> 'ai_model_score')
+      when 'number' then (s.body -> 'ai_model_score')::numeric
+      when 'string' then case when s.body ->> 'ai_model_score' ~ v_number then trim(s.body ->> 'ai_model_score')::numeric end
+    end,
+    left(s.body ->> 'ai_model_feedback', 20000),
+    case jsonb_typeof(s.body -> 'teacher_override_score')
+      when 'number' then (s.body -> 'teacher_override_score')::numeric
+      when 'string' then
+        case
+          when s.body ->> 'teacher_override_score' ~ v_number then trim(s.body ->> 'teacher_override_score')::numeric
+        end
+    end,
+    left(s.body ->> 'teacher_feedback', 20000),
+    case when jsonb_typeof(s.body -> 'success_criteria_scores') = 'object' then s.body -> 'success_criteria_scores' end,
+    case
+      when
+        jsonb_typeof(s.body -> 'ai_model_score') in ('string', 'boolean', 'array', 'object')
+        or jsonb_typeof(s.body -> 'teacher_override_score') in ('string', 'boolean', 'array', 'object')
+        then nullif(array_remove(array[
+          case when not coalesce(jsonb_typeof(s.body -> 'ai_model_score') in ('number', 'null')
+            or s.body ->> 'ai_model_score' ~ v_number, true)
+            then 'ai_model_score ' || (s.body ->> 'ai_model_score') end,
+          case when not coalesce(jsonb_typeof(s.body -> 'teacher_override_score') in ('number', 'null')
+            or s.body ->> 'teacher_override_score' ~ v_number, true)
+            then 'teacher_override_score ' || (s.body ->> 'teacher_override_score') end
+        ], null), '{}')
+    end
   from private.import_legacy_submissions as s
   inner join user_map as u on s.user_id = u.legacy_id
   inner join activity_map as a on s.activity_id = a.legacy_id
-  cross join lateral (
-    select case when jsonb_typeof(s.body) = 'object' then s.body else jsonb_build_object('value', s.body) end as body
-    offset 0
-  ) as b
-  cross join lateral (
-    select
-      case
-        when jsonb_typeof(b.body -> 'ai_model_score') = 'number' or b.body ->> 'ai_model_score' ~ v_number
-          then trim(b.body ->> 'ai_model_score')::numeric
-      end as ai_score,
-      case
-        when jsonb_typeof(b.body -> 'teacher_override_score') = 'number' or b.body ->> 'teacher_override_score' ~ v_number
-          then trim(b.body ->> 'teacher_override_score')::numeric
-      end as override_score
-    offset 0
-  ) as n
   order by u.user_id, a.activity_id;
 
   -- The feedback log: per answer, the latest row of each source is what the planner showed. A row
@@ -875,7 +884,9 @@ begin
   cross join lateral (
     values ('auto score', w.auto_score), ('ai_model_score', w.ai_score), ('teacher_override_score', w.override_score)
   ) as v (name, score)
-  where v.score not between 0 and 1
+  where
+    v.score not between 0 and 1
+    and (w.auto_score not between 0 and 1 or w.ai_score not between 0 and 1 or w.override_score not between 0 and 1)
   union all
   select 'submissions', w.legacy_id, 'unreadable_score', format('%s is not a number: left out', x.what)
   from private.import_work_submissions as w
@@ -958,8 +969,37 @@ begin
   from checked as c
   where c.rule is null or c.rule = 'score_out_of_range';
 
-  -- The writes: new answers in one insert in (pupil, activity) order, changed ones updated (a new
-  -- answer takes a new revision), marks replaced by the planner's.
+  -- A bulk import (over 10,000 new answers) checks the foreign keys of submissions and criterion
+  -- marks once per constraint instead of once per row, and builds their plain indexes once: they are
+  -- dropped and made again, as pg_restore does, in this transaction (which then holds an exclusive
+  -- lock on both tables until it commits; docs/import.md). The definitions are read from the catalog
+  -- and restored exactly.
+  select count(*) > 10000 into v_bulk from private.import_work_submissions as w where not w.existing;
+  if v_bulk then
+    select
+      array_agg(array[c.conrelid::regclass::text, c.conname::text, pg_get_constraintdef(c.oid)] order by c.conname)
+    into v_foreign_keys
+    from pg_catalog.pg_constraint as c
+    where
+      c.contype = 'f'
+      and c.conrelid in ('public.submissions'::regclass, 'public.submission_criterion_scores'::regclass);
+    for v_index in 1 .. coalesce(array_length(v_foreign_keys, 1), 0) loop
+      execute format('alter table %s drop constraint %I', v_foreign_keys[v_index][1], v_foreign_keys[v_index][2]);
+    end loop;
+    -- Likewise the plain indexes (no constraint behind them): built once, after, by a sort.
+    select array_agg(array[i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)] order by i.indexrelid)
+    into v_indexes
+    from pg_catalog.pg_index as i
+    where
+      i.indrelid in ('public.submissions'::regclass, 'public.submission_criterion_scores'::regclass)
+      and not exists (select from pg_catalog.pg_constraint as c where c.conindid = i.indexrelid);
+    for v_index in 1 .. coalesce(array_length(v_indexes, 1), 0) loop
+      execute format('drop index %s', v_indexes[v_index][1]);
+    end loop;
+  end if;
+
+  -- The writes: new answers in one insert in (pupil, activity) order (the order of the working
+  -- table), changed ones updated (a new answer takes a new revision), marks replaced by the planner's.
   insert into public.submissions (
     submission_id, activity_id, user_id, status, submitted_at, body, auto_score, ai_score, ai_feedback, ai_marked_at,
     override_score, teacher_feedback, override_at, created_at, updated_at
@@ -968,9 +1008,17 @@ begin
     w.submission_id, w.activity_id, w.user_id, w.status, w.submitted_at, w.body, w.auto_score, w.ai_score,
     w.ai_feedback, w.ai_marked_at, w.override_score, w.teacher_feedback, w.override_at,
     coalesce(w.submitted_at, now()), coalesce(greatest(w.submitted_at, w.ai_marked_at, w.override_at), now())
-  from private.import_work_submissions as w
-  where not w.existing
-  order by w.user_id, w.activity_id;
+  from (
+    -- When an AI score or an override is not from the feedback log, the planner did not record when
+    -- it was given: the submission's time stands in.
+    select
+      x.submission_id, x.activity_id, x.user_id, x.status, x.submitted_at, x.body, x.auto_score, x.ai_score,
+      x.ai_feedback, x.override_score, x.teacher_feedback,
+      case when x.ai_score is not null then coalesce(x.ai_marked_at, x.submitted_at, now()) end as ai_marked_at,
+      case when x.override_score is not null then coalesce(x.override_at, x.submitted_at, now()) end as override_at
+    from private.import_work_submissions as x
+    where not x.existing
+  ) as w;
   get diagnostics v_n = row_count;
   update public.submissions as t
   set
@@ -978,9 +1026,17 @@ begin
     ai_feedback = w.ai_feedback, ai_marked_at = w.ai_marked_at, override_score = w.override_score,
     teacher_feedback = w.teacher_feedback, override_at = w.override_at, updated_at = now(),
     revision = case when t.body is distinct from w.body then nextval('public.submissions_revision_seq') else t.revision end
-  from private.import_work_submissions as w
+  from (
+    select
+      x.submission_id, x.status, x.submitted_at, x.body, x.auto_score, x.ai_score, x.ai_feedback, x.override_score,
+      x.teacher_feedback,
+      case when x.ai_score is not null then coalesce(x.ai_marked_at, x.submitted_at, now()) end as ai_marked_at,
+      case when x.override_score is not null then coalesce(x.override_at, x.submitted_at, now()) end as override_at
+    from private.import_work_submissions as x
+    where x.existing
+  ) as w
   where
-    w.existing and t.submission_id = w.submission_id
+    t.submission_id = w.submission_id
     and (
       t.status, t.submitted_at, t.body, t.auto_score, t.ai_score, t.ai_feedback, t.ai_marked_at, t.override_score,
       t.teacher_feedback, t.override_at
@@ -1008,6 +1064,16 @@ begin
   where t.score is distinct from excluded.score;
   get diagnostics v_n = row_count;
   v_written := v_written || jsonb_build_object('submission_criterion_scores', v_n + v_changed);
+
+  for v_index in 1 .. coalesce(array_length(v_indexes, 1), 0) loop
+    execute v_indexes[v_index][2];
+  end loop;
+  for v_index in 1 .. coalesce(array_length(v_foreign_keys, 1), 0) loop
+    execute format(
+      'alter table %s add constraint %I %s', v_foreign_keys[v_index][1], v_foreign_keys[v_index][2],
+      v_foreign_keys[v_index][3]
+    );
+  end loop;
   return v_written;
 end
 $$;
