@@ -811,8 +811,7 @@ begin
     end
   from private.import_legacy_submissions as s
   inner join user_map as u on s.user_id = u.legacy_id
-  inner join activity_map as a on s.activity_id = a.legacy_id
-  order by u.user_id, a.activity_id;
+  inner join activity_map as a on s.activity_id = a.legacy_id;
 
   -- The feedback log: per answer, the latest row of each source is what the planner showed. A row
   -- counts when it names the submission imported, or names none and is not older than it; a row of
@@ -1000,8 +999,9 @@ begin
     end loop;
   end if;
 
-  -- The writes: new answers in one insert in (pupil, activity) order (the order of the working
-  -- table), changed ones updated (a new answer takes a new revision), marks replaced by the planner's.
+  -- The writes: new answers in one insert, in the order of the working table (that of the legacy
+  -- rows, by pupil and activity: uuid order for uuid ids, the unique index's), changed ones updated
+  -- (a new answer takes a new revision), marks replaced by the planner's.
   insert into public.submissions (
     submission_id, activity_id, user_id, status, submitted_at, body, auto_score, ai_score, ai_feedback, ai_marked_at,
     override_score, teacher_feedback, override_at, created_at, updated_at
@@ -1085,6 +1085,28 @@ comment on function private.import_map(bigint) is
 'docs/import.md.';
 revoke all on function private.import_map(bigint) from public;
 
+-- Empty the working tables of an import (private.import_legacy_* and private.import_work_*): before a
+-- run reads the source, and after it, so that no pupil's data lingers there.
+create or replace function private.import_clear()
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  truncate
+    private.import_legacy_profiles, private.import_legacy_subjects, private.import_legacy_groups,
+    private.import_legacy_memberships, private.import_legacy_units, private.import_legacy_lessons,
+    private.import_legacy_assignments, private.import_legacy_lesson_assignments, private.import_legacy_objectives,
+    private.import_legacy_criteria, private.import_legacy_activities, private.import_legacy_activity_criteria,
+    private.import_legacy_submissions, private.import_legacy_feedback, private.import_work_submissions,
+    private.import_work_marks, private.import_work_issues;
+end
+$$;
+comment on function private.import_clear() is
+'Empties the planner import''s working tables (private.import_legacy_*, private.import_work_*). Callers: '
+'import_planner, at its start and end.';
+revoke all on function private.import_clear() from public;
+
 -- Import a school from the planner's tables in source_schema, in the caller's transaction: read them
 -- (import_load), map them (import_map), record the run in private.import_runs and return its report:
 -- {run_id, dry_run, read: {legacy table: rows}, written: {table: rows}, skipped: {rule: rows},
@@ -1119,13 +1141,7 @@ begin
   insert into private.import_runs (source_schema, dry_run, strict)
   values (import_planner.source_schema, import_planner.dry_run, import_planner.strict)
   returning run_id into v_run_id;
-  truncate
-    private.import_legacy_profiles, private.import_legacy_subjects, private.import_legacy_groups,
-    private.import_legacy_memberships, private.import_legacy_units, private.import_legacy_lessons,
-    private.import_legacy_assignments, private.import_legacy_lesson_assignments, private.import_legacy_objectives,
-    private.import_legacy_criteria, private.import_legacy_activities, private.import_legacy_activity_criteria,
-    private.import_legacy_submissions, private.import_legacy_feedback, private.import_work_submissions,
-    private.import_work_marks, private.import_work_issues;
+  perform private.import_clear();
   v_read := private.import_load(import_planner.source_schema);
 
   begin
@@ -1155,13 +1171,7 @@ begin
       hint = 'Fix them in the planner, or import without --strict to skip them (--dry-run lists them all).';
   end if;
 
-  truncate
-    private.import_legacy_profiles, private.import_legacy_subjects, private.import_legacy_groups,
-    private.import_legacy_memberships, private.import_legacy_units, private.import_legacy_lessons,
-    private.import_legacy_assignments, private.import_legacy_lesson_assignments, private.import_legacy_objectives,
-    private.import_legacy_criteria, private.import_legacy_activities, private.import_legacy_activity_criteria,
-    private.import_legacy_submissions, private.import_legacy_feedback, private.import_work_submissions,
-    private.import_work_marks, private.import_work_issues;
+  perform private.import_clear();
   v_report := jsonb_build_object(
     'run_id', v_run_id,
     'dry_run', import_planner.dry_run,
