@@ -5,7 +5,8 @@ Three phases, each timed:
    target database, `planner_import`, with COPY: out of the source database for a URL, out of the
    COPY blocks of a plain-format dump for a FILE.sql (the file's SQL is never executed);
 2. map: `private.import_planner(scratch schema, dry_run, strict)` in one transaction: all or nothing;
-3. backfill: the batched backfill with its progress bar (glue_tools.backfill), after a real run.
+3. backfill: the batched backfill with its progress bar (glue_tools.backfill), after a real run that
+   wrote something (or when an earlier backfill was left unfinished).
 The scratch schema is dropped at the end, whatever happened. No score is computed here.
 """
 
@@ -115,12 +116,23 @@ def run(
         finally:
             conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(SCRATCH)))
     result = ImportResult(report=report, copied=copied, seconds=seconds)
-    if not dry_run:
+    if not dry_run and _needs_backfill(url, report):
         log(f"mapped in {seconds['map']:.1f}s (one transaction); backfilling the reports")
         started = time.monotonic()
         result.backfill = backfill.run(url, batch_size=batch_size, show_progress=show_progress)
         seconds["backfill"] = time.monotonic() - started
     return result
+
+
+def _needs_backfill(url: str, report: dict[str, Any]) -> bool:
+    """Whether the reports must be backfilled: the import wrote something, or a backfill is unfinished."""
+    if any(int(n) for n in (report.get("written") or {}).values()):
+        return True
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select exists (select from private.report_backfill_runs where finished_at is null)"
+        ).fetchone()
+    return bool(row and row[0])
 
 
 def _is_url(source: str) -> bool:
@@ -261,4 +273,6 @@ def describe(result: ImportResult, *, max_issues: int = 20) -> str:
             f"Backfilled {result.backfill['pupils_done']:,} pupils in {result.seconds.get('backfill', 0):.1f}s"
             f" ({result.backfill['pupils_changed']:,} with rows written)"
         )
+    elif not report.get("dry_run"):
+        lines.append("Nothing changed: the reports are as they were (no backfill needed).")
     return "\n".join(lines)

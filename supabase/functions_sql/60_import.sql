@@ -1185,6 +1185,10 @@ begin
     finished_at = clock_timestamp(), counts = jsonb_build_object('read', v_read, 'written', v_written),
     issue_count = v_issue_count, issues = v_issues
   where r.run_id = v_run_id;
+  if not import_planner.dry_run and exists (select from jsonb_each_text(v_written) as w where w.value <> '0') then
+    raise notice 'planner import run %: the reports are not filled yet', v_run_id
+      using hint = 'Backfill them: glue backfill, or call private.report_backfill_batched(); glue import planner does.';
+  end if;
   return v_report;
 end
 $$;

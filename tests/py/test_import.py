@@ -99,6 +99,7 @@ def test_import_backfill_and_reimport(migrated_scratch_url: str, planner_url: st
     again = _import(migrated_scratch_url, planner_url, "--json")
     assert again.returncode == 0, again.stderr
     assert set(json.loads(again.stdout)["written"].values()) == {0}
+    assert json.loads(again.stdout)["backfill"] is None  # nothing changed: no backfill
     assert _counts(migrated_scratch_url) == (5, 3, 2, 24, 2, 0)
 
     # The planner gained an answer and changed one: one row added, one updated, the cache follows.
