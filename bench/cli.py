@@ -21,12 +21,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import backfill, budgets, freshness, jobqueue, machine, memory, output, peer, recalc, reports, units, writes
+from bench import (
+    backfill,
+    budgets,
+    freshness,
+    importing,
+    jobqueue,
+    machine,
+    memory,
+    output,
+    peer,
+    recalc,
+    reports,
+    units,
+    writes,
+)
 from bench.output import Row, row
 from bench.school import School, say, school
 from glue.config import database_url
 
-SCENARIOS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11")
+SCENARIOS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,7 @@ BUDGETS = {
     "9": 60.0,
     "10": 90.0,
     "11": 120.0,
+    "12": 300.0,
 }
 
 
@@ -310,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if "7" in only or "9" in only:
             _guard("7", scen, rows, lambda: backfill.run(s, rounds=profile.backfill_rounds, budget_s=BUDGETS["7"]))
+        if "12" in only:
+            _guard("12", scen, rows, lambda: importing.run(s, budget_s=BUDGETS["12"]))
         if "10" in only:  # last: its structural writes change the school
             _guard("10", scen, rows, lambda: budgets.run(s, reps=profile.budget_reps, budget_s=BUDGETS["10"]))
         say("dropping the S school")

@@ -105,6 +105,35 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from glue_tools import importer
+
+    try:
+        result = importer.run(
+            args.database_url,
+            args.source,
+            source_schema=args.source_schema,
+            dry_run=args.dry_run,
+            strict=args.strict,
+            batch_size=args.batch_size,
+            show_progress=not args.json,
+            log=(lambda _m: None) if args.json else _say,
+        )
+    except importer.SourceError as exc:
+        print(f"glue: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        _say(
+            json.dumps(
+                {**result.report, "copied": result.copied, "seconds": result.seconds, "backfill": result.backfill},
+                indent=2,
+            )
+        )
+    else:
+        _say(importer.describe(result, max_issues=args.max_issues))
+    return EXIT_OK
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     import logging
     import threading
@@ -315,6 +344,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backfill", help="recalculate every pupil's cached report, in resumable batches")
     p.add_argument("--batch-size", type=int, default=50, help="pupils per transaction (default 50)")
     p.set_defaults(handler=cmd_backfill)
+
+    p = sub.add_parser(
+        "import",
+        help="import a school from the planner's own database (docs/import.md)",
+        description="Copies the planner's tables into a scratch schema, maps them in one transaction "
+        "(private.import_planner), then backfills every report. Re-running updates and adds, never duplicates.",
+    )
+    p.add_argument("what", choices=["planner"], help="what to import: planner")
+    p.add_argument("--source", required=True, help="the planner's database: a postgres URL, or a FILE.sql (pg_dump)")
+    p.add_argument("--source-schema", default="public", help="the planner's schema in the source (default public)")
+    p.add_argument("--dry-run", action="store_true", help="report what would be imported and skipped; change nothing")
+    p.add_argument("--strict", action="store_true", help="refuse the whole import (PLV15) if any row cannot be mapped")
+    p.add_argument("--batch-size", type=int, default=50, help="pupils per backfill transaction (default 50)")
+    p.add_argument("--max-issues", type=int, default=20, help="skipped rows to list (default 20)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler=cmd_import)
 
     p = sub.add_parser("worker", help="drain the recalculation queue until stopped (SIGTERM/Ctrl-C)")
     p.add_argument("--batch-size", type=int, default=100, help="jobs per batch (default 100)")
