@@ -206,7 +206,10 @@ begin
     -- Supabase's signature and behaviour: the message gets a random uuid, added to the payload as
     -- "id" when the payload has none; the row is inserted with the topic set for the policies; any
     -- failure (no partition for today, a policy, a bad payload) becomes a WARNING and never fails
-    -- the caller's transaction. Locally it also notifies the relay, delivered on commit only.
+    -- the caller's transaction. Locally it also notifies the relay, delivered on commit only, unless
+    -- the session sets planner.relay_notify = off: every committing transaction that notified takes
+    -- one cluster-wide lock until its commit is done, which Supabase's realtime.send never does (its
+    -- messages reach clients from the table), so the load benchmark turns it off (docs/platform.md).
     create function realtime.send(
       payload jsonb, event text, topic text, private boolean default true
     ) returns void
@@ -229,7 +232,9 @@ begin
           -- NOTIFY payloads are limited to 8000 bytes: send the message id, the relay reads the row.
           v_note := jsonb_build_object('id', v_id, 'topic', topic, 'event', event, 'private', private)::text;
         end if;
-        perform pg_notify('realtime_broadcast', v_note);
+        if coalesce(current_setting('planner.relay_notify', true), '') <> 'off' then
+          perform pg_notify('realtime_broadcast', v_note);
+        end if;
       exception when others then
         raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
       end;

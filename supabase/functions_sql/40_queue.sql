@@ -170,6 +170,31 @@ comment on function private.report_job_record_failure(bigint, integer, text, tex
 'Callers: report_job_run, report_jobs_reap.';
 revoke all on function private.report_job_record_failure(bigint, integer, text, text) from public;
 
+-- Let the calling transaction commit without waiting for its WAL to reach disk, when it has written
+-- nothing before: a job's transaction writes only what the job derives and the job's own state, so a
+-- crash that loses it loses both together and the job runs again (still waiting, or reaped after its
+-- lease). The writes themselves always commit synchronously. Why: a job's commit need not wait for
+-- the disk, and a commit that sent a NOTIFY holds one cluster-wide lock until it is done, so under
+-- load every such wait delayed every other notifying commit (docs/scaling.md, "Commits").
+create or replace function private.report_commit_async()
+returns boolean
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  if pg_catalog.pg_current_xact_id_if_assigned() is not null then
+    return false;
+  end if;
+  perform pg_catalog.set_config('synchronous_commit', 'off', true);
+  return true;
+end
+$$;
+comment on function private.report_commit_async() is
+'Sets synchronous_commit off for the rest of the transaction if it has written nothing yet; returns whether it did. '
+'Callers: report_process_pupil, report_jobs_process, at their start.';
+revoke all on function private.report_commit_async() from public;
+
 -- Run one job in the caller's transaction: recalculate the pupil's units inside a savepoint, delete the job
 -- on success, record the failure otherwise, and log the attempt in report_job_history.
 -- Returns {outcome: done|failed|dead|busy|gone|missing, waited_ms, run_ms, unit_ids, changed, version}.
@@ -328,6 +353,7 @@ as $$
 declare
   v_job_id bigint;
 begin
+  perform private.report_commit_async();
   perform private.require(report_process_pupil.pupil_id, 'pupil_id');
   -- The caller first: anyone who may not read the pupil gets the same 42501, known pupil or not.
   if not (private.caller_bypasses_rls() or private.can_read_pupil(report_process_pupil.pupil_id)) then
@@ -388,6 +414,7 @@ begin
   if report_jobs_process.max_ms is null or report_jobs_process.max_ms not between 1 and 60000 then
     raise exception 'max_ms must be between 1 and 60000, not %', report_jobs_process.max_ms using errcode = 'PLV08';
   end if;
+  perform private.report_commit_async();
   v_deadline := v_started + make_interval(secs => report_jobs_process.max_ms / 1000.0);
   v_reaped := private.report_jobs_reap();
   for v_job_id in

@@ -236,7 +236,6 @@ declare
   v_bulk boolean;
   v_foreign_keys text [] [];
   v_indexes text [] [];
-  v_index integer;
 begin
   -- Subjects.
   insert into public.subjects as t (subject, active)

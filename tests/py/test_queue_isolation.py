@@ -273,3 +273,31 @@ def test_one_pupils_merge_leaves_analyze_alone(
     other.execute(f"analyze (skip_locked) {', '.join(CACHE_TABLES)}")
     assert notices == []
     worker.execute("commit")
+
+
+def test_a_jobs_transaction_commits_asynchronously_and_a_writes_never_does(
+    glue_url: str, two: tuple[psycopg.Connection, psycopg.Connection]
+) -> None:
+    session, _ = two
+
+    def commit_mode_after(*statements: tuple[str, tuple[object, ...]]) -> str:
+        session.execute("begin")
+        for query, params in statements:
+            session.execute(query, params)
+        row = session.execute("select current_setting('synchronous_commit')").fetchone()
+        session.execute("commit")
+        assert row is not None
+        return str(row[0])
+
+    (pupil,) = add_pupils(glue_url, 1)
+    enqueue = ("select private.report_enqueue(array[%s::uuid], 'commit mode')", (pupil,))
+    # A transaction that starts with the job: derived rows and the job's state, lost together.
+    session.execute(*enqueue)
+    assert commit_mode_after(("select public.report_process_pupil(%s)", (pupil,))) == "off"
+    session.execute(*enqueue)
+    assert commit_mode_after(("select public.report_jobs_process(10, 100)", ())) == "off"
+    # A transaction that wrote first (here the enqueue, as a write RPC does) keeps waiting for its WAL.
+    assert commit_mode_after(enqueue, ("select public.report_process_pupil(%s)", (pupil,))) == "on"
+    assert commit_mode_after(enqueue, ("select public.report_jobs_process(10, 100)", ())) == "on"
+    # And the next transaction of the session is synchronous again.
+    assert commit_mode_after(("select 1", ())) == "on"

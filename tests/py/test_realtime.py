@@ -683,3 +683,23 @@ def test_watch_prints_a_new_frame_when_a_write_arrives(glue_url: str, pg_rpc: Pg
     assert "submission_updated: patched" in headers[0]
     (row,) = [x for x in rest[rest.index(headers[0]) :] if x.startswith(name)][:1]
     assert row.split()[-3:] == ["--", "12.3%*", "6.2%"]  # the patched cell, marked; the mean recomputed
+
+
+def test_relay_notify_off_stores_the_message_without_a_notification(glue_url: str) -> None:
+    """planner.relay_notify = off (the load benchmark's setting): realtime.send inserts the message as
+    Supabase's does and sends no pg_notify; without it the local relay is notified."""
+    topic = f"relay-notify-test:{uuid.uuid4()}"
+    with psycopg.connect(glue_url, autocommit=True) as listener, psycopg.connect(glue_url, autocommit=True) as sender:
+        listener.execute("listen realtime_broadcast")
+        sender.execute("set planner.relay_notify = off")
+        sender.execute("select realtime.send('{\"n\": 1}', 'probe', %s, false)", (topic,))
+        assert [n for n in listener.notifies(timeout=0.5) if topic in n.payload] == []
+        sender.execute("reset planner.relay_notify")
+        sender.execute("select realtime.send('{\"n\": 2}', 'probe', %s, false)", (topic,))
+        heard = [json.loads(n.payload)["payload"]["n"] for n in listener.notifies(timeout=QUIET, stop_after=1)]
+        assert heard == [2]
+        stored = sender.execute(
+            "select (payload ->> 'n')::int from realtime.messages where topic = %s order by inserted_at, id", (topic,)
+        ).fetchall()
+        assert sorted(r[0] for r in stored) == [1, 2]
+        sender.execute("delete from realtime.messages where topic = %s", (topic,))
