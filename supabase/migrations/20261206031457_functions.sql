@@ -4,6 +4,213 @@
 -- block from the source file: comment line, definition, comment, grants), and a drop for each one
 -- removed from the source or whose arguments or result type changed.
 
+-- ==== supabase/functions_sql/30_reports.sql ====
+
+-- Live against cached, for a set of pupils and, optionally, only some of their units: every cached
+-- row that differs from the live computation, in one place for the merge (which writes the
+-- differences) and the verification (which lists them). Kinds:
+--   unit, criterion  the rows of the units in scope (NULL unit_ids: every unit);
+--   subject          the subjects of those units, summarised from the live rows of the units in scope
+--                    and the cached rows of the pupil's other units (every subject when unit_ids is NULL);
+--   document         the stored JSON of each unit in scope against the one built from its live rows;
+--   subject_document when every unit is in scope: each stored subject part of the pupil's page against
+--                    the one assembled from the stored rows and unit documents (report_merge
+--                    re-assembles a subject's part after every change to it, so a unit-scoped merge
+--                    need not check it).
+-- Stored rows are compared without their bookkeeping (version, computed_at). A missing side is NULL
+-- (callers test a key field: a present row with a NULL field is neither IS NULL nor IS NOT NULL).
+-- The query depends on its parameters only through keys (pupil, then unit), so one generic plan,
+-- cached per session, reads only the pupil's own rows.
+create or replace function private.report_compare(pupil_ids uuid[], unit_ids uuid[])
+returns table (
+  pupil_id uuid,
+  kind text,
+  unit_id uuid,
+  success_criteria_id uuid,
+  subject text,
+  stored_unit public.report_pupil_unit_summaries,
+  live_unit public.report_pupil_unit_summaries,
+  stored_criterion public.report_pupil_criterion_scores,
+  live_criterion public.report_pupil_criterion_scores,
+  stored_subject public.report_pupil_subject_summaries,
+  live_subject public.report_pupil_subject_summaries,
+  stored_document json,
+  live_document json
+)
+language sql
+stable
+as $$
+  with live as materialized (
+    select r.kind, r.criterion, r.unit
+    from private.live_report_rows(report_compare.pupil_ids, null, null, report_compare.unit_ids) as r
+    where r.kind in ('criterion', 'unit')
+  ),
+
+  live_u as (
+    select (l.unit).* from live as l where l.kind = 'unit'
+  ),
+
+  live_c as (
+    select (l.criterion).* from live as l where l.kind = 'criterion'
+  ),
+
+  old_u as materialized (
+    select
+      t.pupil_id, t.unit_id, t.subject, t.unit_title, t.unit_year, t.activities_average,
+      t.assessment_average, t.assessment_level, t.assessment_level_rank, t.working_level,
+      t.activity_count, t.marked_count, t.missing_count, t.awaiting_marking_count,
+      t.last_submitted_at, null::bigint as version, null::timestamptz as computed_at
+    from public.report_pupil_unit_summaries as t
+    where
+      t.pupil_id = any(report_compare.pupil_ids)
+      and (report_compare.unit_ids is null or t.unit_id = any(report_compare.unit_ids))
+  ),
+
+  old_c as (
+    select
+      t.pupil_id, t.unit_id, t.success_criteria_id, t.level, t.activities_score, t.assessment_score,
+      null::bigint as version
+    from public.report_pupil_criterion_scores as t
+    where
+      t.pupil_id = any(report_compare.pupil_ids)
+      and (report_compare.unit_ids is null or t.unit_id = any(report_compare.unit_ids))
+  ),
+
+  -- The subjects whose rows can change: those of the units in scope, before and after.
+  scope_s as materialized (
+    select u.pupil_id, u.subject from live_u as u
+    union
+    select o.pupil_id, o.subject from old_u as o
+  ),
+
+  live_s as materialized (
+    select s.*
+    from (
+      select array_agg(x.unit) as units
+      from (
+        select row(u.*)::public.report_pupil_unit_summaries as unit, u.pupil_id from live_u as u
+        union all
+        -- The pupil's other units in those subjects, as cached.
+        select t::public.report_pupil_unit_summaries, t.pupil_id
+        from scope_s as sc
+        inner join public.report_pupil_unit_summaries as t on sc.pupil_id = t.pupil_id and sc.subject = t.subject
+        where report_compare.unit_ids is not null and t.unit_id <> all(report_compare.unit_ids)
+      ) as x
+      group by x.pupil_id
+    ) as per_pupil
+    cross join lateral private.summarise_subjects(per_pupil.units) as s
+  ),
+
+  old_s as (
+    select
+      t.pupil_id, t.subject, t.activities_average, t.assessment_average, t.unit_count,
+      t.typical_level, t.typical_level_rank, null::bigint as version, null::timestamptz as computed_at
+    from public.report_pupil_subject_summaries as t
+    where
+      t.pupil_id = any(report_compare.pupil_ids)
+      and (
+        report_compare.unit_ids is null
+        or exists (select from scope_s as sc where sc.pupil_id = t.pupil_id and sc.subject = t.subject)
+      )
+  ),
+
+  -- Each unit's criterion rows gathered in one pass, then joined: a subquery per unit over all the
+  -- criterion rows grew with the square of the pupils compared (100 pupils: 6 s of 7.8).
+  live_cs as (
+    select c.pupil_id, c.unit_id, array_agg(row(c.*)::public.report_pupil_criterion_scores) as criteria
+    from live_c as c
+    group by c.pupil_id, c.unit_id
+  ),
+
+  live_d as (
+    select
+      u.pupil_id,
+      u.unit_id,
+      u.subject,
+      private.report_unit_document(
+        row(u.*)::public.report_pupil_unit_summaries,
+        coalesce(cs.criteria, '{}'::public.report_pupil_criterion_scores [])
+      ) as document
+    from live_u as u
+    left join live_cs as cs on u.pupil_id = cs.pupil_id and u.unit_id = cs.unit_id
+  ),
+
+  old_d as (
+    select d.pupil_id, d.unit_id, t.subject, d.document
+    from public.report_pupil_unit_documents as d
+    inner join public.report_pupil_unit_summaries as t on d.pupil_id = t.pupil_id and d.unit_id = t.unit_id
+    where
+      d.pupil_id = any(report_compare.pupil_ids)
+      and (report_compare.unit_ids is null or d.unit_id = any(report_compare.unit_ids))
+  ),
+
+  subject_d as (
+    select
+      coalesce(o.pupil_id, t.pupil_id) as pupil_id,
+      coalesce(o.subject, t.subject) as subject,
+      o.document as stored,
+      private.report_subject_document(coalesce(o.pupil_id, t.pupil_id), coalesce(o.subject, t.subject)) as live
+    from (
+      select x.* from public.report_pupil_subject_documents as x where x.pupil_id = any(report_compare.pupil_ids)
+    ) as o
+    full join (
+      select x.pupil_id, x.subject
+      from public.report_pupil_subject_summaries as x
+      where x.pupil_id = any(report_compare.pupil_ids)
+    ) as t on o.pupil_id = t.pupil_id and o.subject = t.subject
+    where report_compare.unit_ids is null
+  )
+
+  select
+    coalesce(n.pupil_id, o.pupil_id), 'unit', coalesce(n.unit_id, o.unit_id), null::uuid, coalesce(n.subject, o.subject),
+    case when o.pupil_id is not null then o::public.report_pupil_unit_summaries end,
+    case when n.pupil_id is not null then n::public.report_pupil_unit_summaries end,
+    null::public.report_pupil_criterion_scores, null::public.report_pupil_criterion_scores,
+    null::public.report_pupil_subject_summaries, null::public.report_pupil_subject_summaries,
+    null::json, null::json
+  from live_u as n
+  full join old_u as o on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id
+  where n is distinct from o
+  union all
+  select
+    coalesce(n.pupil_id, o.pupil_id), 'criterion', coalesce(n.unit_id, o.unit_id),
+    coalesce(n.success_criteria_id, o.success_criteria_id), null,
+    null, null,
+    case when o.pupil_id is not null then o::public.report_pupil_criterion_scores end,
+    case when n.pupil_id is not null then n::public.report_pupil_criterion_scores end,
+    null, null, null, null
+  from live_c as n
+  full join old_c as o
+    on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id and n.success_criteria_id = o.success_criteria_id
+  where n is distinct from o
+  union all
+  select
+    coalesce(n.pupil_id, o.pupil_id), 'subject', null, null, coalesce(n.subject, o.subject),
+    null, null, null, null,
+    case when o.pupil_id is not null then o::public.report_pupil_subject_summaries end,
+    case when n.pupil_id is not null then n::public.report_pupil_subject_summaries end,
+    null, null
+  from live_s as n
+  full join old_s as o on n.pupil_id = o.pupil_id and n.subject = o.subject
+  where n is distinct from o
+  union all
+  select
+    coalesce(n.pupil_id, o.pupil_id), 'document', coalesce(n.unit_id, o.unit_id), null, coalesce(n.subject, o.subject),
+    null, null, null, null, null, null, o.document, n.document
+  from live_d as n
+  full join old_d as o on n.pupil_id = o.pupil_id and n.unit_id = o.unit_id
+  where n.document::text is distinct from o.document::text
+  union all
+  select p.pupil_id, 'subject_document', null, null, p.subject, null, null, null, null, null, null, p.stored, p.live
+  from subject_d as p
+  where p.live::text is distinct from p.stored::text
+$$;
+comment on function private.report_compare(uuid[], uuid[]) is
+'Every cached unit, criterion, subject row, unit document and (every unit in scope) subject document of the pupils '
+'(an explicit array) that differs from the live computation, for every unit (unit_ids NULL) or the given units and '
+'their subjects; stored and live sides typed, NULL when absent. Callers: report_merge, report_differences.';
+revoke all on function private.report_compare(uuid[], uuid[]) from public;
+
 -- ==== supabase/functions_sql/40_queue.sql ====
 
 -- Let the calling transaction commit without waiting for its WAL to reach disk, when it has written
