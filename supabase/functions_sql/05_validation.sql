@@ -37,7 +37,7 @@ end
 $$;
 comment on function private.is_uuid(text) is
 'True when value is a uuid written 8-4-4-4-12 (NULL for NULL). Callers: results_save_feedback, resolve_assignment, '
-'results_apply_ai_marks.';
+'results_apply_ai_marks, import_uuid, import_map.';
 revoke all on function private.is_uuid(text) from public;
 
 -- Raise PLV02 unless the score is a fraction in [0, 1] (NULL passes: it means "not given").

@@ -177,21 +177,19 @@ revoke all on function private.report_job_record_failure(bigint, integer, text, 
 -- the disk, and a commit that sent a NOTIFY holds one cluster-wide lock until it is done, so under
 -- load every such wait delayed every other notifying commit (docs/scaling.md, "Commits").
 create or replace function private.report_commit_async()
-returns boolean
+returns void
 language plpgsql
 volatile
 set search_path = ''
 as $$
 begin
-  if pg_catalog.pg_current_xact_id_if_assigned() is not null then
-    return false;
+  if pg_catalog.pg_current_xact_id_if_assigned() is null then
+    perform pg_catalog.set_config('synchronous_commit', 'off', true);
   end if;
-  perform pg_catalog.set_config('synchronous_commit', 'off', true);
-  return true;
 end
 $$;
 comment on function private.report_commit_async() is
-'Sets synchronous_commit off for the rest of the transaction if it has written nothing yet; returns whether it did. '
+'Sets synchronous_commit off for the rest of the transaction if it has written nothing yet. '
 'Callers: report_process_pupil, report_jobs_process, at their start.';
 revoke all on function private.report_commit_async() from public;
 

@@ -13,8 +13,7 @@ immutable
 set search_path = ''
 as $$
   select case
-    when import_uuid.legacy_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-      then import_uuid.legacy_id::uuid
+    when private.is_uuid(import_uuid.legacy_id) then import_uuid.legacy_id::uuid
     else (
       substr(h.h, 1, 8) || '-' || substr(h.h, 9, 4) || '-5' || substr(h.h, 14, 3) || '-'
       || substr('89ab', (get_byte(decode(substr(h.h, 17, 2), 'hex'), 0) & 3) + 1, 1) || substr(h.h, 18, 3) || '-'
@@ -227,7 +226,6 @@ declare
   v_n bigint;
   v_changed bigint;
   v_written jsonb := '{}'::jsonb;
-  v_uuid constant text := '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
   v_number constant text := '^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)\s*$';
   v_score_keys constant text [] := array[
     'is_correct', 'ai_model_score', 'ai_model_feedback', 'teacher_override_score', 'teacher_feedback',
@@ -750,7 +748,10 @@ begin
   )
   select
     s.submission_id,
-    case when s.submission_id ~* v_uuid then s.submission_id::uuid else private.import_uuid('submission', s.submission_id) end,
+    case
+      when private.is_uuid(s.submission_id) then s.submission_id::uuid
+      else private.import_uuid('submission', s.submission_id)
+    end,
     u.user_id,
     a.activity_id,
     a.answer_kind,
