@@ -239,6 +239,22 @@ def report_jobs_process(client: RpcClient, max_jobs: int = 100, max_ms: int = 10
     return _obj(_call(client, "report_jobs_process", max_jobs=max_jobs, max_ms=max_ms))
 
 
+def report_jobs_claim(client: RpcClient, max_jobs: int = 20) -> dict[str, Any]:
+    return _obj(_call(client, "report_jobs_claim", max_jobs=max_jobs))
+
+
+def report_jobs_run(client: RpcClient, job_id: int) -> dict[str, Any]:
+    return _obj(_call(client, "report_jobs_run", job_id=job_id))
+
+
+def report_jobs_release(client: RpcClient, job_id: int) -> dict[str, Any]:
+    return _obj(_call(client, "report_jobs_release", job_id=job_id))
+
+
+def report_jobs_refresh_groups(client: RpcClient, max_groups: int = 20, max_ms: int = 50) -> dict[str, Any]:
+    return _obj(_call(client, "report_jobs_refresh_groups", max_groups=max_groups, max_ms=max_ms))
+
+
 def report_queue_health(client: RpcClient) -> dict[str, Any]:
     return _obj(_call(client, "report_queue_health"))
 

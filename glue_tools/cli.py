@@ -144,15 +144,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     worker.install_signal_handlers(stop)
     client = _client(args)
-    listen = None if os.environ.get("SUPABASE_URL") and not args.database_url_given else args.database_url
-    _say(f"worker: draining report jobs (batch {args.batch_size}, {args.max_ms} ms); Ctrl-C stops after the batch")
+    _say(f"worker: draining report jobs (claims of {args.batch_size}); Ctrl-C stops after the current job")
     try:
         stats = worker.run(
             client,
             batch_size=args.batch_size,
             max_ms=args.max_ms,
             idle_max=args.idle_max,
-            listen_dsn=listen,
             stop=stop,
             until_empty=args.until_empty,
         )
@@ -362,9 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_import)
 
     p = sub.add_parser("worker", help="drain the recalculation queue until stopped (SIGTERM/Ctrl-C)")
-    p.add_argument("--batch-size", type=int, default=100, help="jobs per batch (default 100)")
-    p.add_argument("--max-ms", type=int, default=100, help="time budget per batch in ms (default 100)")
-    p.add_argument("--idle-max", type=float, default=5.0, help="longest sleep when idle, seconds (default 5)")
+    p.add_argument("--batch-size", type=int, default=20, help="jobs per claim (default 20)")
+    p.add_argument("--max-ms", type=int, default=100, help="time budget per class-page refresh in ms (default 100)")
+    p.add_argument("--idle-max", type=float, default=0.25, help="longest poll interval when idle, s (default 0.25)")
     p.add_argument("--until-empty", action="store_true", help="stop when the queue is empty")
     p.set_defaults(handler=cmd_worker)
 

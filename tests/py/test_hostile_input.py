@@ -665,6 +665,14 @@ def specs(world: World) -> dict[str, RpcSpec]:
             {"max_jobs": 1, "max_ms": 1},
             {"max_jobs": Param(accepts=between(1, 10_000)), "max_ms": Param(accepts=between(1, 60_000))},
         ),
+        "report_jobs_claim": RpcSpec({"max_jobs": 1}, {"max_jobs": Param(accepts=between(1, 10_000))}),
+        # Any id is accepted: one that is not a running job is reported missing (run) or not released.
+        "report_jobs_run": RpcSpec({"job_id": 1}, {"job_id": Param()}),
+        "report_jobs_release": RpcSpec({"job_id": 1}, {"job_id": Param()}),
+        "report_jobs_refresh_groups": RpcSpec(
+            {"max_groups": 1, "max_ms": 1},
+            {"max_groups": Param(accepts=between(1, 10_000)), "max_ms": Param(accepts=between(1, 60_000))},
+        ),
         "report_jobs_failures": RpcSpec({}, {}),
         "report_queue_schedule": RpcSpec({}, {}),
         # Job ids start at 1; a positive id may be a dead job (whose requeue is a valid write).

@@ -18,7 +18,7 @@
 begin;
 \ir ../helpers.psql
 \ir ../writes_helpers.psql
-select plan(161);
+select plan(165);
 
 -- The project's functions and procedures: schemas public and private, minus anything an extension owns.
 -- acl is the effective ACL (a NULL proacl means the default: EXECUTE to PUBLIC).
@@ -301,7 +301,9 @@ select set_eq(
   array[
     'public.report_verify', 'public.report_verify_sweep', 'public.report_jobs_process', 'public.report_queue_health',
     'public.report_jobs_failures', 'public.report_jobs_requeue', 'public.report_verify_and_enqueue',
-    'public.level_boundaries_set', 'public.groups_add_member', 'public.report_queue_schedule'
+    'public.level_boundaries_set', 'public.groups_add_member', 'public.report_queue_schedule',
+    'public.report_jobs_claim', 'public.report_jobs_run', 'public.report_jobs_release',
+    'public.report_jobs_refresh_groups'
   ],
   'the public functions authenticated may not execute are exactly the service-only ones'
 );
@@ -457,6 +459,10 @@ from (values
   ('report_verify', format('select * from public.report_verify(%L)', tests.school_id('P1'))),
   ('report_verify_sweep', 'select * from public.report_verify_sweep(1)'),
   ('report_jobs_process', 'select public.report_jobs_process(10, 100)'),
+  ('report_jobs_claim', 'select public.report_jobs_claim(10)'),
+  ('report_jobs_run', 'select public.report_jobs_run(1)'),
+  ('report_jobs_release', 'select public.report_jobs_release(1)'),
+  ('report_jobs_refresh_groups', 'select public.report_jobs_refresh_groups(10, 100)'),
   ('report_queue_health', 'select public.report_queue_health()'),
   ('report_jobs_failures', 'select * from public.report_jobs_failures()'),
   ('report_jobs_requeue', 'select public.report_jobs_requeue(1)'),
