@@ -8,8 +8,10 @@ changed class pages (public.report_jobs_refresh_groups, which defers them while 
 and then sleeps, `idle_min` after a round that found work, doubling up to `idle_max` while there is
 none. Nothing is woken by NOTIFY: a NOTIFY in every write would make every write's commit take
 PostgreSQL's one notification lock. SIGTERM and SIGINT stop it after the current job; jobs it had
-claimed and not started are put back (due at once). Several workers can run side by side: a claim
-skips locked and running jobs.
+claimed and not started are put back (due at once), and so are a job whose call failed and the
+rest of its claim. A worker that dies holding a claim leaves those jobs to their lease
+(report_queue_settings.lease), after which the next claim retries them. Several workers can run
+side by side: a claim skips locked and running jobs.
 """
 
 from __future__ import annotations
@@ -44,13 +46,29 @@ class WorkerStats:
     started: float = field(default_factory=time.monotonic)
 
 
+def _release(client: RpcClient, job_ids: list[int]) -> None:
+    """Put claimed jobs back (best effort: what cannot be released waits for its lease)."""
+    for job_id in job_ids:
+        try:
+            api.report_jobs_release(client, job_id)
+        except RpcError as exc:
+            log.warning("could not release job %s (its lease will): %s", job_id, exc)
+            return
+
+
 def _run_claimed(client: RpcClient, job_ids: list[int], stop: threading.Event) -> tuple[dict[str, Any], list[int]]:
-    """Run the claimed jobs one per call; returns the counts by outcome and the ids not run (stop)."""
+    """Run the claimed jobs one per call; returns the counts by outcome and the ids not run (stop).
+    When a job's call fails (its transaction rolled back, the job still claimed), that job and the
+    rest are released before the error goes on, so they wait for no lease."""
     counts: dict[str, Any] = dict.fromkeys(OUTCOMES, 0) | {"processed": 0}
     for k, job_id in enumerate(job_ids):
         if stop.is_set():
             return counts, job_ids[k:]
-        outcome = str(api.report_jobs_run(client, job_id).get("outcome"))
+        try:
+            outcome = str(api.report_jobs_run(client, job_id).get("outcome"))
+        except RpcError:
+            _release(client, job_ids[k:])
+            raise
         counts[outcome] = counts.get(outcome, 0) + 1
         counts["processed"] += 1
     return counts, []
@@ -82,8 +100,7 @@ def run(
                 claim = api.report_jobs_claim(client, batch_size)
                 job_ids = [int(j) for j in claim.get("job_ids") or []]
                 result, left = _run_claimed(client, job_ids, stop)
-                for job_id in left:
-                    api.report_jobs_release(client, job_id)
+                _release(client, left)
                 result["remaining"] = int(claim.get("remaining") or 0) + len(left)
                 result["groups_refreshed"] = 0
                 if not job_ids:

@@ -89,7 +89,7 @@ def _writer(rpc: PgRpc, cells: list[tuple[str, str, str]], stop: threading.Event
 
 
 def _killer(db: str, stop: threading.Event, every: float, c: Counters) -> None:
-    """Terminate a backend that is busy in report_jobs_process or the drain, at random moments."""
+    """Terminate a backend that is busy running a worker's job or the drain, at random moments."""
     rng = random.Random()
     while not stop.wait(rng.uniform(0.5, 2 * every)):
         try:
@@ -98,7 +98,7 @@ def _killer(db: str, stop: threading.Event, every: float, c: Counters) -> None:
                     """
                     select pg_terminate_backend(pid) from pg_stat_activity
                     where datname = current_database() and state = 'active' and pid <> pg_backend_pid()
-                      and (query ilike '%report_jobs_process%' or query ilike '%report_jobs_drain%')
+                      and (query ilike '%report_jobs_run%' or query ilike '%report_jobs_drain%')
                     order by random() limit 1
                     """
                 ).fetchone()
