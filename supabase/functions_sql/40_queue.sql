@@ -236,7 +236,8 @@ end
 $$;
 comment on function private.report_commit_async() is
 'Sets synchronous_commit off for the rest of the transaction if it has written nothing yet. '
-'Callers: report_process_pupil, report_jobs_process, at their start.';
+'Callers: report_process_pupil, report_jobs_process, report_jobs_claim, report_jobs_run, report_jobs_refresh_groups, '
+'report_jobs_drain, at their start.';
 revoke all on function private.report_commit_async() from public;
 
 -- Run one job in the caller's transaction: recalculate the pupil's units inside a savepoint, delete the job

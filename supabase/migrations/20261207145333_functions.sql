@@ -83,6 +83,30 @@ comment on function private.report_job_put_back(bigint, timestamptz) is
 'Callers: report_job_run (pupil busy), report_jobs_release.';
 revoke all on function private.report_job_put_back(bigint, timestamptz) from public;
 
+-- Let the calling transaction commit without waiting for its WAL to reach disk, when it has written
+-- nothing before: a job's transaction writes only what the job derives and the job's own state, so a
+-- crash that loses it loses both together and the job runs again (still waiting, or reaped after its
+-- lease). The writes themselves always commit synchronously. Why: a job's commit need not wait for
+-- the disk, and a commit that sent a NOTIFY holds one cluster-wide lock until it is done, so under
+-- load every such wait delayed every other notifying commit (docs/scaling.md, "Commits").
+create or replace function private.report_commit_async()
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  if pg_catalog.pg_current_xact_id_if_assigned() is null then
+    perform pg_catalog.set_config('synchronous_commit', 'off', true);
+  end if;
+end
+$$;
+comment on function private.report_commit_async() is
+'Sets synchronous_commit off for the rest of the transaction if it has written nothing yet. '
+'Callers: report_process_pupil, report_jobs_process, report_jobs_claim, report_jobs_run, report_jobs_refresh_groups, '
+'report_jobs_drain, at their start.';
+revoke all on function private.report_commit_async() from public;
+
 -- Run one job in the caller's transaction: recalculate the pupil's units inside a savepoint, delete the job
 -- on success, record the failure otherwise, and log the attempt in report_job_history.
 -- Returns {outcome: done|failed|dead|busy|gone|missing, waited_ms, run_ms, unit_ids, changed, version}.
