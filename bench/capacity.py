@@ -114,6 +114,7 @@ def markdown(header: str, baseline: writeload.LoadRun, runs: list[writeload.Load
 
 def plot(runs: list[writeload.LoadRun], path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -133,6 +134,7 @@ def plot(runs: list[writeload.LoadRun], path: Path) -> None:
     right.axhline(250, color="grey", linewidth=0.8, linestyle=":")
     for ax in (left, right):
         ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xticks(rates, [str(int(r)) for r in rates])
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
