@@ -239,6 +239,9 @@ revoke all on function private.report_compare(uuid[], uuid[]) from public;
 -- has one element, so the generic plan, made once per session, reads that pupil's rows by index and
 -- nothing else (an array parameter of unknown length is estimated at ten pupils, enough for hash
 -- joins over whole tables). No plan is made per job.
+-- Why one routine of over 200 lines: most of it is that one statement per pupil, a data-modifying
+-- WITH that reads report_compare's diff once and writes every cache table from it (eight parts);
+-- split into routines, each would compare again or need a working table of the diff.
 create or replace function private.report_merge(pupil_ids uuid[], unit_ids uuid[] default null)
 returns jsonb
 language plpgsql
