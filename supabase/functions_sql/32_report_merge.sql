@@ -490,10 +490,7 @@ declare
   v_version bigint;
 begin
   perform private.require(report_recalculate_pupil.pupil_id, 'pupil_id');
-  if not private.profile_exists(report_recalculate_pupil.pupil_id) then
-    raise exception 'unknown pupil %', report_recalculate_pupil.pupil_id
-      using errcode = 'PLN01', detail = 'No profile has this user_id.';
-  end if;
+  perform private.assert_profile_exists(report_recalculate_pupil.pupil_id);
   perform pg_advisory_xact_lock(7301, hashtext(report_recalculate_pupil.pupil_id::text));
   v_merge := private.report_merge(array[report_recalculate_pupil.pupil_id], report_recalculate_pupil.unit_ids);
   select v.version into v_version

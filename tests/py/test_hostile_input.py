@@ -44,7 +44,7 @@ from rest_endpoint import http_status
 from glue.rpc import RpcClient, RpcError
 from glue.webhook import MAX_BODY, PARAMETERS, REQUIRED, PayloadError, parse_ai_marks
 
-MAX_RESULTS = 1000  # results_apply_ai_marks' batch limit (PLV05)
+MAX_RESULTS = 1000  # results_apply_ai_marks' batch limit (PLV13)
 
 # --- who calls, and who must be refused ----------------------------------------------------------
 
