@@ -69,8 +69,8 @@ class _Wakeup:
 def run(
     client: RpcClient,
     *,
-    batch_size: int = 100,
-    max_ms: int = 100,
+    batch_size: int | None = None,
+    max_ms: int | None = None,
     idle_min: float = 0.05,
     idle_max: float = 5.0,
     listen_dsn: str | None = None,
@@ -79,7 +79,8 @@ def run(
     until_empty: bool = False,
     on_batch: Callable[[dict[str, Any]], None] | None = None,
 ) -> WorkerStats:
-    """Drain the queue until `stop` is set (or `max_batches`, or the queue is empty with `until_empty`)."""
+    """Drain the queue until `stop` is set (or `max_batches`, or the queue is empty with `until_empty`).
+    batch_size and max_ms are report_jobs_process' max_jobs and max_ms: None leaves the SQL's default."""
     stop = stop or threading.Event()
     stats = WorkerStats()
     wake = _Wakeup(listen_dsn)
