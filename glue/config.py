@@ -129,13 +129,3 @@ def with_database(url: str, dbname: str) -> str:
     params = conninfo_to_dict(url)
     params["dbname"] = dbname
     return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
-
-
-def __getattr__(name: str) -> Path:
-    """The checkout's paths moved to glue_tools.paths (only the tools and tests use them); this keeps
-    `from glue.config import SEED_SQL` working for a caller not yet moved."""
-    from glue_tools import paths
-
-    if name in paths.__all__:
-        return getattr(paths, name)  # type: ignore[no-any-return]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
