@@ -39,8 +39,8 @@ import psycopg
 from bench.jobqueue import wait_empty
 from bench.school import clear_queue, connect
 from bench.stats import Summary, ms, summarise
-from glue.config import ROOT
 from glue_tools import pgload
+from glue_tools.paths import ROOT
 
 MODES = ("workers", "fire")
 SAMPLE_S = 0.25

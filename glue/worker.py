@@ -77,11 +77,11 @@ def _run_claimed(client: RpcClient, job_ids: list[int], stop: threading.Event) -
 def run(
     client: RpcClient,
     *,
-    batch_size: int = 20,
-    max_ms: int = 100,
+    batch_size: int | None = None,
+    max_ms: int | None = None,
     idle_min: float = 0.005,
     idle_max: float = 0.25,
-    max_groups: int = 20,
+    max_groups: int | None = None,
     stop: threading.Event | None = None,
     max_batches: int | None = None,
     until_empty: bool = False,
@@ -89,7 +89,9 @@ def run(
 ) -> WorkerStats:
     """Drain the queue until `stop` is set (or `max_batches` claims, or the queue and the class
     pages are done with `until_empty`). `on_batch` gets each round's counts: processed, done,
-    failed, dead, busy, gone, missing, remaining (due jobs left after the claim), groups_refreshed."""
+    failed, dead, busy, gone, missing, remaining (due jobs left after the claim), groups_refreshed.
+    batch_size is report_jobs_claim's max_jobs, max_groups and max_ms report_jobs_refresh_groups' limits:
+    None leaves the SQL's default."""
     stop = stop or threading.Event()
     stats = WorkerStats()
     idle = idle_min

@@ -392,9 +392,7 @@ begin
     raise exception 'pupil % is unknown or you may not recalculate their report', report_process_pupil.pupil_id
       using errcode = '42501';
   end if;
-  if not private.profile_exists(report_process_pupil.pupil_id) then
-    raise exception 'unknown pupil %', report_process_pupil.pupil_id using errcode = 'PLN01';
-  end if;
+  perform private.assert_profile_exists(report_process_pupil.pupil_id);
   if exists (
     select from private.report_jobs as j
     where j.pupil_id = report_process_pupil.pupil_id and j.state = 'running'

@@ -21,8 +21,8 @@ import pytest
 from glue_testing import add_group, add_pupils, enqueue, execute, one, rows
 
 from glue import api, worker
-from glue.config import ROOT
 from glue.rpc import PgRpc
+from glue_tools.paths import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -30,12 +30,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from glue import api  # noqa: E402
-from glue.config import LOCALDB, database_url  # noqa: E402
+from glue.config import database_url  # noqa: E402
 from glue.rpc import PgRpc, RpcError  # noqa: E402
 from glue.worker import run as run_worker  # noqa: E402
 from glue_tools import seed  # noqa: E402
 from glue_tools.localdb import scratch_database  # noqa: E402
 from glue_tools.migrate import migrate  # noqa: E402
+from glue_tools.paths import LOCALDB  # noqa: E402
 
 
 @dataclass

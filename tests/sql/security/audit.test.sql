@@ -322,7 +322,7 @@ select set_eq(
     'private.is_group_teacher', 'private.is_teacher_of_pupil', 'private.can_read_pupil',
     'private.readable_pupil_ids', 'private.member_group_ids', 'private.taught_group_ids',
     'private.caller_bypasses_rls', 'private.assert_can_read_pupil', 'private.assert_can_teach_group',
-    'private.profile_exists', 'private.group_exists', 'private.realtime_can_receive', 'private.require',
+    'private.profile_exists', 'private.assert_profile_exists', 'private.group_exists', 'private.realtime_can_receive', 'private.require',
     'private.report_group_stored', 'private.report_group_document'
   ],
   'the private functions authenticated may execute are exactly the helpers of the RLS policies and invoker RPCs'
