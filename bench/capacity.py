@@ -106,10 +106,42 @@ def table_rows(runs: list[writeload.LoadRun]) -> list[list[str]]:
     return out
 
 
+PROFILE_RATE = 200.0
+PROFILE_TOP = 12
+
+
+def profile_table(baseline: writeload.LoadRun, runs: list[writeload.LoadRun]) -> list[str]:
+    """Where the database's time went: the functions with the most self time in the first run at
+    PROFILE_RATE (or the highest rate), per call, beside the same function in the baseline."""
+    if not runs:
+        return []
+    loaded = next((r for r in runs if r.rate == PROFILE_RATE), max(runs, key=lambda r: r.rate))
+    jobs = sum(loaded.jobs_by.values())
+    alone = {f["function"]: f for f in baseline.functions}
+    total = sum(float(f["self_ms"]) for f in loaded.functions) or 1.0
+    lines = [
+        f"Where the database's time went at {loaded.rate:g} writes/s ({loaded.mode}; pg_stat_user_functions,"
+        f" self time, {jobs:,} jobs done), beside the {BASELINE_RATE:g} writes/s baseline:",
+        "",
+        "| function | calls | self ms | share | self ms per call, loaded | per call, baseline | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for f in loaded.functions[:PROFILE_TOP]:
+        base = alone.get(str(f["function"]))
+        per_call = float(f["self_ms_per_call"])
+        base_call = float(base["self_ms_per_call"]) if base else None
+        lines.append(
+            f"| `{f['function']}` | {int(f['calls']):,} | {float(f['self_ms']):,.0f} |"
+            f" {100 * float(f['self_ms']) / total:.0f} % | {per_call:.3f} | {_f(base_call, 3)} |"
+            f" {_f(per_call / base_call if base_call else None, 2)} |"
+        )
+    return ["", *lines]
+
+
 def markdown(header: str, baseline: writeload.LoadRun, runs: list[writeload.LoadRun], footer: list[str]) -> str:
     lines = [header, "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(cells) + " |" for cells in table_rows([baseline, *runs])]
-    return "\n".join([*lines, "", *footer]) + "\n"
+    return "\n".join([*lines, "", *footer, *profile_table(baseline, runs)]) + "\n"
 
 
 def plot(runs: list[writeload.LoadRun], path: Path) -> None:
@@ -155,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     with school(args.database_url or database_url(), "cap", args.pupils, args.seed) as s:
         m = machine.describe(s.url, load)
         say(machine.line(m))
+        writeload.profile_functions(s.url)
         with writeload.school_cells(s.url) as cells, writeload.workers(s.url, args.workers) as w:
             say(f"capacity: {cells} cells, {args.workers} workers; warming up")
             writeload.measure(s.url, cells, rate=20, seconds=3, mode="workers", w=w)

@@ -17,7 +17,11 @@ WAL flushes; and the CPU time (/proc/<pid>/stat) of the writers' backends, the w
 and the worker processes. After the load, the queue is left to empty (the backlog's drain time).
 From `private.report_job_history`: freshness (finished_at - last_enqueued_at of every job last
 enqueued during the load), jobs done per second during the load, and the run time (finished_at -
-started_at) of one-unit jobs run by the workers.
+started_at) of one-unit jobs run by the workers. And where the database's time went: with
+track_functions = 'all' on the school's database (set by `profile_functions`, as its superuser),
+the calls, total and self time of every project function during the load
+(pg_stat_user_functions, before and after), so that a job's cost inside the drain splits into
+the recalculation, the documents, the class pages, the broadcasts and the queue's own work.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import psycopg
 from bench.jobqueue import wait_empty
 from bench.school import clear_queue, connect
 from bench.stats import Summary, ms, summarise
+from glue.config import admin_url
 from glue_tools import pgload
 from glue_tools.paths import ROOT
 
@@ -57,6 +62,51 @@ select pid, application_name, wait_event_type, wait_event, state, query
 from pg_stat_activity
 where datname = current_database() and application_name in ('pgload', 'glue') and pid <> pg_backend_pid()
 """
+
+
+FUNCTIONS = """
+select schemaname || '.' || funcname, sum(calls), sum(total_time), sum(self_time)
+from pg_stat_user_functions
+where schemaname in ('public', 'private')
+group by 1
+"""
+
+
+def profile_functions(url: str) -> None:
+    """Count the time of every function on the school's database from the next session on
+    (track_functions is a superuser's setting: set as the platform's superuser)."""
+    with psycopg.connect(admin_url(url), autocommit=True) as conn:
+        conn.execute("select set_config('search_path', '', false)")
+        db = conn.execute("select current_database()").fetchone()
+        assert db is not None
+        conn.execute(f"alter database \"{db[0]}\" set track_functions = 'all'")
+
+
+def function_times(url: str) -> dict[str, tuple[int, float, float]]:
+    """calls, total ms and self ms of each project function so far (the statistics as flushed)."""
+    with connect(url, application_name="bench-monitor") as conn:
+        conn.execute("select pg_stat_clear_snapshot()")
+        return {str(r[0]): (int(r[1]), float(r[2]), float(r[3])) for r in conn.execute(FUNCTIONS).fetchall()}
+
+
+def function_delta(
+    before: dict[str, tuple[int, float, float]], after: dict[str, tuple[int, float, float]]
+) -> list[dict[str, Any]]:
+    """Per function, what the load added: calls, total and self ms, self ms per call; by self time."""
+    out = []
+    for name, (calls, total, own) in after.items():
+        c0, t0, s0 = before.get(name, (0, 0.0, 0.0))
+        if calls - c0 > 0:
+            out.append(
+                {
+                    "function": name,
+                    "calls": calls - c0,
+                    "total_ms": round(total - t0, 1),
+                    "self_ms": round(own - s0, 1),
+                    "self_ms_per_call": round((own - s0) / (calls - c0), 3),
+                }
+            )
+    return sorted(out, key=lambda f: -float(f["self_ms"]))
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -251,6 +301,7 @@ class LoadRun:
     row_locks: int
     wal_waits: int
     cpu: dict[str, float]
+    functions: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "pgbench"}
@@ -270,12 +321,15 @@ def measure(url: str, cells: int, *, rate: float, seconds: int, mode: str, w: Wo
         clear_queue(conn)
     spec = pgload.LoadSpec(url, rate=rate, seconds=seconds, cells=cells, fire_and_forget=mode == "fire")
     since = _now(url)
+    functions_before = function_times(url)
     worker_cpu = w.cpu_s()
     with Monitor(url) as samples:
         result = pgload.run(spec)
     until = _now(url)
     worker_cpu = w.cpu_s() - worker_cpu
     empty_s = wait_empty(url, DRAIN_WAIT_S)
+    time.sleep(1.1)  # a backend flushes its function statistics at most once a second
+    functions = function_delta(functions_before, function_times(url))
     hist = _history(url, since, until)
     wall = samples.ended - samples.started
     return LoadRun(
@@ -302,6 +356,7 @@ def measure(url: str, cells: int, *, rate: float, seconds: int, mode: str, w: Wo
             "worker_backends": samples.cpu_share("glue"),
             "worker_processes": worker_cpu / wall if wall > 0 else float("nan"),
         },
+        functions=functions,
     )
 
 
