@@ -17,6 +17,8 @@ PSQL := psql "$(DB_URL)" -X -q -v ON_ERROR_STOP=1
 PUPILS ?= 1000
 SEED ?= 1
 SOAK_SECONDS ?= 60
+SOAK_MODE ?= threads
+SOAK_RATE ?= 100
 FUZZ_SEQUENCES ?= 10000
 FUZZ_SECONDS ?= 0
 FUZZ_WORKERS ?= 2
@@ -100,8 +102,8 @@ fuzz: db ## random write sequences at scale: FUZZ_SEQUENCES (10,000) over FUZZ_W
 	done; status=0; for i in "$${!pids[@]}"; do wait $${pids[$$i]} || status=1; grep -h "sequences in" logs/fuzz.$$i.log || tail -30 logs/fuzz.$$i.log; done; \
 	test $$status = 0 && echo "make fuzz: no difference found" || { echo "make fuzz: FAILED (logs/fuzz.*.log; the minimal sequence is in tests/py/fuzz_regressions.json)"; exit 1; }
 
-soak: db ## concurrency and crash run: writers, workers, killed backends, a cluster restart (bounded; SOAK_SECONDS)
-	@$(PY) tests/soak/soak.py --seconds $(SOAK_SECONDS)
+soak: db ## concurrency and crash run: writers, workers, killed backends, cluster restarts (SOAK_SECONDS; SOAK_MODE=pgbench: pgbench writes at SOAK_RATE/s)
+	@$(PY) tests/soak/soak.py --seconds $(SOAK_SECONDS) --mode $(SOAK_MODE) --rate $(SOAK_RATE)
 
 clean: ## stop the database, delete its data, and remove .venv and logs
 	@scripts/localdb.sh destroy

@@ -220,7 +220,12 @@ def operations(original: dict[str, float]) -> st.SearchStrategy[Op]:
     invalid = [
         st.builds(
             lambda p: op_of(
-                "results_save_feedback", "helen", bad("PLV02", "PLV04"), activity_id=A2, pupil_id=p, override_score=1.5
+                "results_save_feedback",
+                "helen",
+                bad("PLV02", "PLV04", "42501"),
+                activity_id=A2,
+                pupil_id=p,
+                override_score=1.5,
             ),
             pupils,
         ),
