@@ -94,9 +94,13 @@ bench: db ## benchmarks in scratch databases, side-by-side ratios (~15 min; BENC
 	@test -d bench/node_modules/graphile-worker || npm ci --prefix bench --no-audit --no-fund
 	@DATABASE_URL="$(DB_URL)" $(PY) -m bench $(BENCH_ARGS)
 
+# Each fuzz worker is a pytest process with a scratch database of its own (tests/py/test_properties.py);
+# they start 20 s apart: installing the platform shim into two new databases at once can fail
+# ("tuple concurrently updated").
 fuzz: db ## random write sequences at scale: FUZZ_SEQUENCES (10,000) over FUZZ_WORKERS processes, FUZZ_SECONDS bound (0: none)
 	@per=$$(( ($(FUZZ_SEQUENCES) + $(FUZZ_WORKERS) - 1) / $(FUZZ_WORKERS) )); pids=(); mkdir -p logs; \
 	for i in $$(seq 0 $$(( $(FUZZ_WORKERS) - 1 ))); do \
+	  test $$i = 0 || sleep 20; \
 	  DATABASE_URL="$(DB_URL)" FUZZ_SEQUENCES=$$per FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=$$(( $(FUZZ_SEED) + 100000 * i )) \
 	    $(PY) -m pytest -q -s -p no:cacheprovider tests/py/test_properties.py -k in_transactions > logs/fuzz.$$i.log 2>&1 & pids+=($$!); \
 	done; status=0; for i in "$${!pids[@]}"; do wait $${pids[$$i]} || status=1; grep -h "sequences in" logs/fuzz.$$i.log || tail -30 logs/fuzz.$$i.log; done; \
