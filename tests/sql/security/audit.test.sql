@@ -312,7 +312,9 @@ select ok(
 -- Private helpers authenticated needs: those the RLS policies call (and the invoker RPCs report_pupil
 -- and report_group through the assert_* helpers; report_group also reads its class's stored page,
 -- report_group_stored, which checks the caller teaches the class, or derives it with the invoker's
--- rights, report_group_document). Everything else in private is owner/service_role only.
+-- rights, report_group_document; report_pupil builds the pupil's own view with report_pupil_view,
+-- which checks the caller may read the pupil; the released-feedback policies call the withheld_*
+-- sets). Everything else in private is owner/service_role only.
 select set_eq(
   $$select name from tests.audit_functions()
     where schema_name = 'private' and has_function_privilege('authenticated', fn_oid, 'execute')$$,
