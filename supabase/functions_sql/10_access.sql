@@ -163,10 +163,7 @@ begin
     raise exception 'pupil % is unknown or you may not read their work', assert_can_read_pupil.pupil_id
       using errcode = '42501', hint = 'Only the pupil and the teachers of the pupil''s classes may.';
   end if;
-  if not private.profile_exists(assert_can_read_pupil.pupil_id) then
-    raise exception 'unknown pupil %', assert_can_read_pupil.pupil_id
-      using errcode = 'PLN01', detail = 'No profile has this user_id.';
-  end if;
+  perform private.assert_profile_exists(assert_can_read_pupil.pupil_id);
 end
 $$;
 comment on function private.assert_can_read_pupil(uuid) is
@@ -217,9 +214,31 @@ begin
   return exists (select from public.profiles as p where p.user_id = profile_exists.user_id);
 end
 $$;
-comment on function private.profile_exists(uuid) is 'True when a profile has this user_id. Callers: assert_* helpers.';
+comment on function private.profile_exists(uuid) is 'True when a profile has this user_id. Callers: assert_profile_exists.';
 revoke all on function private.profile_exists(uuid) from public;
 grant execute on function private.profile_exists(uuid) to authenticated, service_role;
+
+-- Raise PLN01 unless a profile has this user_id: the one place that says a person is unknown (what:
+-- 'pupil' or 'user', as the message names them). Callers check first whether the caller may know.
+create or replace function private.assert_profile_exists(user_id uuid, what text default 'pupil')
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  if not private.profile_exists(assert_profile_exists.user_id) then
+    raise exception 'unknown % %', assert_profile_exists.what, assert_profile_exists.user_id
+      using errcode = 'PLN01', detail = 'No profile has this user_id.';
+  end if;
+end
+$$;
+comment on function private.assert_profile_exists(uuid, text) is
+'Raises PLN01 (unknown pupil or user) unless a profile has user_id. Callers: assert_can_read_pupil, assert_can_submit, '
+'assert_can_mark, report_recalculate_pupil, report_verify, report_process_pupil, read_assignment_results_slice, '
+'groups_add_member.';
+revoke all on function private.assert_profile_exists(uuid, text) from public;
+grant execute on function private.assert_profile_exists(uuid, text) to authenticated, service_role;
 
 create or replace function private.group_exists(group_id text)
 returns boolean

@@ -70,9 +70,7 @@ set search_path = ''
 as $$
 begin
   perform private.require(report_verify.pupil_id, 'pupil_id');
-  if not exists (select from public.profiles as p where p.user_id = report_verify.pupil_id) then
-    raise exception 'unknown pupil %', report_verify.pupil_id using errcode = 'PLN01';
-  end if;
+  perform private.assert_profile_exists(report_verify.pupil_id);
   return query
   select d.kind, d.key, d.difference, d.stored, d.live
   from private.report_differences(array[report_verify.pupil_id]) as d;

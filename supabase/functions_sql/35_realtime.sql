@@ -252,8 +252,8 @@ begin
   if read_assignment_results_slice.pupil_id is not null then
     -- Only the service role learns that a uuid is nobody's: to a teacher, an unknown pupil is just
     -- not a pupil of the class (profiles are not theirs to probe).
-    if private.caller_bypasses_rls() and not private.profile_exists(read_assignment_results_slice.pupil_id) then
-      raise exception 'unknown pupil %', read_assignment_results_slice.pupil_id using errcode = 'PLN01';
+    if private.caller_bypasses_rls() then
+      perform private.assert_profile_exists(read_assignment_results_slice.pupil_id);
     end if;
     if not exists (
       select from public.group_membership as gm

@@ -29,9 +29,7 @@ begin
   if not found then
     raise exception 'unknown activity %', assert_can_submit.activity_id using errcode = 'PLN03';
   end if;
-  if not private.profile_exists(assert_can_submit.pupil_id) then
-    raise exception 'unknown pupil %', assert_can_submit.pupil_id using errcode = 'PLN01';
-  end if;
+  perform private.assert_profile_exists(assert_can_submit.pupil_id);
   select t.answer_kind into v_kind from public.activity_types as t where t.type = v_activity.type;
   if v_kind is distinct from assert_can_submit.answer_kind or not v_activity.active then
     raise exception 'activity % does not take this kind of answer', assert_can_submit.activity_id
@@ -261,10 +259,7 @@ begin
     if submissions_submit_answer.text is null or submissions_submit_answer.option_id is not null then
       raise exception 'a text answer is a text (and no option_id)' using errcode = 'PLV07';
     end if;
-    if length(submissions_submit_answer.text) > 20000 then
-      raise exception 'the answer is % characters long; at most 20000 are accepted', length(submissions_submit_answer.text)
-        using errcode = 'PLV07';
-    end if;
+    perform private.assert_text_length(submissions_submit_answer.text, 'the answer');
     v_body := jsonb_build_object('text', submissions_submit_answer.text);
   end if;
   perform private.save_answer(v_pupil, v_activity.activity_id, v_body, v_auto, submissions_submit_answer.status);

@@ -42,9 +42,7 @@ begin
   if groups_add_member.role is null or groups_add_member.role not in ('pupil', 'teacher') then
     raise exception 'role must be pupil or teacher, not %', groups_add_member.role using errcode = 'PLV11';
   end if;
-  if not private.profile_exists(groups_add_member.user_id) then
-    raise exception 'unknown user %', groups_add_member.user_id using errcode = 'PLN01';
-  end if;
+  perform private.assert_profile_exists(groups_add_member.user_id, 'user');
   select gm.role into v_old from public.group_membership as gm
   where gm.group_id = groups_add_member.group_id and gm.user_id = groups_add_member.user_id
   for update;

@@ -39,12 +39,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from glue import api  # noqa: E402
-from glue.config import LOCALDB, database_url  # noqa: E402
+from glue.config import database_url  # noqa: E402
 from glue.rpc import PgRpc, RpcError  # noqa: E402
 from glue.worker import run as run_worker  # noqa: E402
 from glue_tools import pgload, seed  # noqa: E402
 from glue_tools.localdb import scratch_database  # noqa: E402
 from glue_tools.migrate import migrate  # noqa: E402
+from glue_tools.paths import LOCALDB  # noqa: E402
 
 
 @dataclass
@@ -104,7 +105,7 @@ def _writer(rpc: PgRpc, cells: list[tuple[str, str, str]], stop: threading.Event
 
 
 def _killer(db: str, stop: threading.Event, every: float, c: Counters, writers_too: bool = False) -> None:
-    """Terminate a backend that is busy in report_jobs_process or the drain, at random moments; with
+    """Terminate a backend that is busy running a worker's job or the drain, at random moments; with
     writers_too, one kill in three is of a pgbench writer's backend instead."""
     rng = random.Random()
     while not stop.wait(rng.uniform(0.5, 2 * every)):
@@ -112,7 +113,8 @@ def _killer(db: str, stop: threading.Event, every: float, c: Counters, writers_t
         target = (
             "application_name = 'pgload'"
             if writer
-            else "(query ilike '%report_jobs_process%' or query ilike '%report_jobs_drain%')"
+            else "(query ilike '%report_jobs_run%' or query ilike '%report_jobs_process%'"
+            " or query ilike '%report_jobs_drain%')"
         )
         try:
             with psycopg.connect(db, autocommit=True) as conn:

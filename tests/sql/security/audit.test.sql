@@ -18,7 +18,7 @@
 begin;
 \ir ../helpers.psql
 \ir ../writes_helpers.psql
-select plan(171);
+select plan(175);
 
 -- The project's functions and procedures: schemas public and private, minus anything an extension owns.
 -- acl is the effective ACL (a NULL proacl means the default: EXECUTE to PUBLIC).
@@ -301,7 +301,9 @@ select set_eq(
   array[
     'public.report_verify', 'public.report_verify_sweep', 'public.report_jobs_process', 'public.report_queue_health',
     'public.report_jobs_failures', 'public.report_jobs_requeue', 'public.report_verify_and_enqueue',
-    'public.level_boundaries_set', 'public.groups_add_member', 'public.report_queue_schedule'
+    'public.level_boundaries_set', 'public.groups_add_member', 'public.report_queue_schedule',
+    'public.report_jobs_claim', 'public.report_jobs_run', 'public.report_jobs_release',
+    'public.report_jobs_refresh_groups'
   ],
   'the public functions authenticated may not execute are exactly the service-only ones'
 );
@@ -322,7 +324,7 @@ select set_eq(
     'private.is_group_teacher', 'private.is_teacher_of_pupil', 'private.can_read_pupil',
     'private.readable_pupil_ids', 'private.member_group_ids', 'private.taught_group_ids',
     'private.caller_bypasses_rls', 'private.assert_can_read_pupil', 'private.assert_can_teach_group',
-    'private.profile_exists', 'private.group_exists', 'private.realtime_can_receive', 'private.require',
+    'private.profile_exists', 'private.assert_profile_exists', 'private.group_exists', 'private.realtime_can_receive', 'private.require',
     'private.report_group_stored', 'private.report_group_document',
     'private.withheld_activity_ids', 'private.withheld_unit_ids', 'private.withheld_subjects',
     'private.report_pupil_view'
@@ -464,6 +466,10 @@ from (values
   ('report_verify', format('select * from public.report_verify(%L)', tests.school_id('P1'))),
   ('report_verify_sweep', 'select * from public.report_verify_sweep(1)'),
   ('report_jobs_process', 'select public.report_jobs_process(10, 100)'),
+  ('report_jobs_claim', 'select public.report_jobs_claim(10)'),
+  ('report_jobs_run', 'select public.report_jobs_run(1)'),
+  ('report_jobs_release', 'select public.report_jobs_release(1)'),
+  ('report_jobs_refresh_groups', 'select public.report_jobs_refresh_groups(10, 100)'),
   ('report_queue_health', 'select public.report_queue_health()'),
   ('report_jobs_failures', 'select * from public.report_jobs_failures()'),
   ('report_jobs_requeue', 'select public.report_jobs_requeue(1)'),

@@ -199,7 +199,7 @@ select throws_ok($$select public.results_save_feedback(tests.school_id('AT'), te
 select throws_ok(
   format($$select public.results_apply_ai_marks(tests.assignment_id('W-7A', 'L1'), tests.school_id('AT'),
     '[{"pupil_id": "%s", "score": 0.6, "feedback": "%s"}]')$$, tests.school_id('P1'), repeat('x', 20001)),
-  'PLV05', null, 'AI feedback of 20,001 characters -> PLV05');
+  'PLV07', null, 'AI feedback of 20,001 characters -> PLV07');
 select tests.authenticate_as(tests.school_id('P2'));
 select throws_ok($$select public.submissions_submit_answer(tests.school_id('AM'), option_id => repeat('b', 101))$$, 'PLV07', null,
   'an option_id of 101 characters -> PLV07');

@@ -488,6 +488,47 @@ comment on function public.read_assignment_results(text, uuid) is
 revoke all on function public.read_assignment_results(text, uuid) from public, anon;
 grant execute on function public.read_assignment_results(text, uuid) to authenticated, service_role;
 
+-- ==== supabase/functions_sql/40_queue.sql ====
+
+-- Enqueue a recalculation for each pupil, in the caller's transaction (the write's). A pupil who
+-- already has a waiting job gets no second one: the write is coalesced into it, and the units to
+-- redo are merged. unit_ids NULL: every unit of the pupil; an empty set: nothing to redo.
+create or replace function private.report_enqueue(pupil_ids uuid[], reason text, unit_ids uuid[] default null)
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_units uuid [] := private.report_unit_set_union(report_enqueue.unit_ids, '{}'::uuid []);
+  v_count integer;
+begin
+  if cardinality(v_units) = 0 then
+    return 0;
+  end if;
+  insert into private.report_jobs as j (pupil_id, reason, max_attempts, unit_ids)
+  select p.pupil_id, report_enqueue.reason, s.max_attempts, v_units
+  from (select distinct x as pupil_id from unnest(report_enqueue.pupil_ids) as x where x is not null) as p
+  cross join private.report_queue_settings as s
+  order by p.pupil_id
+  on conflict (pupil_id) where state in ('pending', 'failed') do update
+    set
+      -- The waiting job may come from a transaction that started after this one (its enqueued_at
+      -- later than this now()): the time only moves forward.
+      last_enqueued_at = greatest(j.last_enqueued_at, now()),
+      coalesced_count = j.coalesced_count + 1,
+      unit_ids = private.report_unit_set_union(j.unit_ids, excluded.unit_ids);
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+comment on function private.report_enqueue(uuid[], text, uuid[]) is
+'Enqueues (or coalesces into the waiting job, merging the unit sets) a recalculation per pupil of the given '
+'units (NULL: every unit; empty: nothing), in the caller''s transaction; a pupil whose job is running gets a '
+'new waiting job. Sends no notification (workers poll). Callers: every write RPC, the sweep, requeue. Returns '
+'the number of pupils enqueued.';
+revoke all on function private.report_enqueue(uuid[], text, uuid[]) from public;
+
 -- ==== supabase/functions_sql/50_submissions.sql ====
 
 -- A submission as JSON (to_jsonb of the row with criterion_scores) without its marks: what a pupil
