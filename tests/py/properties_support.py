@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from hypothesis import strategies as st
 
-from glue.config import ROOT
+from glue_tools.paths import ROOT
 
 # supabase/seed.sql
 HELEN = "00000000-0000-4000-8000-000000000001"  # teaches 25-8A-CS and 25-8B-CS

@@ -62,11 +62,11 @@ from properties_support import (
 )
 
 from glue import api
-from glue.config import SEED_SQL
 from glue.realtime import BroadcastEvent, ResultsMatrix, subscribe, topic_for
 from glue.rpc import NotFound, PgRpc, RpcClient, RpcError
 from glue_tools.localdb import scratch_database
 from glue_tools.migrate import migrate
+from glue_tools.paths import SEED_SQL
 
 TIMEOUT = 10.0
 
