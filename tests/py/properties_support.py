@@ -334,12 +334,22 @@ IMPORT_VARIANTS = (
 def sequence_operations(original: dict[str, float]) -> st.SearchStrategy[Op]:
     """operations() and, for the sequences, killed workers and imports of the legacy fixture:
     - crash_batch: a single-transaction batch (report_jobs_process) whose backend dies: rolled back;
-    - crash_claim: a two-phase worker claims jobs with a lease, runs some, dies; the lease runs out and
+    - crash_claim: the pg_cron drain claims jobs with a lease, runs some, dies; the lease runs out and
       the reaper fails them, to be retried;
+    - crash_worker: glue's worker (public.report_jobs_claim, report_jobs_run) runs some of its claim,
+      then is killed (its leases run out) or stops (report_jobs_release puts the rest back);
+    - report_jobs_refresh_groups: the worker's rebuild of class pages;
     - import: the planner import of the legacy fixture (a variant of it), then the backfill, as
       `glue import planner` runs them."""
     crashes = st.one_of(
         st.builds(lambda k: op_of("crash_batch", "service", max_jobs=k), st.integers(1, 4)),
+        st.builds(
+            lambda k, r, e: op_of("crash_worker", "service", max_jobs=k, run=r, ending=e),
+            st.integers(1, 4),
+            st.integers(0, 2),
+            st.sampled_from(("killed", "stopped")),
+        ),
+        st.builds(lambda g: op_of("report_jobs_refresh_groups", "service", max_groups=g), st.integers(1, 3)),
         st.builds(
             lambda k, r: op_of("crash_claim", "service", max_jobs=k, run=r), st.integers(1, 4), st.integers(0, 2)
         ),
@@ -475,6 +485,23 @@ class Sequences:
                     " where state = 'running' and locked_by = 'fuzz-killed'"
                 )
                 self.conn.execute("select private.report_jobs_reap()")
+            elif op.fn == "crash_worker":
+                claimed = self.call("service", "report_jobs_claim", {"max_jobs": op.params["max_jobs"]})
+                job_ids = [int(j) for j in claimed["job_ids"]]
+                for job_id in job_ids[: op.params["run"]]:
+                    ran = self.call("service", "report_jobs_run", {"job_id": job_id})
+                    assert ran["outcome"] in ("done", "busy", "gone", "missing"), f"{op!r}: {ran}"
+                rest = job_ids[op.params["run"] :]
+                if op.params["ending"] == "stopped":
+                    for job_id in rest:
+                        self.call("service", "report_jobs_release", {"job_id": job_id})
+                else:  # killed holding the rest: their leases run out, the reaper fails them
+                    self.conn.execute(
+                        "update private.report_jobs set lease_expires_at = now() - interval '1 second'"
+                        " where job_id = any(%s) and state = 'running'",
+                        (rest,),
+                    )
+                    self.conn.execute("select private.report_jobs_reap()")
             elif op.fn == "import":
                 self.conn.execute(IMPORT_VARIANTS[op.params["variant"]])
                 self.conn.execute("select private.import_planner('legacy', false, false)")
@@ -490,7 +517,7 @@ class Sequences:
                 raise SequenceError(f"{op!r} failed without a SQLSTATE: {exc}") from exc
             if op.invalid and code not in op.invalid:
                 raise SequenceError(f"{op!r} was refused with {code} ({exc.diag.message_primary})") from exc
-            if not op.invalid and op.fn in ("crash_batch", "crash_claim", "import"):
+            if not op.invalid and op.fn in ("crash_batch", "crash_claim", "crash_worker", "import"):
                 raise SequenceError(f"{op!r} failed: {code} {exc.diag.message_primary}") from exc
             outcome.refused[f"{op.fn} invalid" if op.invalid else f"{op.fn} refused"] += 1
             return

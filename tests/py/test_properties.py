@@ -404,6 +404,11 @@ WRITTEN_SEQUENCE = [
     op_of("crash_claim", "service", max_jobs=2, run=1),
     op_of("results_save_feedback", "helen", activity_id=A3, pupil_id=PUPILS[4], override_score=0.5, feedback="Good."),
     op_of("crash_batch", "service", max_jobs=3),
+    op_of("submissions_submit_answer", PUPILS[5], activity_id=A2, text="idk", status="submitted"),
+    op_of("crash_worker", "service", max_jobs=2, run=0, ending="killed"),
+    op_of("submissions_submit_answer", PUPILS[1], activity_id=A2, text="a loop", status="submitted"),
+    op_of("crash_worker", "service", max_jobs=3, run=1, ending="stopped"),
+    op_of("report_jobs_refresh_groups", "service", max_groups=2),
     op_of("lessons_release_feedback", "helen", group_id="25-8A-CS", lesson_id=L1, feedback_visible=False),
     op_of("import", "service", variant=2),
     op_of(
@@ -425,7 +430,8 @@ def test_saved_and_written_sequences_leave_the_cache_exact(runner: tuple[Sequenc
         outcome = seqs.run(ops)
         assert outcome.differences == []
     done = seqs.totals.accepted
-    assert all(done[k] > 0 for k in ("crash_claim", "crash_batch", "import", "lessons_release_feedback")), done
+    kinds = ("crash_claim", "crash_batch", "crash_worker", "report_jobs_refresh_groups", "import")
+    assert all(done[k] > 0 for k in (*kinds, "lessons_release_feedback")), done
     assert seqs.totals.refused["lessons_release_feedback invalid"] > 0
 
 
