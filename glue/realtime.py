@@ -35,7 +35,7 @@ from glue.telemetry import telemetry
 
 log = logging.getLogger("glue.realtime")
 ROUTE = "/realtime/subscription"
-EVENTS = ("submission_updated", "submission_deleted", "activity_marks_cleared")
+EVENTS = ("submission_updated", "submission_deleted", "activity_marks_cleared", "feedback_visibility_changed")
 
 
 @dataclass(frozen=True)
@@ -271,7 +271,8 @@ class ResultsMatrix:
     - apply(event) patches one cell from a full payload (submission_updated, submission_deleted);
       the same event twice changes nothing and an older event arriving late is ignored
       (updatedAt, remembered per cell in `stamps`, deletes included); a partial event
-      (activity_marks_cleared) refetches that column only; `resync` and cells or columns the
+      (activity_marks_cleared) refetches that column only; feedback_visibility_changed sets the
+      grid's feedbackVisible; `resync` and cells or columns the
       matrix does not know refetch everything;
     - after patches the row and column means are stale: settle() rereads them from the database
       (they are SQL's numbers; the patched cells are kept as they are);
@@ -327,6 +328,9 @@ class ResultsMatrix:
                     return "refetched all"
                 self._refetch(activity_id=activity_id)
                 return "refetched column"
+            if event.event == "feedback_visibility_changed":
+                self.grid["feedbackVisible"] = event.payload.get("feedbackVisible")
+                return "feedback visibility"
             if event.event == "resync":
                 self.load()
                 return "refetched all"

@@ -82,7 +82,9 @@ begin
   order by p.pupil_id
   on conflict (pupil_id) where state in ('pending', 'failed') do update
     set
-      last_enqueued_at = now(),
+      -- The waiting job may come from a transaction that started after this one (its enqueued_at
+      -- later than this now()): the time only moves forward.
+      last_enqueued_at = greatest(j.last_enqueued_at, now()),
       coalesced_count = j.coalesced_count + 1,
       unit_ids = private.report_unit_set_union(j.unit_ids, excluded.unit_ids);
   get diagnostics v_count = row_count;

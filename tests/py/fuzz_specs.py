@@ -369,6 +369,18 @@ def specs(world: World) -> dict[str, RpcSpec]:
                 "feedback_visible": optional_flag,
             },
         ),
+        "lessons_release_feedback": RpcSpec(
+            {"group_id": GROUP, "lesson_id": LESSON_1, "feedback_visible": True},
+            {
+                "group_id": group,
+                "lesson_id": Param(special=(Hostile("unassigned lesson", LESSON_UNASSIGNED, BOTH),)),
+                "feedback_visible": Param(),
+            },
+        ),
+        "read_pupil_submissions": RpcSpec(
+            {"pupil_id": PRIYA, "lesson_id": LESSON_1},
+            {"pupil_id": pupil, "lesson_id": Param(null=NOBODY, unknown=NOBODY)},
+        ),
         "lessons_unassign": RpcSpec(
             {"group_id": GROUP, "lesson_id": LESSON_UNASSIGNED},  # not assigned: a valid no-op
             {"group_id": group, "lesson_id": Param(unknown=NOBODY)},
