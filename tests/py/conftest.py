@@ -11,16 +11,11 @@ import pytest
 from glue_testing import Transport
 from rest_endpoint import RestEndpoint, mint_jwt
 
-import glue.config
 from glue.config import database_url as configured_url
 from glue.rpc import PgRpc, RpcClient, SupabaseRpc
 from glue_tools.localdb import scratch_database
 from glue_tools.migrate import migrate
 from glue_tools.paths import SEED_SQL
-
-# The checkout's paths are glue_tools.paths' (the library holds none); a test module that still
-# imports one from glue.config finds it there while it moves.
-glue.config.SEED_SQL = SEED_SQL  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
