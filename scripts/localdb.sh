@@ -18,7 +18,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd -P)
-port=${PGPORT:-54322}
+port=${PGPORT:-54332}
 pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
 state="$here/.pg"
 
@@ -61,7 +61,8 @@ unix_socket_directories = ''
 max_connections = 200
 shared_buffers = 256MB
 work_mem = 16MB
-shared_preload_libraries = 'pg_cron'
+shared_preload_libraries = 'pg_stat_statements, pg_cron'
+pg_stat_statements.track = all
 cron.database_name = 'postgres'
 cron.use_background_workers = on
 max_worker_processes = 16
