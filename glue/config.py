@@ -12,7 +12,7 @@ SEED_SQL = ROOT / "supabase" / "seed.sql"
 SHIM_SQL = ROOT / "platform" / "shim.sql"
 LOCALDB = ROOT / "scripts" / "localdb.sh"
 
-DEFAULT_PORT = 54322
+DEFAULT_PORT = 54332
 
 
 def database_url() -> str:

@@ -32,7 +32,7 @@ from glue.config import SEED_SQL
 from glue.realtime import BroadcastEvent, ResultsMatrix, subscribe, topic_for
 from glue.rpc import NotFound, PgRpc, RpcClient, RpcError
 from glue_tools.localdb import scratch_database
-from glue_tools.migrate import migrate
+from glue_tools.supabase_cli import push
 
 # supabase/seed.sql
 HELEN = "00000000-0000-4000-8000-000000000001"  # teaches 25-8A-CS and 25-8B-CS
@@ -459,7 +459,7 @@ class School:
 def school(database_url: str) -> Iterator[School]:
     """The demo school in a database of this module's own."""
     with scratch_database(database_url, "planner_props") as url:
-        migrate(url)
+        push(url)
         with psycopg.connect(url) as c, c.transaction():
             c.execute(SEED_SQL.read_bytes())
         rpc = PgRpc(url)
