@@ -453,6 +453,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"glue: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except supabase_cli.CliError as exc:
+        if exc.unreachable:
+            print(f"glue: cannot reach the database: {exc} (is it running? try 'make db')", file=sys.stderr)
+            return EXIT_UNREACHABLE
         print(f"glue: {exc}", file=sys.stderr)
         return EXIT_PROBLEM
     except psycopg.OperationalError as exc:

@@ -12,7 +12,9 @@ before it stay applied, and the CLI's error comes back as one line (CliError).
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -30,11 +32,18 @@ CLI = ROOT / "node_modules" / ".bin" / "supabase"
 PACKAGE_JSON = ROOT / "package.json"
 CONFIG_TOML = ROOT / "supabase" / "config.toml"
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# No update check and no telemetry: every call would wait on the network for them.
+_ENV = {**os.environ, "SUPABASE_NO_UPDATE_NOTIFIER": "1", "SUPABASE_TELEMETRY_DISABLED": "1", "DO_NOT_TRACK": "1"}
 _APPLYING = re.compile(r"^Applying migration (\S+\.sql)\.\.\.$", re.MULTILINE)
 
 
 class CliError(Exception):
-    """The CLI is missing, is not the pinned version, or refused or failed a command (one line)."""
+    """The CLI is missing, is not the pinned version, or refused or failed a command (one line);
+    unreachable when it could not connect to the database."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 def pinned_version() -> str:
@@ -46,15 +55,19 @@ def pinned_version() -> str:
 
 def cli_path() -> Path:
     """node_modules/.bin/supabase, checked to be the pinned version; else how to install it."""
-    want = pinned_version()
+    _check_version(CLI, pinned_version())
+    return CLI
+
+
+@functools.cache
+def _check_version(cli: Path, want: str) -> None:
     how = f"install it with 'make setup' (npm ci installs supabase@{want} from package.json)"
-    if not CLI.exists():
+    if not cli.exists():
         raise CliError(f"the Supabase CLI is not installed in node_modules: {how}")
-    out = subprocess.run([str(CLI), "--version"], capture_output=True, text=True, check=False)
+    out = subprocess.run([str(cli), "--version"], capture_output=True, text=True, check=False, env=_ENV)
     have = out.stdout.strip()
     if out.returncode != 0 or have != want:
         raise CliError(f"node_modules/.bin/supabase is {have or 'broken'}, the project pins {want}: {how}")
-    return CLI
 
 
 def _config_db_port() -> int | None:
@@ -91,27 +104,38 @@ def cli_db_url(url: str) -> str:
     return out
 
 
+_NOISE = ("Connecting to ", "Try rerunning the command", "Do you want to", "•", "[Y/n]", "Would push", "DRY RUN")
+
+
 def _one_line(output: str) -> str:
-    """The CLI's error as one line: its ERROR line and the statement it names, else its last line."""
+    """The CLI's error as one line: the migration it was applying, its ERROR line and the first line
+    of the statement it names; else every line of its message, joined."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith("Try rerunning the command with --debug")]
+    applying = ""
     for i, line in enumerate(lines):
-        if line.startswith("ERROR:") or line.startswith("failed to"):
-            rest = lines[i + 1 : i + 3]
+        if m := _APPLYING.match(line):
+            applying = f"migration {m.group(1)} failed and was rolled back: "
+        elif line.startswith("ERROR:"):
             where = ""
-            if rest and rest[0].startswith("At statement"):
-                where = f" ({rest[0].rstrip(':').lower()}: {rest[1] if len(rest) > 1 else ''})"
-            return line + where
-    return lines[-1] if lines else "no output"
+            if i + 1 < len(lines) and lines[i + 1].startswith("At statement"):
+                at = lines[i + 1].replace("At statement:", "at statement").rstrip(":")
+                statement = next((s for s in lines[i + 2 :] if not s.startswith("--")), "")
+                where = f" ({at}: {statement[:120]})"
+            return applying + line + where
+    message = [line for line in lines if not line.startswith(_NOISE) and not _APPLYING.match(line)]
+    return " ".join(message) if message else "no output"
 
 
 def run(args: Sequence[str], *, workdir: Path = ROOT) -> str:
     """Run the pinned CLI in workdir (its supabase/ folder is the project); the output, or CliError."""
     cmd = [str(cli_path()), *args]
-    out = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        cmd, cwd=workdir, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, env=_ENV
+    )
     text = out.stdout + out.stderr
     if out.returncode != 0:
-        raise CliError(f"supabase {args[0]} {args[1] if len(args) > 1 else ''}".rstrip() + f": {_one_line(text)}")
+        command = f"supabase {args[0]} {args[1] if len(args) > 1 else ''}".rstrip()
+        raise CliError(f"{command}: {_one_line(text)}", unreachable="failed to connect to postgres" in text)
     return text
 
 
