@@ -38,6 +38,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    # Reach the database first, so that an unreachable one reads as for every other command.
+    psycopg.connect(args.database_url, connect_timeout=10).close()
     if args.status:
         todo = supabase_cli.pending(args.database_url)
         for name in todo:
