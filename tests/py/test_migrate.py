@@ -658,6 +658,28 @@ def test_an_uncommitted_newest_functions_migration_is_regenerated_in_place(proje
     assert not path.exists()
 
 
+def test_a_functions_migration_recorded_as_landed_is_never_rewritten(project: Project) -> None:
+    manifest = project.root / MANIFEST.name
+    assert lock_history(project.migrations, manifest) == [
+        "20250101000000_init.sql",
+        f"20250101000100{FUNCTIONS_SUFFIX}",
+    ]
+    write(project.functions, "20_b.sql", FUNCTION_B.replace("select 2", "select 222"))
+    path, _ = project.generate(now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    assert path is not None
+    text = path.read_text(encoding="utf-8")
+    # not committed to git, but recorded in the manifest: it landed elsewhere (a release tarball)
+    assert lock_history(project.migrations, manifest) == [path.name]
+    write(project.functions, "10_a.sql", FUNCTION_A.replace("select 1", "select 111"))
+
+    newer, message = project.generate(now=dt.datetime(2030, 6, 1, tzinfo=dt.UTC))
+
+    assert newer == project.migrations / f"20300601000000{FUNCTIONS_SUFFIX}"
+    assert message.startswith(f"wrote {newer.name}")
+    assert creates(newer) == ["private.probe_a"]
+    assert path.read_text(encoding="utf-8") == text
+
+
 def test_a_function_that_does_not_install_is_refused(project: Project) -> None:
     write(project.functions, "20_b.sql", FUNCTION_B.replace("language sql", "language nonsense"))
     with pytest.raises(MigrationError, match="does not install"):
