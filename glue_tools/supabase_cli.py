@@ -115,6 +115,8 @@ def _one_line(output: str) -> str:
     for i, line in enumerate(lines):
         if m := _APPLYING.match(line):
             applying = f"migration {m.group(1)} failed and was rolled back: "
+        elif line.startswith("Seeding data from "):
+            applying = f"{line.removeprefix('Seeding data from ').rstrip('.')} failed: "
         elif line.startswith("ERROR:"):
             where = ""
             if i + 1 < len(lines) and lines[i + 1].startswith("At statement"):
@@ -122,7 +124,11 @@ def _one_line(output: str) -> str:
                 statement = next((s for s in lines[i + 2 :] if not s.startswith("--")), "")
                 where = f" ({at}: {statement[:120]})"
             return applying + line + where
-    message = [line for line in lines if not line.startswith(_NOISE) and not _APPLYING.match(line)]
+    message = [
+        line
+        for line in lines
+        if not line.startswith(_NOISE) and not _APPLYING.match(line) and not line.startswith("Seeding data")
+    ]
     return " ".join(message) if message else "no output"
 
 

@@ -179,6 +179,15 @@ def test_a_failing_migration_is_rolled_back_with_the_error_in_one_line(scratch_u
     assert exists(scratch_url, "public.t_later")
 
 
+def test_a_failing_seed_is_named_in_one_line(scratch_url: str, three: Path, tmp_path: Path) -> None:
+    seed = write(tmp_path, "seed.sql", "insert into public.applied_order (name) values ('seeded');\nselect 1 / 0;\n")
+
+    with pytest.raises(CliError) as failed:
+        push(scratch_url, three, seed=seed)
+    assert str(failed.value) == ("supabase db push: supabase/seed.sql failed: ERROR: division by zero (SQLSTATE 22012)")
+    assert order_log(scratch_url) == ["first", "second", "third"]  # the migrations stay, the seed's row does not
+
+
 def test_a_recorded_migration_missing_on_disk_is_refused(scratch_url: str, three: Path) -> None:
     push(scratch_url, three)
     (three / "20250101000002_second.sql").unlink()
