@@ -2,17 +2,24 @@
 #
 # The embedded default database is a private PostgreSQL 15 cluster for this checkout on
 # 127.0.0.1:$(PGPORT). Every target that needs it starts it. DATABASE_URL points glue elsewhere.
+# Migrations are applied by the Supabase CLI pinned in package.json (node_modules/.bin/supabase),
+# through its --db-url route; the default port stays off supabase/config.toml's ports.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PGPORT ?= 54322
+PGPORT ?= 54332
 export PGPORT
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 GLUE := $(PY) -m glue_tools
 DB_URL ?= postgresql://postgres@127.0.0.1:$(PGPORT)/postgres
+SUPABASE := node_modules/.bin/supabase
+SUPABASE_VERSION := $(shell sed -n 's/.*"supabase": *"\([^"]*\)".*/\1/p' package.json)
+CLI_URL := $(DB_URL)?sslmode=disable
+export SUPABASE_NO_UPDATE_NOTIFIER = 1
+export SUPABASE_TELEMETRY_DISABLED = 1
 PSQL := psql "$(DB_URL)" -X -q -v ON_ERROR_STOP=1
 PUPILS ?= 1000
 SEED ?= 1
@@ -24,13 +31,13 @@ FUZZ_SECONDS ?= 0
 FUZZ_WORKERS ?= 2
 FUZZ_SEED ?= 0
 
-.PHONY: help setup db db-stop db-status db-reset migrate functions-migration drift seed demo \
-        lint lint-sql lint-py plpgsql-check test test-sql test-py fuzz soak bench clean
+.PHONY: help setup cli db db-stop db-status db-reset migrate migrations history history-lock functions-migration \
+        drift seed demo lint lint-sql lint-py plpgsql-check test test-sql test-py fuzz soak bench clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(VENV)/.installed ## install system packages (apt) and build .venv with pinned dependencies
+setup: $(VENV)/.installed node_modules/.installed ## install system packages (apt), build .venv and install the pinned Supabase CLI (npm ci)
 	@true
 
 $(VENV)/.installed: requirements.txt pyproject.toml scripts/setup.sh
@@ -41,6 +48,17 @@ $(VENV)/.installed: requirements.txt pyproject.toml scripts/setup.sh
 	@touch $@
 	@echo "setup: .venv ready"
 
+node_modules/.installed: package.json package-lock.json scripts/setup.sh
+	@PYTHON=$(PYTHON) scripts/setup.sh
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+	@echo "setup: Supabase CLI $$($(SUPABASE) --version) in node_modules"
+
+# Every target that runs the CLI checks it first: missing or not the pinned version says how to fix it.
+cli:
+	@test -x $(SUPABASE) || { echo "make: the Supabase CLI is not installed (node_modules/.bin/supabase): run 'make setup' (npm ci installs supabase@$(SUPABASE_VERSION) from package.json)" >&2; exit 1; }
+	@have=$$($(SUPABASE) --version 2>/dev/null); test "$$have" = "$(SUPABASE_VERSION)" || { echo "make: node_modules/.bin/supabase is $${have:-broken}, package.json pins $(SUPABASE_VERSION): run 'make setup' (npm ci)" >&2; exit 1; }
+
 db: setup ## start the embedded database (initialises it the first time); idempotent
 	@scripts/localdb.sh start
 
@@ -50,16 +68,25 @@ db-stop: ## stop the embedded database
 db-status: ## say whether the embedded database runs and where its data is
 	@scripts/localdb.sh status
 
-db-reset: db ## drop and recreate the database: platform shim, every migration, supabase/seed.sql
+db-reset: db cli ## reset the database as on a project: platform shim, supabase db reset (migrations, seed.sql), extensions and schedule again
 	@$(GLUE) --database-url "$(DB_URL)" db reset
 
-migrate: db ## apply pending migrations (what `supabase db push` would apply)
-	@$(GLUE) --database-url "$(DB_URL)" migrate
+migrate: db cli ## apply pending migrations: supabase db push
+	@$(SUPABASE) db push --db-url "$(CLI_URL)" --yes
 
-functions-migration: db ## write a migration with only what changed in supabase/functions_sql/ (nothing when nothing did)
+migrations: db cli ## list local and applied migrations: supabase migration list
+	@$(SUPABASE) migration list --db-url "$(CLI_URL)"
+
+history: setup ## fail when a migration recorded in supabase/migrations.sha256 (it landed) changed or disappeared
+	@$(GLUE) history
+
+history-lock: setup ## record the migrations that landed since the last lock in supabase/migrations.sha256
+	@$(GLUE) history --lock
+
+functions-migration: db cli ## write a migration with only what changed in supabase/functions_sql/ (nothing when nothing did)
 	@$(GLUE) --database-url "$(DB_URL)" functions-migration
 
-drift: db ## fail when replaying the migrations does not install exactly supabase/functions_sql/
+drift: db cli ## fail when replaying the migrations does not install exactly supabase/functions_sql/
 	@$(GLUE) --database-url "$(DB_URL)" drift
 
 seed: db ## generate a school of PUPILS pupils (seed SEED) and load it
@@ -84,20 +111,20 @@ plpgsql-check: db ## plpgsql_check on every PL/pgSQL function and procedure (any
 test-sql: db ## pgTAP suites (pg_prove) against the current database
 	@pg_prove --ext .sql -r -h 127.0.0.1 -p $(PGPORT) -U postgres -d postgres tests/sql
 
-test-py: db ## pytest against the current database
+test-py: db cli ## pytest against the current database
 	@DATABASE_URL="$(DB_URL)" $(PY) -m pytest -q tests/py
 
-test: lint db-reset drift plpgsql-check test-sql test-py ## every check, against a freshly reset database
+test: lint history db-reset drift plpgsql-check test-sql test-py ## every check, against a freshly reset database
 	@echo "make test: all checks passed"
 
-bench: db ## benchmarks in scratch databases, side-by-side ratios (~15 min; BENCH_ARGS=--quick: ~3 min)
+bench: db cli ## benchmarks in scratch databases, side-by-side ratios (~15 min; BENCH_ARGS=--quick: ~3 min)
 	@test -d bench/node_modules/graphile-worker || npm ci --prefix bench --no-audit --no-fund
 	@DATABASE_URL="$(DB_URL)" $(PY) -m bench $(BENCH_ARGS)
 
 # Each fuzz worker is a pytest process with a scratch database of its own (tests/py/test_properties.py);
 # they start 20 s apart: installing the platform shim into two new databases at once can fail
 # ("tuple concurrently updated").
-fuzz: db ## random write sequences at scale: FUZZ_SEQUENCES (10,000) over FUZZ_WORKERS processes, FUZZ_SECONDS bound (0: none)
+fuzz: db cli ## random write sequences at scale: FUZZ_SEQUENCES (10,000) over FUZZ_WORKERS processes, FUZZ_SECONDS bound (0: none)
 	@per=$$(( ($(FUZZ_SEQUENCES) + $(FUZZ_WORKERS) - 1) / $(FUZZ_WORKERS) )); pids=(); mkdir -p logs; \
 	for i in $$(seq 0 $$(( $(FUZZ_WORKERS) - 1 ))); do \
 	  test $$i = 0 || sleep 20; \
@@ -106,9 +133,9 @@ fuzz: db ## random write sequences at scale: FUZZ_SEQUENCES (10,000) over FUZZ_W
 	done; status=0; for i in "$${!pids[@]}"; do wait $${pids[$$i]} || status=1; grep -h "sequences in" logs/fuzz.$$i.log || tail -30 logs/fuzz.$$i.log; done; \
 	test $$status = 0 && echo "make fuzz: no difference found" || { echo "make fuzz: FAILED (logs/fuzz.*.log; the minimal sequence is in tests/py/fuzz_regressions.json)"; exit 1; }
 
-soak: db ## concurrency and crash run: writers, workers, killed backends, cluster restarts (SOAK_SECONDS; SOAK_MODE=pgbench: pgbench writes at SOAK_RATE/s)
+soak: db cli ## concurrency and crash run: writers, workers, killed backends, cluster restarts (SOAK_SECONDS; SOAK_MODE=pgbench: pgbench writes at SOAK_RATE/s)
 	@$(PY) tests/soak/soak.py --seconds $(SOAK_SECONDS) --mode $(SOAK_MODE) --rate $(SOAK_RATE)
 
-clean: ## stop the database, delete its data, and remove .venv and logs
+clean: ## stop the database, delete its data, and remove .venv, node_modules and logs
 	@scripts/localdb.sh destroy
-	@rm -rf $(VENV) logs
+	@rm -rf $(VENV) node_modules logs supabase/.temp

@@ -25,7 +25,7 @@ from bench.school import School, connect, say
 from bench.stats import summarise
 from glue_tools import backfill, importer
 from glue_tools.localdb import scratch_database
-from glue_tools.migrate import migrate
+from glue_tools.supabase_cli import push
 
 # The S school in the planner's shape (see the module docstring). Ids stay the same where the
 # planner's were uuids, so that the imported school can be compared with S row by row.
@@ -133,7 +133,7 @@ def run(s: School, *, budget_s: float) -> tuple[dict[str, Any], list[Row]]:
     say(f"12. the planner's shape written in {time.monotonic() - started:.0f}s: {legacy}")
     try:
         with scratch_database(s.url, "bench_import") as target:
-            migrate(target)
+            push(target)
             with connect(target) as conn:
                 for (table,) in conn.execute("select tablename from pg_tables where schemaname = 'public'").fetchall():
                     conn.execute(f"alter table public.{table} set (autovacuum_enabled = off)")

@@ -1,7 +1,8 @@
 """The schools the benchmark runs on: scratch databases with every migration and a generated school.
 
-A `School` is one scratch database (glue_tools.migrate.scratch_database: the platform shim installed,
-dropped afterwards), migrated with glue_tools.migrate.migrate, loaded with glue_tools.seed.generate_and_load and
+A `School` is one scratch database (glue_tools.localdb.scratch_database: the platform shim installed,
+dropped afterwards), migrated with the Supabase CLI (glue_tools.supabase_cli.push), loaded with
+glue_tools.seed.generate_and_load and
 filled with private.report_recalculate_pupil per pupil (fill_cache). It also hands out the fixtures the scenarios need:
 samples of pupils, classes and "probe" submissions whose override score can be toggled so that a
 recalculation always has something to change.
@@ -22,8 +23,8 @@ from typing import Any
 import psycopg
 
 from glue_tools.localdb import platform_url, scratch_database
-from glue_tools.migrate import migrate
 from glue_tools.seed import generate_and_load
+from glue_tools.supabase_cli import push
 
 # The two values a probe submission's override score alternates between: unlikely to equal an AI,
 # auto or teacher score, so that every toggle changes the cell and therefore the pupil's report.
@@ -207,9 +208,9 @@ def school(
         s = School(label, pupils, seed, url)
         started = time.monotonic()
         if migrations_dir is None:
-            migrate(url)
+            push(url)
         else:
-            migrate(url, migrations_dir)
+            push(url, migrations_dir)
         s.setup["migrate_s"] = time.monotonic() - started
         say(f"{label}: generating {pupils:,} pupils (seed {seed})")
         summary = generate_and_load(url, pupils=pupils, seed=seed)

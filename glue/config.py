@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-DEFAULT_PORT = 54322
+DEFAULT_PORT = 54332
 
 B = TypeVar("B", bool, None)
 

@@ -16,6 +16,7 @@ import psycopg
 from glue.config import Settings
 from glue.rpc import PgRpc, RpcClient, RpcError, client_from_env
 from glue_tools import migrate as migrations
+from glue_tools import supabase_cli
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -36,14 +37,32 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    # Reach the database first, so that an unreachable one reads as for every other command.
+    psycopg.connect(args.database_url, connect_timeout=10).close()
     if args.status:
-        todo = migrations.pending(args.database_url)
-        for m in todo:
-            _say(f"pending {m.filename}")
+        todo = supabase_cli.pending(args.database_url)
+        for name in todo:
+            _say(f"pending {name}")
         _say(f"{len(todo)} pending")
         return EXIT_OK
-    done = migrations.migrate(args.database_url, log=_say, include_all=args.include_all)
-    _say(f"{len(done)} applied" if done else "nothing to apply: the database is up to date")
+    done = supabase_cli.push(args.database_url, include_all=args.include_all)
+    for name in done:
+        _say(f"applied {name}")
+    _say(f"{len(done)} applied (supabase db push)" if done else "nothing to apply: the database is up to date")
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    if args.lock:
+        added = migrations.lock_history()
+        _say(f"recorded {', '.join(added)} in supabase/migrations.sha256" if added else "nothing new to record")
+        return EXIT_OK
+    problems = migrations.check_history()
+    for p in problems:
+        _say(f"history: {p}")
+    if problems:
+        return EXIT_PROBLEM
+    _say(f"history intact: {len(migrations.read_manifest())} landed migrations unchanged")
     return EXIT_OK
 
 
@@ -303,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="glue",
         description="The school planner's data layer: database, migrations, data, reports and queue.",
-        epilog="The database is DATABASE_URL, else the embedded default on 127.0.0.1:$PGPORT (54322).",
+        epilog="The database is DATABASE_URL, else the embedded default on 127.0.0.1:$PGPORT (54332).",
     )
     parser.add_argument(
         "--database-url", default=None, help="connection string (default: DATABASE_URL or the embedded db)"
@@ -315,14 +334,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-seed", action="store_true", help="reset without loading supabase/seed.sql")
     p.set_defaults(handler=cmd_db)
 
-    p = sub.add_parser("migrate", help="apply pending supabase/migrations in order")
+    p = sub.add_parser("migrate", help="apply pending supabase/migrations in order (supabase db push)")
     p.add_argument("--status", action="store_true", help="list pending migrations, apply nothing")
     p.add_argument(
         "--include-all",
         action="store_true",
-        help="also apply pending migrations older than the newest applied one (like supabase db push)",
+        help="also apply pending migrations older than the newest applied one (supabase db push --include-all)",
     )
     p.set_defaults(handler=cmd_migrate)
+
+    p = sub.add_parser(
+        "history", help="fail when a migration recorded in supabase/migrations.sha256 changed or disappeared"
+    )
+    p.add_argument("--lock", action="store_true", help="record the migrations not recorded yet (when they land)")
+    p.set_defaults(handler=cmd_history)
 
     p = sub.add_parser(
         "functions-migration",
@@ -434,6 +459,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except migrations.MigrationError as exc:
         print(f"glue: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except supabase_cli.CliError as exc:
+        if exc.unreachable:
+            print(f"glue: cannot reach the database: {exc} (is it running? try 'make db')", file=sys.stderr)
+            return EXIT_UNREACHABLE
+        print(f"glue: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         print(f"glue: cannot reach the database: {first} (is it running? try 'make db')", file=sys.stderr)

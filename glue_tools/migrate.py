@@ -1,14 +1,12 @@
-"""The migration runner, and the bridge from supabase/functions_sql/ to supabase/migrations/.
+"""The bridge from supabase/functions_sql/ to supabase/migrations/, and the migrations' history.
 
-It applies exactly what `supabase db push` / `supabase db reset` apply: the files of
-supabase/migrations/ in filename order, each in one transaction, recorded in
-supabase_migrations.schema_migrations (version, name, statements) as the Supabase CLI records them.
-Re-running applies nothing. A migration whose file changed after it was applied is refused.
+The Supabase CLI applies the migrations (glue_tools.supabase_cli). functions_sql/ holds the one
+reviewed source of every function; the CLI never reads it, so `make functions-migration` writes a
+migration with what changed there since the existing migrations (function_delta), and `check_drift`
+proves that replaying the migrations with the CLI installs exactly what functions_sql/ says.
 
-functions_sql/ holds the one reviewed source of every function. Supabase CLI never reads it, so
-`make functions-migration` writes a migration with what changed there since the existing migrations
-(function_delta), and `check_drift` proves that replaying the migrations installs exactly what
-functions_sql/ says.
+History is append-only: supabase/migrations.sha256 records every migration that has landed, and
+`check_history` fails when one of them changed or disappeared.
 """
 
 from __future__ import annotations
@@ -27,10 +25,9 @@ import psycopg
 from psycopg import sql
 
 from glue_tools.localdb import scratch_database
-from glue_tools.paths import FUNCTIONS_DIR, MIGRATIONS_DIR, ROOT
+from glue_tools.paths import FUNCTIONS_DIR, MIGRATIONS_DIR
+from glue_tools.supabase_cli import push
 
-# pg_advisory_lock key held while migrating, so two runners never interleave.
-_LOCK_KEY = 7_301_911_204
 _NAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
 FUNCTIONS_SUFFIX = "_functions.sql"
 
@@ -69,143 +66,6 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     if dupes:
         raise MigrationError(f"two migrations share the version {', '.join(dupes)}")
     return found
-
-
-_HISTORY_DDL = """
-create schema if not exists supabase_migrations;
-create table if not exists supabase_migrations.schema_migrations (
-  version text not null primary key,
-  statements text[],
-  name text
-);
-"""
-
-
-def _fingerprint(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-
-
-def applied_versions(conn: psycopg.Connection, create: bool = True) -> dict[str, tuple[str | None, list[str] | None]]:
-    """version -> (name, statements) for every recorded migration (creating the table if asked)."""
-    if create:
-        conn.execute(_HISTORY_DDL)
-    elif conn.execute("select to_regclass('supabase_migrations.schema_migrations')").fetchone() == (None,):
-        return {}
-    rows = conn.execute(
-        "select version, name, statements from supabase_migrations.schema_migrations order by version"
-    ).fetchall()
-    return {r[0]: (r[1], r[2]) for r in rows}
-
-
-def _verify_unchanged(migration: Migration, statements: list[str] | None) -> None:
-    # Our runner records the whole file as one statement. Supabase CLI splits it into statements;
-    # for those rows the comparison ignores the split and the whitespace between statements.
-    if statements is None:
-        return
-    recorded = "".join(statements) if len(statements) != 1 else statements[0]
-    current = migration.text
-    same = recorded == current if len(statements) == 1 else _squash(recorded) == _squash(current)
-    if not same:
-        raise MigrationError(
-            f"migration {migration.filename} was edited after it was applied "
-            f"(applied {_fingerprint(recorded)}, file now {_fingerprint(current)}). "
-            "Applied migrations are immutable: restore the file and put the change in a new migration."
-        )
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+|;", "", text)
-
-
-_DOLLAR_QUOTED = re.compile(r"(\$[A-Za-z_0-9]*\$).*?\1", re.DOTALL)
-_LINE_COMMENT = re.compile(r"--[^\n]*")
-_TRANSACTION_CONTROL = re.compile(
-    r"^\s*(begin|commit|rollback|end|start\s+transaction|abort)\s*(work|transaction)?\s*;",
-    re.IGNORECASE | re.MULTILINE,
-)
-
-
-def _check_no_transaction_control(migration: Migration) -> None:
-    """Each migration runs in one transaction the runner owns; a COMMIT inside would half-apply it."""
-    text = _LINE_COMMENT.sub("", _DOLLAR_QUOTED.sub("", migration.text))
-    m = _TRANSACTION_CONTROL.search(text)
-    if m:
-        raise MigrationError(
-            f"{migration.filename} contains '{m.group(0).strip()}': the runner applies each migration "
-            "in one transaction of its own; remove the transaction control"
-        )
-
-
-def migrate(
-    url: str, directory: Path = MIGRATIONS_DIR, log: Log | None = None, include_all: bool = False
-) -> list[Migration]:
-    """Apply every pending migration, in order, one transaction each. Returns what was applied.
-
-    As `supabase db push` does, a pending migration older than the newest applied one is refused
-    unless include_all is set (it was probably written on a branch and would run out of order).
-    """
-    say = log or (lambda _m: None)
-    migrations = discover(directory)
-    for m in migrations:
-        _check_no_transaction_control(m)
-    done: list[Migration] = []
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
-        try:
-            recorded = applied_versions(conn)
-            on_disk = {m.version for m in migrations}
-            missing = sorted(set(recorded) - on_disk)
-            if missing:
-                raise MigrationError(
-                    "the database has migrations that are not in "
-                    f"{directory.relative_to(ROOT) if directory.is_relative_to(ROOT) else directory}: "
-                    + ", ".join(missing)
-                )
-            for m in migrations:
-                if m.version in recorded:
-                    _verify_unchanged(m, recorded[m.version][1])
-            newest = max(recorded, default="")
-            late = [m.filename for m in migrations if m.version not in recorded and m.version < newest]
-            if late and not include_all:
-                raise MigrationError(
-                    f"{', '.join(late)} would run out of order: the database already has {newest}. "
-                    "Give it a newer version, or apply anyway with --include-all"
-                )
-            for m in migrations:
-                if m.version in recorded:
-                    continue
-                text = m.text
-                try:
-                    with conn.transaction():
-                        conn.execute(text.encode("utf-8"))
-                        conn.execute(
-                            "insert into supabase_migrations.schema_migrations (version, name, statements)"
-                            " values (%s, %s, %s)",
-                            (m.version, m.name, [text]),
-                        )
-                except psycopg.Error as exc:
-                    diag = exc.diag
-                    where = f" ({diag.context.strip()})" if diag.context else ""
-                    raise MigrationError(
-                        f"migration {m.filename} failed and was rolled back: "
-                        f"[{diag.sqlstate}] {diag.message_primary}{where}"
-                    ) from exc
-                say(f"applied {m.filename}")
-                done.append(m)
-        finally:
-            conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
-    return done
-
-
-def pending(url: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Migrations not yet applied (and a check that the applied ones are unchanged)."""
-    migrations = discover(directory)
-    with psycopg.connect(url, autocommit=True) as conn:
-        recorded = applied_versions(conn, create=False)
-    for m in migrations:
-        if m.version in recorded:
-            _verify_unchanged(m, recorded[m.version][1])
-    return [m for m in migrations if m.version not in recorded]
 
 
 # --- functions_sql -> migration -----------------------------------------------------------------
@@ -347,7 +207,7 @@ def function_delta(
             if m.filename != exclude:
                 shutil.copy(m.path, replay_dir / m.filename)
         with scratch_database(url, "planner_delta") as scratch:
-            migrate(scratch, replay_dir, include_all=True)
+            push(scratch, replay_dir, include_all=True)
             with psycopg.connect(scratch, autocommit=True) as conn:
                 replayed = _routines(conn)
                 source: dict[str, _Routine] = {}
@@ -428,11 +288,17 @@ def write_functions_migration(
 
     Nothing is written when replaying the migrations already installs functions_sql/. A newest
     functions migration that git does not track yet (work in progress) is regenerated in place (or
-    removed when nothing is left to carry); a committed one is never touched.
+    removed when nothing is left to carry); a committed one (tracked by git, or recorded in
+    supabase/migrations.sha256) is never touched.
     """
     migrations = discover(migrations_dir)
     newest = migrations[-1] if migrations else None
-    in_progress = newest is not None and newest.filename.endswith(FUNCTIONS_SUFFIX) and not _is_committed(newest.path)
+    in_progress = (
+        newest is not None
+        and newest.filename.endswith(FUNCTIONS_SUFFIX)
+        and not _is_committed(newest.path)
+        and newest.filename not in read_manifest(migrations_dir.parent / MANIFEST.name)
+    )
     exclude = newest.filename if in_progress and newest is not None else None
     delta = function_delta(url, migrations_dir, functions_dir, exclude=exclude)
     if delta.problems:
@@ -504,7 +370,7 @@ def check_drift(url: str, migrations_dir: Path = MIGRATIONS_DIR, functions_dir: 
     """
     problems: list[str] = []
     with scratch_database(url, "planner_drift") as scratch:
-        migrate(scratch, migrations_dir, include_all=True)
+        push(scratch, migrations_dir, include_all=True)
         with psycopg.connect(scratch, autocommit=True) as conn:
             replayed = function_snapshot(conn)
             source: dict[str, tuple[str, str, str]] = {}
@@ -539,3 +405,52 @@ def check_drift(url: str, migrations_dir: Path = MIGRATIONS_DIR, functions_dir: 
             ]
             problems.append(f"{sig}: functions_sql/ differs from the migrations ({', '.join(what)})")
     return problems
+
+
+# --- append-only history ------------------------------------------------------------------------
+
+MANIFEST = MIGRATIONS_DIR.parent / "migrations.sha256"
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_manifest(manifest: Path = MANIFEST) -> dict[str, str]:
+    """filename -> sha256 of every migration that has landed (`sha256sum` format, paths relative to
+    supabase/, so `cd supabase && sha256sum -c migrations.sha256` checks it too)."""
+    if not manifest.exists():
+        return {}
+    recorded: dict[str, str] = {}
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            digest, _, path = line.partition("  ")
+            recorded[Path(path).name] = digest
+    return recorded
+
+
+def check_history(migrations_dir: Path = MIGRATIONS_DIR, manifest: Path = MANIFEST) -> list[str]:
+    """Every migration the manifest records must still exist, byte for byte. Empty list: intact."""
+    problems: list[str] = []
+    for name, digest in read_manifest(manifest).items():
+        path = migrations_dir / name
+        if not path.exists():
+            problems.append(f"{name} landed and was removed: restore it (a change goes in a new migration)")
+        elif file_hash(path) != digest:
+            problems.append(f"{name} landed and was edited: restore it (a change goes in a new migration)")
+    return problems
+
+
+def lock_history(migrations_dir: Path = MIGRATIONS_DIR, manifest: Path = MANIFEST) -> list[str]:
+    """Append every migration the manifest does not record yet (run when they land); an entry is
+    never rewritten. Returns the files added."""
+    problems = check_history(migrations_dir, manifest)
+    if problems:
+        raise MigrationError("; ".join(problems))
+    recorded = read_manifest(manifest)
+    added = [m for m in discover(migrations_dir) if m.filename not in recorded]
+    if added:
+        with manifest.open("a", encoding="utf-8") as out:
+            for m in added:
+                out.write(f"{file_hash(m.path)}  {migrations_dir.name}/{m.filename}\n")
+    return [m.filename for m in added]

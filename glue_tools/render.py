@@ -100,7 +100,10 @@ def queue_health(health: dict[str, Any], failures: list[dict[str, Any]]) -> str:
             "stale. Run `glue schedule` once pg_cron is enabled, or keep `glue worker` running.",
         )
     elif not health.get("drain_scheduled", True):
-        lines.append("drain: no pg_cron job (glue workers or fire-and-forget must keep draining)")
+        lines.append(
+            "drain: no pg_cron job (pg_cron is off, or a reset dropped it: enable pg_cron, then `glue schedule`;"
+            " until then glue workers or fire-and-forget must keep draining)"
+        )
     for f in failures:
         lines.append(
             f"  job {f['job_id']} pupil {f['pupil_id']}: {f['state']} after {f['attempts']}/{f['max_attempts']} "

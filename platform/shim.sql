@@ -10,7 +10,8 @@
 --   realtime   realtime.messages, realtime.send(payload, event, topic, private), realtime.topic()
 --              send() never raises; locally it also pg_notify()s channel 'realtime_broadcast' so a
 --              Python listener can relay committed broadcasts (NOTIFY is delivered on commit only).
---   extensions pgtap and plpgsql_check in schema extensions, pg_cron where the server preloads it.
+--   extensions pgtap, plpgsql_check and pg_stat_statements in schema extensions, pg_cron where the
+--              server preloads it; postgres may drop and update them (supautils' rights on Supabase).
 
 -- Roles ----------------------------------------------------------------------------------------
 do $shim$
@@ -70,8 +71,22 @@ begin
     grant all on all tables in schema cron to postgres;
     grant all on all sequences in schema cron to postgres;
   end if;
+  -- As on a project, query statistics for `supabase inspect db outliers` and `calls`, where the
+  -- server preloads the library (scripts/localdb.sh does).
+  if pg_catalog.current_setting('shared_preload_libraries', true) like '%pg_stat_statements%' then
+    create extension if not exists pg_stat_statements with schema extensions;
+  end if;
 end
 $shim$;
+
+-- Supabase's supautils lets postgres drop and update these extensions although a superuser made
+-- them (its privileged extensions): here postgres is made their owner, which gives it the same
+-- rights without being a superuser, so that `supabase db reset --db-url` can drop them as it does on
+-- a project. Creating them stays the platform's part (this file; docs/platform.md).
+update pg_catalog.pg_extension
+set extowner = 'postgres'::regrole
+where extname in ('pgtap', 'plpgsql_check', 'pg_cron')
+  and extowner <> 'postgres'::regrole;
 
 -- auth -----------------------------------------------------------------------------------------
 create schema if not exists auth;
@@ -154,7 +169,10 @@ begin
 end
 $shim$;
 grant supabase_realtime_admin to postgres;
-create schema if not exists realtime authorization supabase_realtime_admin;
+-- The schema itself belongs to supabase_admin, as on Supabase: `supabase db reset` keeps the schemas
+-- supabase_admin owns (docs/platform.md).
+create schema if not exists realtime authorization supabase_admin;
+alter schema realtime owner to supabase_admin;
 grant usage on schema realtime to postgres, anon, authenticated, service_role;
 
 create table if not exists realtime.messages (

@@ -18,7 +18,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd -P)
-port=${PGPORT:-54322}
+port=${PGPORT:-54332}
 pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
 state="$here/.pg"
 
@@ -61,13 +61,19 @@ unix_socket_directories = ''
 max_connections = 200
 shared_buffers = 256MB
 work_mem = 16MB
-shared_preload_libraries = 'pg_cron'
+shared_preload_libraries = 'pg_stat_statements, pg_cron'
 cron.database_name = 'postgres'
 cron.use_background_workers = on
 max_worker_processes = 16
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
 CONF
+}
+
+# A cluster made before pg_stat_statements was preloaded gets it at its next start.
+preload_statements() {
+  grep -q "^shared_preload_libraries = 'pg_cron'" "$data/postgresql.conf" 2>/dev/null || return 0
+  as_owner sed -i "s/^shared_preload_libraries = 'pg_cron'/shared_preload_libraries = 'pg_stat_statements, pg_cron'/" "$data/postgresql.conf"
 }
 
 running() { as_owner "$pgbin/pg_ctl" -D "$data" status >/dev/null 2>&1; }
@@ -93,6 +99,7 @@ SQL
 case "${1:-status}" in
   start)
     init
+    preload_statements
     if running; then
       echo "localdb: already running on 127.0.0.1:$(cat "$data/postmaster.pid" | sed -n 4p) ($data)"
       exit 0

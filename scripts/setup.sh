@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the project needs from the system: PostgreSQL 15 with pgTAP, pg_cron and
-# plpgsql_check, pg_prove, and Python 3.11+ with venv. Installs only what is missing (so a second
+# plpgsql_check, pg_prove, Python 3.11+ with venv, and Node.js with npm (for the pinned Supabase CLI,
+# which `make setup` then installs with npm ci). Installs only what is missing (so a second
 # run does nothing); on Debian/Ubuntu with apt, as root or through sudo; elsewhere it prints what to
 # install and stops.
 set -euo pipefail
@@ -22,6 +23,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
   elif ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
     missing+=(python3-venv)
   fi
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
 else
   cat >&2 <<MSG
 setup: this is not a Debian/Ubuntu system, so nothing was installed. Install:
@@ -29,6 +32,7 @@ setup: this is not a Debian/Ubuntu system, so nothing was installed. Install:
     (PGBIN must point at its bin directory if it is not /usr/lib/postgresql/15/bin)
   - pg_prove (Perl TAP::Parser::SourceHandler::pgTAP)
   - Python 3.11 or newer with venv, GNU make and git
+  - Node.js 18 or newer with npm (make setup runs npm ci for the pinned Supabase CLI)
 then run 'make setup' again to build .venv.
 MSG
   exit 1

@@ -14,8 +14,8 @@ from rest_endpoint import RestEndpoint, mint_jwt
 from glue.config import database_url as configured_url
 from glue.rpc import PgRpc, RpcClient, SupabaseRpc
 from glue_tools.localdb import scratch_database
-from glue_tools.migrate import migrate
 from glue_tools.paths import SEED_SQL
+from glue_tools.supabase_cli import push
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +41,7 @@ def scratch_url(database_url: str) -> Iterator[str]:
 @pytest.fixture
 def migrated_scratch_url(scratch_url: str) -> str:
     """A throwaway database with the shim and every migration applied (no seed data)."""
-    migrate(scratch_url)
+    push(scratch_url)
     return scratch_url
 
 
@@ -53,7 +53,7 @@ def glue_url(database_url: str) -> Iterator[str]:
     """A scratch database with every migration applied and supabase/seed.sql loaded (the demo school);
     shared by the glue suites for the whole session and dropped at its end."""
     with scratch_database(database_url, "planner_glue") as url:
-        migrate(url)
+        push(url)
         with psycopg.connect(url) as c, c.transaction():
             c.execute(SEED_SQL.read_bytes())
         yield url

@@ -15,8 +15,8 @@ from glue_testing import ALGORITHMS, PRIYA, UNKNOWN, add_group, add_pupils, exec
 from glue import api
 from glue.rpc import PgRpc
 from glue_tools.localdb import scratch_database
-from glue_tools.migrate import migrate
 from glue_tools.paths import ROOT
+from glue_tools.supabase_cli import push
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/postgres"
 
@@ -177,7 +177,7 @@ def test_health_says_loudly_when_nothing_drains_and_schedule_needs_pg_cron(datab
     """A new project as Supabase makes it: pg_cron off when the migrations ran (scratch databases have
     no pg_cron), no worker running. A write's job waits, and nothing will ever run it."""
     with scratch_database(database_url, "planner_nodrain") as url:
-        migrate(url)
+        push(url)
         (pupil,) = add_pupils(url, 1, group_id=None)
         execute(url, "select private.report_enqueue(array[%s::uuid], 'test')", (pupil,))
 

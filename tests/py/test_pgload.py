@@ -10,8 +10,8 @@ import pytest
 
 from glue_tools import pgload
 from glue_tools.localdb import scratch_database
-from glue_tools.migrate import migrate
 from glue_tools.seed import generate_and_load
+from glue_tools.supabase_cli import push
 
 WRITES_COUNTED = """
 select coalesce(sum(j.coalesced_count + 1), 0)::integer
@@ -24,7 +24,7 @@ where j.reason = 'feedback'
 def school(database_url: str) -> Iterator[str]:
     """A migrated scratch database with a generated school of 40 pupils and an empty queue."""
     with scratch_database(database_url, "planner_pgload") as url:
-        migrate(url)
+        push(url)
         generate_and_load(url, pupils=40, seed=3)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("delete from private.report_jobs")

@@ -65,8 +65,8 @@ from glue import api
 from glue.realtime import BroadcastEvent, ResultsMatrix, subscribe, topic_for
 from glue.rpc import NotFound, PgRpc, RpcClient, RpcError
 from glue_tools.localdb import scratch_database
-from glue_tools.migrate import migrate
 from glue_tools.paths import SEED_SQL
+from glue_tools.supabase_cli import push
 
 TIMEOUT = 10.0
 
@@ -221,7 +221,7 @@ class School:
 def school(database_url: str) -> Iterator[School]:
     """The demo school in a database of this module's own."""
     with scratch_database(database_url, "planner_props") as url:
-        migrate(url)
+        push(url)
         with psycopg.connect(url) as c, c.transaction():
             c.execute(SEED_SQL.read_bytes())
         rpc = PgRpc(url)
@@ -384,7 +384,7 @@ def test_random_writes_keep_the_cache_and_the_followed_grid_consistent(school: S
 def runner(database_url: str) -> Iterator[tuple[Sequences, dict[str, float]]]:
     """The demo school and the legacy fixture in a database of this module's own; one Sequences on it."""
     with scratch_database(database_url, "planner_fuzz") as url:
-        migrate(url)
+        push(url)
         prepare_database(url, SEED_SQL.read_bytes())
         seqs = Sequences(url)
         try:

@@ -11,8 +11,8 @@ import pytest
 
 from glue_tools import seed
 from glue_tools.localdb import platform_url, scratch_database
-from glue_tools.migrate import migrate
 from glue_tools.paths import SEED_SQL
+from glue_tools.supabase_cli import push
 
 PUPILS, SEED = 60, 7
 TABLES = list(seed.COLUMNS)
@@ -33,7 +33,7 @@ def _checksums(url: str) -> dict[str, object]:
 def school(database_url: str) -> Iterator[tuple[str, seed.SeedSummary]]:
     """A migrated scratch database holding the school of 60 pupils, seed 7."""
     with scratch_database(database_url, "planner_seed") as url:
-        migrate(url)
+        push(url)
         yield url, seed.generate_and_load(url, pupils=PUPILS, seed=SEED)
 
 
@@ -295,7 +295,7 @@ def test_same_seed_same_tables_other_seed_other_tables(school: tuple[str, seed.S
     url, summary = school
     first = _checksums(url)
     with scratch_database(database_url, "planner_seed") as other:
-        migrate(other)
+        push(other)
         again = seed.generate_and_load(other, pupils=PUPILS, seed=SEED)
         assert again.rows == summary.rows
         assert _checksums(other) == first

@@ -44,8 +44,8 @@ from glue.rpc import PgRpc, RpcError  # noqa: E402
 from glue.worker import run as run_worker  # noqa: E402
 from glue_tools import pgload, seed  # noqa: E402
 from glue_tools.localdb import scratch_database  # noqa: E402
-from glue_tools.migrate import migrate  # noqa: E402
 from glue_tools.paths import LOCALDB  # noqa: E402
+from glue_tools.supabase_cli import push  # noqa: E402
 
 
 @dataclass
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     url = database_url()
     c = Counters()
     with scratch_database(url, "planner_soak") as db:
-        migrate(db)
+        push(db)
         seed.generate_and_load(db, pupils=args.pupils, seed=11)
         _query(db, "select private.report_merge(null)")
         _query(
@@ -364,7 +364,7 @@ def main_pgbench(args: argparse.Namespace) -> int:
     url = database_url()
     c = Counters()
     with scratch_database(url, "planner_soak") as db:
-        migrate(db)
+        push(db)
         seed.generate_and_load(db, pupils=args.pupils, seed=11)
         _query(db, "select private.report_merge(null)")
         _query(
