@@ -59,6 +59,56 @@ def create_database(url: str, dbname: str) -> None:
         )
 
 
+# What empty_database removes, as the platform's superuser: every extension but plpgsql (pg_cron
+# included: its scheduler keeps running and sees it again once the shim recreates it), every
+# publication and event trigger, and every schema that is not PostgreSQL's own; then public as
+# initdb makes it.
+_EMPTY_SQL = """
+do $empty$
+declare
+  v_name text;
+begin
+  for v_name in select evtname from pg_catalog.pg_event_trigger loop
+    execute format('drop event trigger %I', v_name);
+  end loop;
+  for v_name in select pubname from pg_catalog.pg_publication loop
+    execute format('drop publication %I', v_name);
+  end loop;
+  for v_name in select extname from pg_catalog.pg_extension where extname <> 'plpgsql' loop
+    execute format('drop extension if exists %I cascade', v_name);
+  end loop;
+  for v_name in
+    select nspname from pg_catalog.pg_namespace
+    where nspname not in ('pg_catalog', 'information_schema', 'pg_toast') and nspname !~ '^pg_(toast_)?temp_'
+  loop
+    execute format('drop schema %I cascade', v_name);
+  end loop;
+end
+$empty$;
+create schema public authorization pg_database_owner;
+grant usage on schema public to public;
+"""
+
+
+def database_exists(url: str, dbname: str) -> bool:
+    admin = with_database(platform_url(url), "template1")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        return conn.execute("select from pg_database where datname = %s", (dbname,)).fetchone() is not None
+
+
+def empty_database(url: str) -> None:
+    """Remove everything from url's database but keep the database itself, so that what runs in it
+    for the whole life of the server (pg_cron's scheduler, which a dropped database stops until the
+    server restarts) keeps running. Other sessions in it are ended first, except pg_cron's launcher."""
+    with psycopg.connect(platform_url(url), autocommit=True) as conn:
+        conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity"
+            " where datname = current_database() and pid <> pg_backend_pid()"
+            " and backend_type in ('client backend', 'pg_cron')"
+        )
+        conn.execute(_EMPTY_SQL)
+
+
 def drop_database(url: str, dbname: str) -> None:
     admin = with_database(platform_url(url), "template1")
     with psycopg.connect(admin, autocommit=True) as conn:

@@ -14,7 +14,14 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from glue.config import LOCALDB, SEED_SQL
-from glue_tools.localdb import create_database, database_owner, drop_database, install_shim, platform_url
+from glue_tools.localdb import (
+    create_database,
+    database_exists,
+    database_owner,
+    empty_database,
+    install_shim,
+    platform_url,
+)
 from glue_tools.migrate import migrate
 
 Log = Callable[[str], None]
@@ -31,7 +38,8 @@ def localdb(action: str) -> int:
 
 
 def reset(url: str, *, seed: bool = True, log: Log | None = None) -> None:
-    """Drop and recreate the database, install the shim, apply every migration, load seed.sql."""
+    """Empty the database (kept, so pg_cron's scheduler survives; created when absent), install the
+    shim, apply every migration, load seed.sql."""
     say = log or (lambda _m: None)
     params = conninfo_to_dict(url)
     host = str(params.get("host") or "")
@@ -44,11 +52,14 @@ def reset(url: str, *, seed: bool = True, log: Log | None = None) -> None:
     if dbname in {"template0", "template1"}:
         raise PlatformError(f"refusing to reset {dbname}")
     try:
-        drop_database(url, dbname)
-        create_database(url, dbname)
+        if database_exists(url, dbname):
+            empty_database(url)
+            say(f"emptied database {dbname} (kept: pg_cron's scheduler runs on)")
+        else:
+            create_database(url, dbname)
+            say(f"created database {dbname} (owner {database_owner(url)})")
     except psycopg.OperationalError as exc:
         raise PlatformError(f"cannot reach the database server ({exc}); is it running? try 'make db'") from exc
-    say(f"recreated database {dbname} (owner {database_owner(url)})")
     with psycopg.connect(platform_url(url), autocommit=True) as conn:
         install_shim(conn)
     say("installed the local platform shim as supabase_admin (roles, auth, realtime, extensions)")
