@@ -59,10 +59,10 @@ def create_database(url: str, dbname: str) -> None:
         )
 
 
-# What empty_database removes, as the platform's superuser: every extension but plpgsql (pg_cron
-# included: its scheduler keeps running and sees it again once the shim recreates it), every
-# publication and event trigger, and every schema that is not PostgreSQL's own; then public as
-# initdb makes it.
+# What empty_database removes, as the platform's superuser: every extension but plpgsql and pg_cron,
+# every publication and event trigger, every schema that is not PostgreSQL's or pg_cron's own, and
+# pg_cron's jobs and run history; then public as initdb makes it. pg_cron stays: its scheduler
+# caches the oid of cron.job, and a cron.job made anew is one it may never read again.
 _EMPTY_SQL = """
 do $empty$
 declare
@@ -74,15 +74,21 @@ begin
   for v_name in select pubname from pg_catalog.pg_publication loop
     execute format('drop publication %I', v_name);
   end loop;
-  for v_name in select extname from pg_catalog.pg_extension where extname <> 'plpgsql' loop
+  for v_name in select extname from pg_catalog.pg_extension where extname not in ('plpgsql', 'pg_cron') loop
     execute format('drop extension if exists %I cascade', v_name);
   end loop;
   for v_name in
     select nspname from pg_catalog.pg_namespace
-    where nspname not in ('pg_catalog', 'information_schema', 'pg_toast') and nspname !~ '^pg_(toast_)?temp_'
+    where
+      nspname not in ('pg_catalog', 'information_schema', 'pg_toast', 'cron')
+      and nspname !~ '^pg_(toast_)?temp_'
   loop
     execute format('drop schema %I cascade', v_name);
   end loop;
+  if pg_catalog.to_regclass('cron.job') is not null then
+    delete from cron.job;
+    truncate cron.job_run_details;
+  end if;
 end
 $empty$;
 create schema public authorization pg_database_owner;
@@ -107,6 +113,15 @@ def empty_database(url: str) -> None:
             " and backend_type in ('client backend', 'pg_cron')"
         )
         conn.execute(_EMPTY_SQL)
+
+
+def reload_scheduler(url: str) -> None:
+    """Make pg_cron's scheduler read cron.job again after a reset (as the platform's superuser). A
+    burst of DDL can overflow its invalidation queue, after which it keeps running the jobs it had;
+    a configuration reload makes it reload them (or, if cron.job was made anew, restart itself)."""
+    with psycopg.connect(platform_url(url), autocommit=True) as conn:
+        if conn.execute("select current_setting('shared_preload_libraries') ~ 'pg_cron'").fetchone() == (True,):
+            conn.execute("select pg_reload_conf()")
 
 
 def drop_database(url: str, dbname: str) -> None:

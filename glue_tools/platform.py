@@ -21,6 +21,7 @@ from glue_tools.localdb import (
     empty_database,
     install_shim,
     platform_url,
+    reload_scheduler,
 )
 from glue_tools.migrate import migrate
 
@@ -45,7 +46,7 @@ def reset(url: str, *, seed: bool = True, log: Log | None = None) -> None:
     host = str(params.get("host") or "")
     if host not in _LOCAL_HOSTS and os.environ.get("PLANNER_ALLOW_RESET") != "1":
         raise PlatformError(
-            f"refusing to drop a database on {host}: reset is for the local database "
+            f"refusing to reset a database on {host}: reset is for the local database "
             "(set PLANNER_ALLOW_RESET=1 if you really mean it)"
         )
     dbname = str(params.get("dbname") or "postgres")
@@ -69,3 +70,4 @@ def reset(url: str, *, seed: bool = True, log: Log | None = None) -> None:
         with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
             conn.execute(SEED_SQL.read_bytes())
         say("loaded supabase/seed.sql")
+    reload_scheduler(url)
