@@ -19,7 +19,7 @@ SEED ?= 1
 SOAK_SECONDS ?= 60
 
 .PHONY: help setup db db-stop db-status db-reset migrate functions-migration drift seed demo \
-        lint lint-sql lint-py plpgsql-check test test-sql test-py soak bench clean
+        lint lint-sql lint-py plpgsql-check db-lint test test-sql test-sql-nocron test-py soak bench clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -78,10 +78,23 @@ plpgsql-check: db ## plpgsql_check on every PL/pgSQL function and procedure (any
 test-sql: db ## pgTAP suites (pg_prove) against the current database
 	@pg_prove --ext .sql -r -h 127.0.0.1 -p $(PGPORT) -U postgres -d postgres tests/sql
 
+test-sql-nocron: db ## pgTAP suites in a migrated scratch database without pg_cron (a new Supabase project)
+	@DATABASE_URL="$(DB_URL)" $(PY) -m glue_tools.scratch -- \
+	  pg_prove --ext .sql -r -h 127.0.0.1 -p $(PGPORT) -U postgres -d '{dbname}' tests/sql
+
+SUPABASE_CLI := node_modules/.bin/supabase
+db-lint: db ## supabase db lint --fail-on error, on this database and on a scratch one without pg_cron
+	@if [ ! -x $(SUPABASE_CLI) ]; then \
+	  echo "db-lint: skipped: $(SUPABASE_CLI) is not installed (npm ci installs the pinned Supabase CLI)"; \
+	else \
+	  $(SUPABASE_CLI) db lint --db-url "$(DB_URL)?sslmode=disable" --fail-on error && \
+	  DATABASE_URL="$(DB_URL)" $(PY) -m glue_tools.scratch -- $(SUPABASE_CLI) db lint --db-url '{url}' --fail-on error; \
+	fi
+
 test-py: db ## pytest against the current database
 	@DATABASE_URL="$(DB_URL)" $(PY) -m pytest -q tests/py
 
-test: lint db-reset drift plpgsql-check test-sql test-py ## every check, against a freshly reset database
+test: lint db-reset drift plpgsql-check db-lint test-sql test-sql-nocron test-py ## every check, against a freshly reset database
 	@echo "make test: all checks passed"
 
 bench: db ## benchmarks in scratch databases, side-by-side ratios (~15 min; BENCH_ARGS=--quick: ~3 min)
