@@ -225,9 +225,9 @@ comment on function private.report_drain_facts() is
 revoke all on function private.report_drain_facts() from public;
 
 -- The verdict on those facts: one {problem, message} per thing wrong, the cause first, each message
--- saying what to do. A problem the cause explains is not repeated (nothing runs while the scheduler
--- is down). Judged by runs: a drain that is scheduled but fails, or does not run while jobs wait
--- longer than twice its interval, is a problem like a drain that is not scheduled.
+-- saying what to do. Judged by runs: a drain whose latest run failed, or that has not run while a
+-- job waits longer than twice its interval, is a problem like a drain that is not scheduled (a run
+-- under way is not judged until it ends).
 create or replace function private.report_drain_problems(facts jsonb)
 returns jsonb
 language sql
@@ -275,7 +275,7 @@ as $$
         report_drain_problems.facts #>> '{runs,last_failure,start_time}',
         coalesce(pg_catalog.btrim(report_drain_problems.facts #>> '{runs,last_failure,message}'), '(no message)')
       )
-    where report_drain_problems.facts #>> '{runs,last_finished_status}' = 'failed'
+    where report_drain_problems.facts #>> '{runs,last_status}' = 'failed'
     union all
     select
       7, 'drain_not_running',
