@@ -23,7 +23,7 @@ select tests.build_school();
 create temporary table facts (name text primary key, f jsonb) on commit drop;
 insert into facts values ('healthy', jsonb_build_object(
   'checked_at', now(), 'pg_cron', '1.4-1', 'scheduler_running', true, 'oldest_due_s', null,
-  'job', jsonb_build_object('jobid', 1, 'schedule', '* * * * *', 'command', 'call private.report_jobs_drain(100, 55, 500)',
+  'job', jsonb_build_object('jobid', 1, 'schedule', '* * * * *', 'command', 'call private.report_jobs_drain(100, 59, 500)',
     'active', true),
   'interval_s', 60,
   'runs', jsonb_build_object('last_status', 'running', 'last_finished_status', 'succeeded',
@@ -126,7 +126,7 @@ select is(
   (select command from cron.job where jobname = 'report-jobs-drain'),
   case
     when :'cron_seconds'::boolean then 'call private.report_jobs_drain(100, 55, 0)'
-    else 'call private.report_jobs_drain(100, 55, 500)'
+    else 'call private.report_jobs_drain(100, 59, 500)'
   end,
   'the drain returns when the queue is empty on a seconds schedule, else polls every 500 ms within its minute'
 );
@@ -197,7 +197,7 @@ select tests.clear_authentication();
 
 -- Failing on every run: a drain job of its own (no run of the live one counts), with pg_cron's records
 -- of runs that failed, then of one that succeeded.
-select from cron.schedule('report-jobs-drain', '* * * * *', 'call private.report_jobs_drain(100, 55, 500)');
+select from cron.schedule('report-jobs-drain', '* * * * *', 'call private.report_jobs_drain(100, 59, 500)');
 insert into cron.job_run_details (jobid, job_pid, database, username, command, status, return_message, start_time, end_time)
 select
   j.jobid, 0, 'postgres', 'postgres', j.command, 'failed', 'ERROR:  permission denied for function report_jobs_claim',

@@ -366,9 +366,12 @@ begin
       hint = 'Use ''* * * * *'': the drain then polls the queue every half second within its minute.';
   end if;
   execute pg_catalog.format('select %I.schedule($1, $2, $3)', 'cron')
-  using 'report-jobs-drain', v_interval, pg_catalog.format(
-    'call private.report_jobs_drain(100, 55, %s)', case when v_interval_s < 60 then 0 else 500 end
-  );
+  using 'report-jobs-drain', v_interval, case
+    when v_interval_s < 60 then 'call private.report_jobs_drain(100, 55, 0)'
+    -- Every minute: poll until the minute is nearly over. A run that ends after the next minute has
+    -- begun is followed at once by the next one (pg_cron never runs a job twice at a time).
+    else 'call private.report_jobs_drain(100, 59, 500)'
+  end;
   execute pg_catalog.format('select %I.schedule($1, $2, $3)', 'cron')
   using 'report-verify-sample', '17 * * * *', 'select public.report_verify_and_enqueue(200)';
   execute pg_catalog.format('select %I.schedule($1, $2, $3)', 'cron')
