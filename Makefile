@@ -44,7 +44,7 @@ db-stop: ## stop the embedded database
 db-status: ## say whether the embedded database runs and where its data is
 	@scripts/localdb.sh status
 
-db-reset: db ## drop and recreate the database: platform shim, every migration, supabase/seed.sql
+db-reset: db ## empty the database (kept: pg_cron's scheduler survives), then shim, every migration, supabase/seed.sql
 	@$(GLUE) --database-url "$(DB_URL)" db reset
 
 migrate: db ## apply pending migrations (what `supabase db push` would apply)

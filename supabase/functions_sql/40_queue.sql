@@ -558,7 +558,7 @@ comment on procedure private.report_jobs_drain (integer, integer, integer) is
 -- pg_cron's version as {major, minor}, or null where it is not installed. extversion is the
 -- extension's SQL version: '1.4-1' for Debian 12's pg_cron 1.4.2, '1.6' on Supabase.
 create or replace function private.report_cron_version()
-returns integer []
+returns integer[]
 language sql
 stable
 security definer
