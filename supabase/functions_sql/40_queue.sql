@@ -492,11 +492,14 @@ revoke all on function private.report_jobs_claim(integer, text) from public;
 -- or one sleep: no snapshot and no row lock is held across the loop. One drain runs at a time: a
 -- session advisory lock, the only thing held across the commits, which blocks nothing but another
 -- drain (a failed call keeps it until its session ends; pg_cron's sessions end with the run).
+-- Started by a pg_cron job (cron_job, its name), it stops once that job is unscheduled or made
+-- inactive: pg_cron marks such a run canceled but lets it go on, and it would hold the lock.
 -- Neither SECURITY DEFINER nor SET search_path: PostgreSQL refuses COMMIT in a procedure with either.
 -- It runs as its caller, the queue's owner (pg_cron runs the job as postgres); every name in it is
 -- schema-qualified.
 create or replace procedure private.report_jobs_drain(
-  batch_size integer default 100, run_seconds integer default 55, poll_ms integer default 0
+  batch_size integer default 100, run_seconds integer default 55, poll_ms integer default 0,
+  cron_job text default null
 )
 language plpgsql
 as $$
@@ -506,6 +509,7 @@ declare
   v_jobs bigint [];
   v_job_id bigint;
   v_holder integer;
+  v_active boolean;
 begin
   if report_jobs_drain.batch_size is null or report_jobs_drain.batch_size not between 1 and 10000 then
     raise exception 'batch_size must be between 1 and 10000, not %', report_jobs_drain.batch_size
@@ -528,6 +532,11 @@ begin
   v_deadline := pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => report_jobs_drain.run_seconds);
   commit;
   loop
+    if report_jobs_drain.cron_job is not null then
+      execute pg_catalog.format('select exists (select from %I.job where jobname = $1 and active)', 'cron')
+      into v_active using report_jobs_drain.cron_job;
+      exit when not v_active;
+    end if;
     perform private.report_jobs_reap();
     v_jobs := array(select c from private.report_jobs_claim(report_jobs_drain.batch_size, v_worker) as c);
     commit;
@@ -549,11 +558,12 @@ begin
   perform pg_catalog.pg_advisory_unlock(7303, 0);
 end
 $$;
-revoke all on procedure private.report_jobs_drain(integer, integer, integer) from public;
-comment on procedure private.report_jobs_drain (integer, integer, integer) is
+revoke all on procedure private.report_jobs_drain(integer, integer, integer, text) from public;
+comment on procedure private.report_jobs_drain (integer, integer, integer, text) is
 'Drains the queue in committed batches (two-phase claims with a lease) for up to run_seconds; with poll_ms > 0 '
-'it sleeps poll_ms and looks again while the queue is empty, else it returns. One at a time. Callers: pg_cron '
-'(the report-jobs-drain job, as postgres), DBAs. Errors: PLV08 limits out of range, PLS06 another drain runs.';
+'it sleeps poll_ms and looks again while the queue is empty, else it returns; with cron_job it stops once that '
+'pg_cron job is gone or inactive. One at a time. Callers: pg_cron (the report-jobs-drain job, as postgres), DBAs. '
+'Errors: PLV08 limits out of range, PLS06 another drain runs.';
 
 -- pg_cron's version as {major, minor}, or null where it is not installed. extversion is the
 -- extension's SQL version: '1.4-1' for Debian 12's pg_cron 1.4.2, '1.6' on Supabase.
@@ -842,10 +852,10 @@ begin
   end if;
   execute pg_catalog.format('select %I.schedule($1, $2, $3)', 'cron')
   using 'report-jobs-drain', v_interval, case
-    when v_interval_s < 60 then 'call private.report_jobs_drain(100, 55, 0)'
+    when v_interval_s < 60 then 'call private.report_jobs_drain(100, 55, 0, ''report-jobs-drain'')'
     -- Every minute: poll until the minute is nearly over. A run that ends after the next minute has
     -- begun is followed at once by the next one (pg_cron never runs a job twice at a time).
-    else 'call private.report_jobs_drain(100, 59, 500)'
+    else 'call private.report_jobs_drain(100, 59, 500, ''report-jobs-drain'')'
   end;
   execute pg_catalog.format('select %I.schedule($1, $2, $3)', 'cron')
   using 'report-verify-sample', '17 * * * *', 'select public.report_verify_and_enqueue(200)';

@@ -23,7 +23,7 @@ select tests.build_school();
 create temporary table facts (name text primary key, f jsonb) on commit drop;
 insert into facts values ('healthy', jsonb_build_object(
   'checked_at', now(), 'pg_cron', '1.4-1', 'scheduler_running', true, 'oldest_due_s', null,
-  'job', jsonb_build_object('jobid', 1, 'schedule', '* * * * *', 'command', 'call private.report_jobs_drain(100, 59, 500)',
+  'job', jsonb_build_object('jobid', 1, 'schedule', '* * * * *', 'command', 'call private.report_jobs_drain(100, 59, 500, ''report-jobs-drain'')',
     'active', true),
   'interval_s', 60,
   'runs', jsonb_build_object('last_status', 'running', 'last_finished_status', 'succeeded',
@@ -125,10 +125,10 @@ select is(
 select is(
   (select command from cron.job where jobname = 'report-jobs-drain'),
   case
-    when :'cron_seconds'::boolean then 'call private.report_jobs_drain(100, 55, 0)'
-    else 'call private.report_jobs_drain(100, 59, 500)'
+    when :'cron_seconds'::boolean then 'call private.report_jobs_drain(100, 55, 0, ''report-jobs-drain'')'
+    else 'call private.report_jobs_drain(100, 59, 500, ''report-jobs-drain'')'
   end,
-  'the drain returns when the queue is empty on a seconds schedule, else polls every 500 ms within its minute'
+  'the drain returns when the queue is empty on a seconds schedule, else polls every 500 ms within its minute; it stops when its job goes'
 );
 select is(
   (select jsonb_agg(j ->> 'jobname') from rpc_results, jsonb_array_elements(r -> 'scheduled') as j where name = 'first'),
