@@ -17,9 +17,15 @@ PSQL := psql "$(DB_URL)" -X -q -v ON_ERROR_STOP=1
 PUPILS ?= 1000
 SEED ?= 1
 SOAK_SECONDS ?= 60
+SOAK_MODE ?= threads
+SOAK_RATE ?= 100
+FUZZ_SEQUENCES ?= 10000
+FUZZ_SECONDS ?= 0
+FUZZ_WORKERS ?= 2
+FUZZ_SEED ?= 0
 
 .PHONY: help setup db db-stop db-status db-reset migrate functions-migration drift seed demo \
-        lint lint-sql lint-py plpgsql-check db-lint test test-sql test-sql-nocron test-py soak bench clean
+        lint lint-sql lint-py plpgsql-check db-lint test test-sql test-sql-nocron test-py fuzz soak bench clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -101,8 +107,20 @@ bench: db ## benchmarks in scratch databases, side-by-side ratios (~15 min; BENC
 	@test -d bench/node_modules/graphile-worker || npm ci --prefix bench --no-audit --no-fund
 	@DATABASE_URL="$(DB_URL)" $(PY) -m bench $(BENCH_ARGS)
 
-soak: db ## concurrency and crash run: writers, workers, killed backends, a cluster restart (bounded; SOAK_SECONDS)
-	@$(PY) tests/soak/soak.py --seconds $(SOAK_SECONDS)
+# Each fuzz worker is a pytest process with a scratch database of its own (tests/py/test_properties.py);
+# they start 20 s apart: installing the platform shim into two new databases at once can fail
+# ("tuple concurrently updated").
+fuzz: db ## random write sequences at scale: FUZZ_SEQUENCES (10,000) over FUZZ_WORKERS processes, FUZZ_SECONDS bound (0: none)
+	@per=$$(( ($(FUZZ_SEQUENCES) + $(FUZZ_WORKERS) - 1) / $(FUZZ_WORKERS) )); pids=(); mkdir -p logs; \
+	for i in $$(seq 0 $$(( $(FUZZ_WORKERS) - 1 ))); do \
+	  test $$i = 0 || sleep 20; \
+	  DATABASE_URL="$(DB_URL)" FUZZ_SEQUENCES=$$per FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=$$(( $(FUZZ_SEED) + 100000 * i )) \
+	    $(PY) -m pytest -q -s -p no:cacheprovider tests/py/test_properties.py -k in_transactions > logs/fuzz.$$i.log 2>&1 & pids+=($$!); \
+	done; status=0; for i in "$${!pids[@]}"; do wait $${pids[$$i]} || status=1; grep -h "sequences in" logs/fuzz.$$i.log || tail -30 logs/fuzz.$$i.log; done; \
+	test $$status = 0 && echo "make fuzz: no difference found" || { echo "make fuzz: FAILED (logs/fuzz.*.log; the minimal sequence is in tests/py/fuzz_regressions.json)"; exit 1; }
+
+soak: db ## concurrency and crash run: writers, workers, killed backends, cluster restarts (SOAK_SECONDS; SOAK_MODE=pgbench: pgbench writes at SOAK_RATE/s)
+	@$(PY) tests/soak/soak.py --seconds $(SOAK_SECONDS) --mode $(SOAK_MODE) --rate $(SOAK_RATE)
 
 clean: ## stop the database, delete its data, and remove .venv and logs
 	@scripts/localdb.sh destroy

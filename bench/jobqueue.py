@@ -100,7 +100,7 @@ class Background:
             t.start()
 
     def _run(self, client: PgRpc, url: str) -> None:
-        self.stats.append(worker.run(client, listen_dsn=url, stop=self.stop))
+        self.stats.append(worker.run(client, stop=self.stop))
 
     def close(self) -> None:
         self.stop.set()

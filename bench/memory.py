@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.output import Row, row
 from bench.school import School, clear_queue, connect, say, toggle
-from glue.config import ROOT
+from glue_tools.paths import ROOT
 
 
 def run(s: School, *, jobs: int) -> tuple[dict[str, Any], list[Row]]:

@@ -37,6 +37,7 @@ CACHED_PUPIL = "select public.report_pupil(%s)::text"
 CACHED_GROUP = "select public.report_group(%s)::text"
 PREBUILT = "select page::text from bench_prebuilt_pages where page_key = %s"
 FLOOR_TARGET = 2.0  # "a small multiple" of the prebuilt page's fetch
+PUPIL_FLOOR_TARGET = 1.5  # report_pupil against its page prebuilt (replaces "50x the live computation")
 GROUP_LESSONS = """
 select array_agg(distinct l2.lesson_id)
 from public.lesson_assignments as la
@@ -65,7 +66,7 @@ def _prebuild(url: str, query: str, keys: list[str]) -> None:
         conn.execute("vacuum analyze bench_prebuilt_pages")
 
 
-def _floor_row(name: str, read: str, cached: Any, floor: Any) -> Row:
+def _floor_row(name: str, read: str, cached: Any, floor: Any, target: float = FLOOR_TARGET) -> Row:
     ratio = safe_ratio(cached.p50, floor.p50)
     return row(
         name,
@@ -76,8 +77,8 @@ def _floor_row(name: str, read: str, cached: Any, floor: Any) -> Row:
         floor,
         ratio,
         "A/B p50",
-        f"≤ {FLOOR_TARGET:g}× (a small multiple)",
-        ratio is not None and ratio <= FLOOR_TARGET,
+        f"≤ {target:g}× (a small multiple)",
+        ratio is not None and ratio <= target,
     )
 
 
@@ -172,13 +173,16 @@ def pupil_report(schools: list[School], *, pupils: int, reps: int, budget_s: flo
                 lv,
                 speedup,
                 "B/A p50",
-                "cache ≥ 50× faster",
-                speedup is not None and speedup >= 50,
+                "",
+                None,
+                "no target: the floor row below replaced '≥ 50×', which the floor itself does not reach; "
                 f"live_report_rows alone p50 {first.p50:.1f} ms (B/A {safe_ratio(first.p50, c.p50) or 0:.1f}×); "
                 f"{c.n} reads each",
             )
         )
-        rows.append(_floor_row(f"2. pupil report, floor ({s.label})", "report_pupil (cache)", c, floor))
+        rows.append(
+            _floor_row(f"2. pupil report, floor ({s.label})", "report_pupil (cache)", c, floor, PUPIL_FLOOR_TARGET)
+        )
     return raw, rows
 
 

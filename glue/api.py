@@ -24,14 +24,6 @@ class AiMark(TypedDict, total=False):
     feedback: str | None
 
 
-def _call(client: RpcClient, fn: str, **params: Any) -> Any:
-    return client.call(fn, {k: v for k, v in params.items() if v is not None})
-
-
-def _obj(value: JSON) -> dict[str, Any]:
-    return cast(dict[str, Any], value)
-
-
 def _plain(value: Any) -> Any:
     """Sequences and mappings of the caller's (tuples, TypedDicts) as the JSON lists and objects sent."""
     if isinstance(value, Mapping):
@@ -41,9 +33,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def call_object(client: RpcClient, fn: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Call public.<fn> with params (None left out: the function's default applies); its JSON object."""
-    return _obj(_call(client, fn, **{k: _plain(v) for k, v in params.items()}))
+def _call(client: RpcClient, fn: str, **params: Any) -> Any:
+    """Call public.<fn> with params, None left out (the function's default applies)."""
+    return client.call(fn, {k: _plain(v) for k, v in params.items() if v is not None})
+
+
+def _obj(value: JSON) -> dict[str, Any]:
+    return cast(dict[str, Any], value)
 
 
 # --- writes: pupils --------------------------------------------------------------------------------
@@ -111,7 +107,7 @@ def results_save_feedback(
             activity_id=activity_id,
             pupil_id=pupil_id,
             override_score=override_score,
-            criterion_scores=list(criterion_scores) if criterion_scores is not None else None,
+            criterion_scores=criterion_scores,
             feedback=feedback,
             expected_revision=expected_revision,
         )
@@ -136,8 +132,8 @@ def results_apply_ai_marks(
             "results_apply_ai_marks",
             group_assignment_id=group_assignment_id,
             activity_id=activity_id,
-            results=[dict(r) for r in results],
-            ai_meta=dict(ai_meta) if ai_meta is not None else None,
+            results=results,
+            ai_meta=ai_meta,
         )
     )
 
@@ -225,7 +221,7 @@ def units_update(
 
 
 def level_boundaries_set(client: RpcClient, year: int, boundaries: Mapping[str, float]) -> dict[str, Any]:
-    return _obj(_call(client, "level_boundaries_set", year=year, boundaries=dict(boundaries)))
+    return _obj(_call(client, "level_boundaries_set", year=year, boundaries=boundaries))
 
 
 # --- the queue -------------------------------------------------------------------------------------
@@ -235,8 +231,29 @@ def report_process_pupil(client: RpcClient, pupil_id: Id) -> dict[str, Any]:
     return _obj(_call(client, "report_process_pupil", pupil_id=pupil_id))
 
 
-def report_jobs_process(client: RpcClient, max_jobs: int = 100, max_ms: int = 100) -> dict[str, Any]:
+def report_jobs_process(client: RpcClient, max_jobs: int | None = None, max_ms: int | None = None) -> dict[str, Any]:
+    """One batch of the queue; max_jobs and max_ms default to the SQL function's (40_queue.sql)."""
     return _obj(_call(client, "report_jobs_process", max_jobs=max_jobs, max_ms=max_ms))
+
+
+def report_jobs_claim(client: RpcClient, max_jobs: int | None = None) -> dict[str, Any]:
+    """Claim due jobs as running (the first of the worker's two phases); max_jobs None: the SQL's default."""
+    return _obj(_call(client, "report_jobs_claim", max_jobs=max_jobs))
+
+
+def report_jobs_run(client: RpcClient, job_id: int) -> dict[str, Any]:
+    return _obj(_call(client, "report_jobs_run", job_id=job_id))
+
+
+def report_jobs_release(client: RpcClient, job_id: int) -> dict[str, Any]:
+    return _obj(_call(client, "report_jobs_release", job_id=job_id))
+
+
+def report_jobs_refresh_groups(
+    client: RpcClient, max_groups: int | None = None, max_ms: int | None = None
+) -> dict[str, Any]:
+    """Rebuild changed class pages unless pupil jobs are due; None limits: the SQL's defaults."""
+    return _obj(_call(client, "report_jobs_refresh_groups", max_groups=max_groups, max_ms=max_ms))
 
 
 def report_queue_health(client: RpcClient) -> dict[str, Any]:

@@ -21,7 +21,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,13 +29,13 @@ from typing import Any
 import psycopg
 
 from glue import api
-from glue.config import database_url
+from glue.config import Settings
 from glue.rpc import RpcClient
 from glue.telemetry import telemetry
 
 log = logging.getLogger("glue.realtime")
 ROUTE = "/realtime/subscription"
-EVENTS = ("submission_updated", "submission_deleted", "activity_marks_cleared")
+EVENTS = ("submission_updated", "submission_deleted", "activity_marks_cleared", "feedback_visibility_changed")
 
 
 @dataclass(frozen=True)
@@ -55,8 +54,8 @@ def topic_for(group_id: str, lesson_id: str) -> str:
 
 
 def realtime_enabled() -> bool:
-    """False when RESULTS_REALTIME_ENABLED is false/0/no/off."""
-    return os.environ.get("RESULTS_REALTIME_ENABLED", "true").strip().lower() not in {"false", "0", "no", "off"}
+    """False when RESULTS_REALTIME_ENABLED is off (glue.config.on_off)."""
+    return Settings.from_env().realtime_enabled
 
 
 _disabled_said = False
@@ -94,21 +93,24 @@ def subscribe(
     key: str | None = None,
     access_token: str | None = None,
 ) -> Subscription:
-    """Deliver the topic's broadcasts to handler (from a background thread) until close()."""
+    """Deliver the topic's broadcasts to handler (from a background thread) until close(). Through
+    Supabase Realtime when supabase_url (or SUPABASE_URL) is given, with key or the settings' key
+    (glue.config.Settings.api_key: one order for both transports); else from the database."""
     global _disabled_said
     topic = topic_for(group_id, str(lesson_id))
     sub = Subscription(topic)
-    if not realtime_enabled():
+    settings = Settings.from_env()
+    if not settings.realtime_enabled:
         if not _disabled_said:
             log.info("RESULTS_REALTIME_ENABLED=false: not subscribing to realtime results")
             _disabled_said = True
         return sub
-    url = supabase_url or os.environ.get("SUPABASE_URL")
+    url = supabase_url or settings.supabase_url
     if url:
-        secret = key or os.environ.get("SUPABASE_ANON_KEY") or os.environ.get("SUPABASE_SERVICE_ROLE_KEY") or ""
+        secret = key or settings.api_key or ""
         target: Callable[[], None] = lambda: asyncio.run(_supabase_loop(sub, handler, url, secret, access_token))  # noqa: E731
     else:
-        conninfo = dsn or database_url()
+        conninfo = dsn or settings.database
         if user_id is not None:
             _check_authorized(conninfo, topic, user_id)
         target = lambda: _local_loop(sub, handler, conninfo)  # noqa: E731
@@ -269,7 +271,8 @@ class ResultsMatrix:
     - apply(event) patches one cell from a full payload (submission_updated, submission_deleted);
       the same event twice changes nothing and an older event arriving late is ignored
       (updatedAt, remembered per cell in `stamps`, deletes included); a partial event
-      (activity_marks_cleared) refetches that column only; `resync` and cells or columns the
+      (activity_marks_cleared) refetches that column only; feedback_visibility_changed sets the
+      grid's feedbackVisible; `resync` and cells or columns the
       matrix does not know refetch everything;
     - after patches the row and column means are stale: settle() rereads them from the database
       (they are SQL's numbers; the patched cells are kept as they are);
@@ -325,6 +328,9 @@ class ResultsMatrix:
                     return "refetched all"
                 self._refetch(activity_id=activity_id)
                 return "refetched column"
+            if event.event == "feedback_visibility_changed":
+                self.grid["feedbackVisible"] = event.payload.get("feedbackVisible")
+                return "feedback visibility"
             if event.event == "resync":
                 self.load()
                 return "refetched all"

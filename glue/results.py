@@ -9,19 +9,75 @@ what fire-and-forget missed. `close()` waits for the pending recalculations.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from glue import api
-from glue.api import CriterionScore, Id
+from glue.api import Id
 from glue.rpc import RpcClient
 from glue.telemetry import Telemetry, hash_id, telemetry
 
 log = logging.getLogger("glue.results")
+
+
+P = ParamSpec("P")
+Row = dict[str, Any]
+Fired = Callable[[Row, Mapping[str, Any]], Iterable[Id]]  # (the RPC's result, its arguments) -> pupils to recalculate
+Fields = Callable[[Mapping[str, Any]], Mapping[str, Any]]  # its arguments -> extra fields of its telemetry line
+AI_MARKS_ROUTE = "/results/assignments/ai-marks"
+
+
+def _write_at(
+    call: Callable[Concatenate[RpcClient, P], Row], fired: Fired, fields: Fields | None = None
+) -> Callable[Concatenate[Results, str, P], Row]:
+    """A Results method from glue.api's wrapper `call`, taking the telemetry route first: the call in a
+    span of that route whose params are exactly the arguments sent (by name, as the RPC takes them),
+    then the recalculation of the pupils `fired` names."""
+    signature = inspect.signature(call)
+
+    def method(self: Results, route: str, /, *args: P.args, **kwargs: P.kwargs) -> Row:
+        bound = signature.bind(self.client, *args, **kwargs)
+        bound.apply_defaults()
+        params = dict(list(bound.arguments.items())[1:])  # without the client
+        with self.telem.span(route, call.__name__, params) as span, span.timed("rpcMs"):
+            span.set(**(fields(params) if fields else {}))
+            row = call(self.client, *args, **kwargs)
+        self.fire(fired(row, params))
+        return row
+
+    method.__doc__ = call.__doc__
+    return method
+
+
+def _write(
+    route: str, call: Callable[Concatenate[RpcClient, P], Row], fired: Fired, fields: Fields | None = None
+) -> Callable[Concatenate[Results, P], Row]:
+    """As _write_at, with the route fixed."""
+    at = _write_at(call, fired, fields)
+
+    def method(self: Results, /, *args: P.args, **kwargs: P.kwargs) -> Row:
+        return at(self, route, *args, **kwargs)
+
+    method.__doc__ = call.__doc__
+    return method
+
+
+def _ai_marked(counts: Row, params: Mapping[str, Any]) -> list[str]:
+    """The pupils an AI batch changed: none when nothing was applied (nothing was enqueued), else every
+    pupil of the batch but those reported in errors or stale."""
+    if int(counts.get("updated") or 0) + int(counts.get("created") or 0) == 0:
+        return []
+    rejected = {str(e.get("pupil_id")) for e in [*counts.get("errors", []), *counts.get("stale", [])]}
+    return [str(r["pupil_id"]) for r in params["results"] if str(r.get("pupil_id")) not in rejected]
+
+
+def _ai_batch(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {"aiBatchSize": len(params["results"])}
 
 
 class Results:
@@ -54,121 +110,28 @@ class Results:
         self.failed = 0
         self.processed: list[dict[str, Any]] = []  # what report_process_pupil returned, newest last
 
-    # --- the writes ----------------------------------------------------------------------------
+    # --- the writes: each is glue.api's wrapper (its parameters written there, once), made below ----
 
-    def _write(self, route: str, fn: str, params: Mapping[str, Any], **fields: Any) -> dict[str, Any]:
-        """Call the write RPC fn with params inside a telemetry span (route, the same params, rpcMs and
-        any extra fields): the parameters are written once, for the call and its record alike."""
-        with self.telem.span(route, fn, params) as span, span.timed("rpcMs"):
-            span.set(**fields)
-            return api.call_object(self.client, fn, params)
-
-    def save_feedback(
-        self,
-        activity_id: Id,
-        pupil_id: Id,
-        *,
-        override_score: float | None = None,
-        criterion_scores: Sequence[CriterionScore] | None = None,
-        feedback: str | None = None,
-        expected_revision: int | None = None,
-    ) -> dict[str, Any]:
-        """A teacher's marks on one cell; with expected_revision, Conflict (PLS03) if the answer changed."""
-        row = self._write(
-            "/results/assignments/feedback",
-            "results_save_feedback",
-            {
-                "activity_id": activity_id,
-                "pupil_id": pupil_id,
-                "override_score": override_score,
-                "criterion_scores": criterion_scores,
-                "feedback": feedback,
-                "expected_revision": expected_revision,
-            },
-        )
-        self.fire([pupil_id])
-        return row
-
-    def reset_feedback(self, activity_id: Id, pupil_id: Id) -> dict[str, Any]:
-        row = self._write(
-            "/results/assignments/feedback/reset",
-            "results_reset_feedback",
-            {"activity_id": activity_id, "pupil_id": pupil_id},
-        )
-        self.fire([pupil_id])
-        return row
-
-    def submit_answer(
-        self,
-        activity_id: Id,
-        *,
-        text: str | None = None,
-        option_id: str | None = None,
-        status: str | None = None,
-        pupil_id: Id | None = None,
-    ) -> dict[str, Any]:
-        row = self._write(
-            "/submissions/answer",
-            "submissions_submit_answer",
-            {"activity_id": activity_id, "text": text, "option_id": option_id, "status": status, "pupil_id": pupil_id},
-        )
-        self.fire([row["pupil_id"]])
-        return row
-
-    def record_upload(
-        self, activity_id: Id, file_name: str, path: str, *, pupil_id: Id | None = None
-    ) -> dict[str, Any]:
-        row = self._write(
-            "/submissions/upload",
-            "submissions_record_upload",
-            {"activity_id": activity_id, "file_name": file_name, "path": path, "pupil_id": pupil_id},
-        )
-        self.fire([row["pupil_id"]])
-        return row
-
-    def delete_upload(self, activity_id: Id, *, pupil_id: Id | None = None) -> dict[str, Any]:
-        row = self._write(
-            "/submissions/upload/delete",
-            "submissions_delete_upload",
-            {"activity_id": activity_id, "pupil_id": pupil_id},
-        )
-        if row.get("deleted"):
-            self.fire([row["pupil_id"]])
-        return row
-
-    def apply_ai_marks(
-        self,
-        group_assignment_id: str,
-        activity_id: Id,
-        results: Sequence[Mapping[str, Any]],
-        *,
-        ai_meta: Mapping[str, Any] | None = None,
-        route: str = "/results/assignments/ai-marks",
-    ) -> dict[str, Any]:
-        counts = self._write(
-            route,
-            "results_apply_ai_marks",
-            {
-                "group_assignment_id": group_assignment_id,
-                "activity_id": activity_id,
-                "results": results,
-                "ai_meta": ai_meta,
-            },
-            aiBatchSize=len(results),
-        )
-        if int(counts.get("updated") or 0) + int(counts.get("created") or 0) > 0:  # else nothing was enqueued
-            rejected = {str(e.get("pupil_id")) for e in [*counts.get("errors", []), *counts.get("stale", [])]}
-            self.fire(str(r["pupil_id"]) for r in results if str(r.get("pupil_id")) not in rejected)
-        return counts
-
-    def clear_ai_marks(self, group_assignment_id: str, activity_id: Id) -> dict[str, Any]:
-        row = self._write(
-            "/results/assignments/ai-marks/clear",
-            "results_clear_ai_marks",
-            {"group_assignment_id": group_assignment_id, "activity_id": activity_id},
-        )
-        self.fire(row.get("pupil_ids") or [])
-        return row
+    save_feedback = _write(
+        "/results/assignments/feedback", api.results_save_feedback, lambda row, params: [params["pupil_id"]]
+    )
+    reset_feedback = _write(
+        "/results/assignments/feedback/reset", api.results_reset_feedback, lambda row, params: [params["pupil_id"]]
+    )
+    submit_answer = _write("/submissions/answer", api.submissions_submit_answer, lambda row, params: [row["pupil_id"]])
+    record_upload = _write("/submissions/upload", api.submissions_record_upload, lambda row, params: [row["pupil_id"]])
+    delete_upload = _write(
+        "/submissions/upload/delete",
+        api.submissions_delete_upload,
+        lambda row, params: [row["pupil_id"]] if row.get("deleted") else [],
+    )
+    apply_ai_marks = _write(AI_MARKS_ROUTE, api.results_apply_ai_marks, _ai_marked, _ai_batch)
+    apply_ai_marks_at = _write_at(api.results_apply_ai_marks, _ai_marked, _ai_batch)
+    clear_ai_marks = _write(
+        "/results/assignments/ai-marks/clear",
+        api.results_clear_ai_marks,
+        lambda row, params: row.get("pupil_ids") or [],
+    )
 
     # --- fire-and-forget -------------------------------------------------------------------------
 
@@ -180,7 +143,10 @@ class Results:
                 if self._closed or self._pending >= self.max_pending:
                     self.dropped += 1
                     self.telem.event(
-                        "/reports/recalculate", "report_process_pupil", dropped=True, pupilId=hash_id(pupil_id)
+                        "/reports/recalculate",
+                        "report_process_pupil",
+                        dropped=True,
+                        pupilId=hash_id(pupil_id, self.telem.salt),
                     )
                     continue
                 self._pending += 1

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 import uuid
 from collections.abc import Mapping
@@ -25,7 +24,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from glue.config import database_url
+from glue.config import Settings, database_url
 
 JSON = Any
 
@@ -370,11 +369,10 @@ class SupabaseRpc:
             raise error_for("UNAVAILABLE", f"the API at {self.url} could not be reached: {exc}") from exc
 
 
-def client_from_env() -> RpcClient:
-    """SUPABASE_URL plus a key (service role, else anon) -> SupabaseRpc; otherwise PgRpc on
-    DATABASE_URL or the embedded database."""
-    url = os.environ.get("SUPABASE_URL")
-    key = os.environ.get("SUPABASE_SERVICE_ROLE_KEY") or os.environ.get("SUPABASE_KEY")
-    if url and key:
-        return SupabaseRpc(url, key)
-    return PgRpc(database_url())
+def client_from_env(settings: Settings | None = None) -> RpcClient:
+    """SUPABASE_URL plus a key (Settings.api_key: the service role's, else SUPABASE_KEY, else the
+    anon key) -> SupabaseRpc; otherwise PgRpc on DATABASE_URL or the embedded database."""
+    s = settings or Settings.from_env()
+    if s.supabase_url and s.api_key:
+        return SupabaseRpc(s.supabase_url, s.api_key)
+    return PgRpc(s.database)

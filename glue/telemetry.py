@@ -16,13 +16,14 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from glue.config import Settings
 
 log = logging.getLogger("glue.telemetry")
 
@@ -46,17 +47,14 @@ _REDACTED = (
 )
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def _norm(route: str) -> str:
     return route.replace("/", "").strip().lower()
 
 
-def hash_id(value: object) -> str:
-    """A stable, non-reversible stand-in for a person's id (salted with TELEM_SALT)."""
-    salt = os.environ.get("TELEM_SALT", "")
+def hash_id(value: object, salt: str | None = None) -> str:
+    """A stable, non-reversible stand-in for a person's id, salted with salt (default: the process's
+    telemetry's, TELEM_SALT)."""
+    salt = telemetry().salt if salt is None else salt
     return "h:" + hashlib.sha256(f"{salt}{value}".encode()).hexdigest()[:16]
 
 
@@ -64,19 +62,20 @@ def _is_person_id(key: str) -> bool:
     return key in _HASHED or (key.endswith("_id") and key.startswith(("pupil", "user")))
 
 
-def redact(value: Any, key: str | None = None) -> Any:
-    """Params with personal data removed: ids hashed, free text and names replaced by their length."""
+def redact(value: Any, key: str | None = None, salt: str | None = None) -> Any:
+    """Params with personal data removed: ids hashed (with salt, as hash_id), free text and names
+    replaced by their length."""
     k = (key or "").lower()
     if isinstance(value, Mapping):
-        return {str(kk): redact(vv, str(kk)) for kk, vv in value.items()}
+        return {str(kk): redact(vv, str(kk), salt) for kk, vv in value.items()}
     if isinstance(value, list | tuple):
         if k.endswith("_ids"):
-            return [hash_id(v) for v in value]
-        return [redact(v, key) for v in value]
+            return [hash_id(v, salt) for v in value]
+        return [redact(v, key, salt) for v in value]
     if value is None:
         return None
     if _is_person_id(k):
-        return hash_id(value)
+        return hash_id(value, salt)
     if k in _REDACTED:
         return f"[redacted {len(str(value))} chars]"
     if isinstance(value, bool | int | float):
@@ -133,18 +132,23 @@ class Span:
 class Telemetry:
     """The process's telemetry sink. `telemetry()` returns the shared one configured from the environment."""
 
-    def __init__(self, enabled: bool, paths: list[str] | None, directory: Path) -> None:
+    def __init__(self, enabled: bool, paths: list[str] | None, directory: Path, salt: str = "") -> None:
         self.enabled = enabled
         self.paths = [p for p in (paths or []) if p]
         self.directory = directory
+        self.salt = salt
         self.file = directory / f"telem_{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.log"
         self._lock = threading.Lock()
 
     @classmethod
+    def from_settings(cls, settings: Settings, *, enabled: bool | None = None) -> Telemetry:
+        """The telemetry the settings describe (TELEM_*); `enabled` overrides TELEM_ENABLED's default."""
+        on = settings.telem_enabled if settings.telem_enabled is not None else bool(enabled)
+        return cls(on, [_norm(p) for p in settings.telem_paths], settings.telem_dir, settings.telem_salt)
+
+    @classmethod
     def from_env(cls) -> Telemetry:
-        raw = os.environ.get("TELEM_PATH")
-        paths = [_norm(p) for p in raw.split(",")] if raw else None
-        return cls(_truthy(os.environ.get("TELEM_ENABLED")), paths, Path(os.environ.get("TELEM_DIR", "logs")))
+        return cls.from_settings(Settings.from_env())
 
     def wants(self, route: str) -> bool:
         if not self.enabled:
@@ -181,7 +185,7 @@ class Telemetry:
                 "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
                 "route": span.route,
                 "functionName": span.function_name,
-                "params": redact(span.params),
+                "params": redact(span.params, salt=self.salt),
                 "durationMs": round((time.perf_counter() - span.started) * 1000, 3) if duration else None,
                 "status": "error" if error is not None else "ok",
                 "error": None,
@@ -218,3 +222,11 @@ def reset() -> None:
     global _shared
     with _shared_lock:
         _shared = None
+
+
+def configure(telem: Telemetry) -> Telemetry:
+    """Make telem the process-wide telemetry (a tool that turns it on for its run); returns it."""
+    global _shared
+    with _shared_lock:
+        _shared = telem
+        return telem

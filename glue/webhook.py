@@ -176,12 +176,12 @@ class WebhookApp:
             return
         try:
             counts = await asyncio.to_thread(
-                self.results.apply_ai_marks,
+                self.results.apply_ai_marks_at,
+                AI_MARKS_PATH,
                 params["group_assignment_id"],
                 params["activity_id"],
                 params["results"],
                 ai_meta=params["ai_meta"],
-                route=AI_MARKS_PATH,
             )
         except RpcError as exc:
             await _json(

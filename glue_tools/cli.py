@@ -1,4 +1,4 @@
-"""`python -m glue` (console script `glue`): the command line of the planner's data layer.
+"""`glue` (the console script; also `python -m glue_tools`): the command line of the planner's data layer.
 
 Exit codes: 0 success, 1 the command ran and found a problem (drift, mismatches), 2 bad usage or a
 refused operation, 3 the database could not be reached.
@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 
 import psycopg
 
-from glue.config import database_url
+from glue.config import Settings
 from glue.rpc import PgRpc, RpcClient, RpcError, client_from_env
 from glue_tools import migrate as migrations
 
@@ -86,8 +85,8 @@ def _client(args: argparse.Namespace, *, operator: bool = False) -> RpcClient:
     them. `operator` work (a whole-school verification) may take longer: over a direct database
     connection it runs without that timeout; through supabase-py it keeps it (docs/platform.md).
     """
-    if os.environ.get("SUPABASE_URL") and not args.database_url_given:
-        return client_from_env()
+    if args.settings.supabase_url and not args.database_url_given:
+        return client_from_env(args.settings)
     # Fail at once when the database cannot be reached (exit 3), rather than after the pool's 30 s
     # wait for a connection, with its retries logged on the way.
     psycopg.connect(args.database_url, connect_timeout=10).close()
@@ -144,16 +143,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     worker.install_signal_handlers(stop)
     client = _client(args)
-    listen = None if os.environ.get("SUPABASE_URL") and not args.database_url_given else args.database_url
-    _say(f"worker: draining report jobs (batch {args.batch_size}, {args.max_ms} ms); Ctrl-C stops after the batch")
+    claims = f"claims of {args.batch_size or 'the default size'}"
+    _say(f"worker: draining report jobs ({claims}); Ctrl-C stops after the current job")
     try:
         stats = worker.run(
             client,
             batch_size=args.batch_size,
             max_ms=args.max_ms,
-            idle_max=args.idle_max,
-            listen_dsn=listen,
             stop=stop,
+            **({"idle_max": args.idle_max} if args.idle_max is not None else {}),
             until_empty=args.until_empty,
         )
     finally:
@@ -262,7 +260,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from glue.webhook import WebhookApp
 
     # The webhook's own key, never the service role key: whoever holds it is the AI vendor.
-    key = os.environ.get("AI_WEBHOOK_KEY", "").strip()
+    key = args.settings.ai_webhook_key
     if not key:
         print(
             "glue: set AI_WEBHOOK_KEY to the key the AI marker must send (a secret of its own: the webhook"
@@ -369,9 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_import)
 
     p = sub.add_parser("worker", help="drain the recalculation queue until stopped (SIGTERM/Ctrl-C)")
-    p.add_argument("--batch-size", type=int, default=100, help="jobs per batch (default 100)")
-    p.add_argument("--max-ms", type=int, default=100, help="time budget per batch in ms (default 100)")
-    p.add_argument("--idle-max", type=float, default=5.0, help="longest sleep when idle, seconds (default 5)")
+    p.add_argument("--batch-size", type=int, help="jobs per claim (default: report_jobs_claim's own)")
+    p.add_argument(
+        "--max-ms", type=int, help="time budget per class-page refresh in ms (default: report_jobs_refresh_groups' own)"
+    )
+    p.add_argument("--idle-max", type=float, help="longest poll interval when idle, s (default: glue.worker.run's)")
     p.add_argument("--until-empty", action="store_true", help="stop when the queue is empty")
     p.set_defaults(handler=cmd_worker)
 
@@ -429,9 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        args.settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"glue: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     args.database_url_given = args.database_url is not None
     if args.database_url is None:
-        args.database_url = database_url()
+        args.database_url = args.settings.database
     handler: Handler = args.handler
     try:
         return handler(args)

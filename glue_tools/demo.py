@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import psycopg
 
 from glue import api, telemetry
+from glue.config import Settings
 from glue.results import Results
 from glue.rpc import PgRpc
 from glue_tools import backfill, render, seed
@@ -78,9 +78,8 @@ def _pick_work(url: str) -> list[dict[str, Any]]:
 
 
 def run(url: str, *, pupils: int = 1000, seed_value: int = 1) -> None:
-    os.environ.setdefault("TELEM_ENABLED", "true")
-    telemetry.reset()
-    telem = telemetry.telemetry()
+    # The tour records telemetry unless TELEM_ENABLED says not to.
+    telem = telemetry.configure(telemetry.Telemetry.from_settings(Settings.from_env(), enabled=True))
 
     _title(f"1. A school of {pupils:,} pupils, then the reports cache for everyone")
     try:

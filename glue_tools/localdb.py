@@ -15,7 +15,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from glue.config import SHIM_SQL, admin_url, with_database
+from glue.config import admin_url, with_database
+from glue_tools.paths import SHIM_SQL
 
 
 def install_shim(conn: psycopg.Connection) -> None:

@@ -26,8 +26,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from glue.config import FUNCTIONS_DIR, MIGRATIONS_DIR, ROOT
 from glue_tools.localdb import scratch_database
+from glue_tools.paths import FUNCTIONS_DIR, MIGRATIONS_DIR, ROOT
 
 # pg_advisory_lock key held while migrating, so two runners never interleave.
 _LOCK_KEY = 7_301_911_204

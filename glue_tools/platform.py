@@ -6,14 +6,13 @@ Nothing here runs against a real Supabase project: there the roles, auth and rea
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from glue.config import LOCALDB, SEED_SQL
+from glue.config import Settings
 from glue_tools.localdb import (
     create_database,
     database_exists,
@@ -24,6 +23,7 @@ from glue_tools.localdb import (
     reload_scheduler,
 )
 from glue_tools.migrate import migrate
+from glue_tools.paths import LOCALDB, SEED_SQL
 
 Log = Callable[[str], None]
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
@@ -44,7 +44,7 @@ def reset(url: str, *, seed: bool = True, log: Log | None = None) -> None:
     say = log or (lambda _m: None)
     params = conninfo_to_dict(url)
     host = str(params.get("host") or "")
-    if host not in _LOCAL_HOSTS and os.environ.get("PLANNER_ALLOW_RESET") != "1":
+    if host not in _LOCAL_HOSTS and not Settings.from_env().allow_reset:
         raise PlatformError(
             f"refusing to reset a database on {host}: reset is for the local database "
             "(set PLANNER_ALLOW_RESET=1 if you really mean it)"

@@ -125,5 +125,26 @@ end
 $$;
 comment on function private.assert_batch_size(integer, text, integer) is
 'Raises PLV13 when items > max_items. Callers: results_save_feedback (criterion_scores: 100), '
-'activities_set_criteria (success_criteria_ids: 100).';
+'activities_set_criteria (success_criteria_ids: 100), results_apply_ai_marks (results: 1000).';
 revoke all on function private.assert_batch_size(integer, text, integer) from public;
+
+-- Raise PLV07 when a text a person wrote (an answer, a teacher's or the AI's feedback) is longer than
+-- the 20,000 characters every caller may send; NULL passes.
+create or replace function private.assert_text_length(value text, name text)
+returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if length(assert_text_length.value) > 20000 then
+    raise exception '% is % characters long; at most 20000 are accepted', assert_text_length.name,
+      length(assert_text_length.value)
+      using errcode = 'PLV07';
+  end if;
+end
+$$;
+comment on function private.assert_text_length(text, text) is
+'Raises PLV07 when value is over 20,000 characters. Callers: submissions_submit_answer (text), '
+'results_save_feedback (feedback), results_apply_ai_marks (each result''s feedback).';
+revoke all on function private.assert_text_length(text, text) from public;

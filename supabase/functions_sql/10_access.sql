@@ -163,10 +163,7 @@ begin
     raise exception 'pupil % is unknown or you may not read their work', assert_can_read_pupil.pupil_id
       using errcode = '42501', hint = 'Only the pupil and the teachers of the pupil''s classes may.';
   end if;
-  if not private.profile_exists(assert_can_read_pupil.pupil_id) then
-    raise exception 'unknown pupil %', assert_can_read_pupil.pupil_id
-      using errcode = 'PLN01', detail = 'No profile has this user_id.';
-  end if;
+  perform private.assert_profile_exists(assert_can_read_pupil.pupil_id);
 end
 $$;
 comment on function private.assert_can_read_pupil(uuid) is
@@ -217,9 +214,31 @@ begin
   return exists (select from public.profiles as p where p.user_id = profile_exists.user_id);
 end
 $$;
-comment on function private.profile_exists(uuid) is 'True when a profile has this user_id. Callers: assert_* helpers.';
+comment on function private.profile_exists(uuid) is 'True when a profile has this user_id. Callers: assert_profile_exists.';
 revoke all on function private.profile_exists(uuid) from public;
 grant execute on function private.profile_exists(uuid) to authenticated, service_role;
+
+-- Raise PLN01 unless a profile has this user_id: the one place that says a person is unknown (what:
+-- 'pupil' or 'user', as the message names them). Callers check first whether the caller may know.
+create or replace function private.assert_profile_exists(user_id uuid, what text default 'pupil')
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  if not private.profile_exists(assert_profile_exists.user_id) then
+    raise exception 'unknown % %', assert_profile_exists.what, assert_profile_exists.user_id
+      using errcode = 'PLN01', detail = 'No profile has this user_id.';
+  end if;
+end
+$$;
+comment on function private.assert_profile_exists(uuid, text) is
+'Raises PLN01 (unknown pupil or user) unless a profile has user_id. Callers: assert_can_read_pupil, assert_can_submit, '
+'assert_can_mark, report_recalculate_pupil, report_verify, report_process_pupil, read_assignment_results_slice, '
+'groups_add_member.';
+revoke all on function private.assert_profile_exists(uuid, text) from public;
+grant execute on function private.assert_profile_exists(uuid, text) to authenticated, service_role;
 
 create or replace function private.group_exists(group_id text)
 returns boolean
@@ -235,3 +254,107 @@ $$;
 comment on function private.group_exists(text) is 'True when the class exists. Callers: assert_* helpers.';
 revoke all on function private.group_exists(text) from public;
 grant execute on function private.group_exists(text) to authenticated, service_role;
+
+-- Feedback released to pupils (docs/architecture.md, "Released feedback"). A lesson's marks and
+-- feedback reach a pupil only when every class of the pupil to which the lesson is assigned has
+-- released them (lesson_assignments.feedback_visible); until then the lesson is withheld from the
+-- pupil. Teachers and the service role see everything.
+
+-- The lessons withheld from the pupil, with their unit and subject: assigned to a class in which the
+-- pupil is a pupil, feedback not released there.
+create or replace function private.withheld_lessons(pupil_id uuid)
+returns table (lesson_id uuid, unit_id uuid, subject text)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select distinct la.lesson_id, l.unit_id, u.subject
+  from public.group_membership as gm
+  inner join public.lesson_assignments as la on gm.group_id = la.group_id and not la.feedback_visible
+  inner join public.lessons as l on la.lesson_id = l.lesson_id
+  inner join public.units as u on l.unit_id = u.unit_id
+  where gm.user_id = withheld_lessons.pupil_id and gm.role = 'pupil'
+$$;
+comment on function private.withheld_lessons(uuid) is
+'The lessons whose feedback is not released to the pupil (assigned to one of the pupil''s classes with '
+'feedback_visible false), with their unit and subject. Callers: withheld_activity_ids, withheld_unit_ids, '
+'withheld_subjects (the RLS policies), feedback_withheld, report_pupil_view, read_pupil_submissions.';
+revoke all on function private.withheld_lessons(uuid) from public;
+grant execute on function private.withheld_lessons(uuid) to service_role;
+
+-- The activities of the lessons withheld from the signed-in user, for the RLS policies on the
+-- pupil's work (evaluated once per query). Nothing for a teacher, the service role or anon.
+create or replace function private.withheld_activity_ids()
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select a.activity_id
+  from private.withheld_lessons(auth.uid()) as w
+  inner join public.activities as a on w.lesson_id = a.lesson_id
+  where auth.uid() is not null
+$$;
+comment on function private.withheld_activity_ids() is
+'Activities of the lessons whose feedback is not released to auth.uid(). Callers: RLS policies on submissions and '
+'submission_criterion_scores.';
+revoke all on function private.withheld_activity_ids() from public;
+grant execute on function private.withheld_activity_ids() to authenticated, service_role;
+
+-- The units and subjects with a lesson withheld from the signed-in user, for the RLS policies on
+-- the pupil's own cached report rows.
+create or replace function private.withheld_unit_ids()
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select distinct w.unit_id from private.withheld_lessons(auth.uid()) as w where auth.uid() is not null
+$$;
+comment on function private.withheld_unit_ids() is
+'Units with a lesson whose feedback is not released to auth.uid(). Callers: RLS policies on the unit and criterion '
+'rows and unit documents of the reports cache.';
+revoke all on function private.withheld_unit_ids() from public;
+grant execute on function private.withheld_unit_ids() to authenticated, service_role;
+
+create or replace function private.withheld_subjects()
+returns setof text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select distinct w.subject from private.withheld_lessons(auth.uid()) as w where auth.uid() is not null
+$$;
+comment on function private.withheld_subjects() is
+'Subjects with a lesson whose feedback is not released to auth.uid(). Callers: RLS policies on the subject rows and '
+'subject documents of the reports cache.';
+revoke all on function private.withheld_subjects() from public;
+grant execute on function private.withheld_subjects() to authenticated, service_role;
+
+-- True when the caller is the pupil themselves (not the service role) and the lesson is withheld
+-- from them: what the RPCs check before returning marks to a pupil.
+create or replace function private.feedback_withheld(pupil_id uuid, lesson_id uuid)
+returns boolean
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  return coalesce(feedback_withheld.pupil_id = auth.uid(), false)
+    and not private.caller_bypasses_rls()
+    and exists (
+      select from private.withheld_lessons(feedback_withheld.pupil_id) as w
+      where w.lesson_id = feedback_withheld.lesson_id
+    );
+end
+$$;
+comment on function private.feedback_withheld(uuid, uuid) is
+'True when auth.uid() is the pupil (not the service role) and the lesson''s feedback is not released to them. '
+'Callers: submission_written.';
+revoke all on function private.feedback_withheld(uuid, uuid) from public;
+grant execute on function private.feedback_withheld(uuid, uuid) to service_role;

@@ -239,6 +239,9 @@ revoke all on function private.report_compare(uuid[], uuid[]) from public;
 -- has one element, so the generic plan, made once per session, reads that pupil's rows by index and
 -- nothing else (an array parameter of unknown length is estimated at ten pupils, enough for hash
 -- joins over whole tables). No plan is made per job.
+-- Why one routine of over 200 lines: most of it is that one statement per pupil, a data-modifying
+-- WITH that reads report_compare's diff once and writes every cache table from it (eight parts);
+-- split into routines, each would compare again or need a working table of the diff.
 create or replace function private.report_merge(pupil_ids uuid[], unit_ids uuid[] default null)
 returns jsonb
 language plpgsql
@@ -487,10 +490,7 @@ declare
   v_version bigint;
 begin
   perform private.require(report_recalculate_pupil.pupil_id, 'pupil_id');
-  if not private.profile_exists(report_recalculate_pupil.pupil_id) then
-    raise exception 'unknown pupil %', report_recalculate_pupil.pupil_id
-      using errcode = 'PLN01', detail = 'No profile has this user_id.';
-  end if;
+  perform private.assert_profile_exists(report_recalculate_pupil.pupil_id);
   perform pg_advisory_xact_lock(7301, hashtext(report_recalculate_pupil.pupil_id::text));
   v_merge := private.report_merge(array[report_recalculate_pupil.pupil_id], report_recalculate_pupil.unit_ids);
   select v.version into v_version

@@ -39,11 +39,24 @@ as $$
         else d.live_document::jsonb
       end as live
     from private.report_compare(report_differences.pupil_ids, null) as d
+    union all
+    -- The page a pupil sees while feedback is withheld (from the cache) against the same page built
+    -- live from every unit.
+    select v.pupil_id, 'pupil_view', 'subjects', v.stored, v.live
+    from (
+      select
+        x.pupil_id,
+        private.report_pupil_view(x.pupil_id, true)::jsonb as stored,
+        private.report_pupil_view(x.pupil_id, false)::jsonb as live
+      from unnest(report_differences.pupil_ids) as x (pupil_id)
+    ) as v
+    where v.stored is distinct from v.live
   ) as p
   order by p.pupil_id, p.kind, p.key
 $$;
 comment on function private.report_differences(uuid[]) is
-'Every difference between cached and live rows and documents for the pupils (an explicit array): missing '
+'Every difference between cached and live rows and documents for the pupils (an explicit array), and between the '
+'page a pupil sees while feedback is withheld built from the cache and built live (kind pupil_view): missing '
 '(not cached), stale (cached, no longer live) or different. Callers: report_verify, report_verify_sweep, tests.';
 revoke all on function private.report_differences(uuid[]) from public;
 
@@ -57,9 +70,7 @@ set search_path = ''
 as $$
 begin
   perform private.require(report_verify.pupil_id, 'pupil_id');
-  if not exists (select from public.profiles as p where p.user_id = report_verify.pupil_id) then
-    raise exception 'unknown pupil %', report_verify.pupil_id using errcode = 'PLN01';
-  end if;
+  perform private.assert_profile_exists(report_verify.pupil_id);
   return query
   select d.kind, d.key, d.difference, d.stored, d.live
   from private.report_differences(array[report_verify.pupil_id]) as d;

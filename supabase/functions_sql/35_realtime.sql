@@ -176,6 +176,10 @@ begin
     'groupId', read_assignment_results.group_id,
     'lessonId', v_lesson.lesson_id,
     'lessonTitle', v_lesson.title,
+    'feedbackVisible', (
+      select la.feedback_visible from public.lesson_assignments as la
+      where la.group_id = read_assignment_results.group_id and la.lesson_id = v_lesson.lesson_id
+    ),
     'pupils', coalesce((
       select jsonb_agg(
         jsonb_build_object('pupilId', p.user_id, 'firstName', p.first_name, 'lastName', p.last_name) order by p.n
@@ -213,7 +217,8 @@ begin
 end
 $$;
 comment on function public.read_assignment_results(text, uuid) is
-'The results grid of an assignment (docs/scoring.md "Cells"): {assignmentId, groupId, lessonId, lessonTitle, pupils '
+'The results grid of an assignment (docs/scoring.md "Cells"): {assignmentId, groupId, lessonId, lessonTitle, '
+'feedbackVisible (released to the pupils), pupils '
 '(by last then first name), activities (by order_by), cells (pupil x activity: state, score, source, submissionId, '
 'status, submittedAt, hasUpload, aiScore, aiFeedback, aiMarkedAt, updatedAt), rowMeans, columnMeans (missing = 0, '
 'awaiting marking left out)}. Callers: the results page, glue ResultsMatrix (teachers of the class, service_role). '
@@ -247,8 +252,8 @@ begin
   if read_assignment_results_slice.pupil_id is not null then
     -- Only the service role learns that a uuid is nobody's: to a teacher, an unknown pupil is just
     -- not a pupil of the class (profiles are not theirs to probe).
-    if private.caller_bypasses_rls() and not private.profile_exists(read_assignment_results_slice.pupil_id) then
-      raise exception 'unknown pupil %', read_assignment_results_slice.pupil_id using errcode = 'PLN01';
+    if private.caller_bypasses_rls() then
+      perform private.assert_profile_exists(read_assignment_results_slice.pupil_id);
     end if;
     if not exists (
       select from public.group_membership as gm

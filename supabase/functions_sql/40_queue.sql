@@ -1,13 +1,21 @@
 -- The recalculation queue (private.report_jobs): enqueue, claim, run, retry, and what operators see.
 --
--- Two ways to drain it, both safe together:
+-- Ways to drain it, all safe together:
 --   one transaction  public.report_process_pupil (fire-and-forget after a write) and
---                    public.report_jobs_process (glue worker): lock waiting jobs FOR UPDATE SKIP LOCKED,
---                    run each in a savepoint, commit once. A killed backend rolls everything back and
---                    the jobs are simply waiting again.
---   two phases       private.report_jobs_drain (pg_cron): claim a batch as running with a lease and
---                    commit, then run it and commit. A job whose worker died stays running until its
---                    lease expires; report_jobs_reap then retries it.
+--                    public.report_jobs_process (one-off batches): lock waiting jobs FOR UPDATE SKIP
+--                    LOCKED, run each in a savepoint, commit once. A killed backend rolls everything
+--                    back and the jobs are simply waiting again. A write to a pupil whose job is locked
+--                    waits for that commit.
+--   two phases       public.report_jobs_claim + public.report_jobs_run (glue worker) and
+--                    private.report_jobs_drain (pg_cron): claim a batch as running with a lease and
+--                    commit, then run each job in a transaction of its own. A write meanwhile enqueues
+--                    a new waiting job beside the running one (the unique key covers waiting jobs
+--                    only), so it never waits for a worker. A job whose worker died stays running until
+--                    its lease expires; report_jobs_reap then retries it.
+-- Nothing NOTIFYs: every transaction that sends a NOTIFY takes one cluster-wide lock at its commit
+-- and holds it through the WAL flush, so notifying writes commit one at a time. Workers poll
+-- (glue.worker: every few ms while there is work, backing off when idle).
+-- Class pages (report_group_documents) are rebuilt when no pupil job is due (report_jobs_refresh_groups).
 -- One pupil is never recalculated by two sessions at once: private.report_job_run takes the pupil's
 -- advisory lock with pg_try_advisory_xact_lock and leaves the job waiting when another session has it.
 
@@ -74,20 +82,20 @@ begin
   order by p.pupil_id
   on conflict (pupil_id) where state in ('pending', 'failed') do update
     set
-      last_enqueued_at = now(),
+      -- The waiting job may come from a transaction that started after this one (its enqueued_at
+      -- later than this now()): the time only moves forward.
+      last_enqueued_at = greatest(j.last_enqueued_at, now()),
       coalesced_count = j.coalesced_count + 1,
       unit_ids = private.report_unit_set_union(j.unit_ids, excluded.unit_ids);
   get diagnostics v_count = row_count;
-  if v_count > 0 then
-    perform pg_notify('report_jobs', v_count::text);
-  end if;
   return v_count;
 end
 $$;
 comment on function private.report_enqueue(uuid[], text, uuid[]) is
 'Enqueues (or coalesces into the waiting job, merging the unit sets) a recalculation per pupil of the given '
-'units (NULL: every unit; empty: nothing), in the caller''s transaction; notifies channel report_jobs. Callers: '
-'every write RPC, the sweep, requeue. Returns the number of pupils enqueued.';
+'units (NULL: every unit; empty: nothing), in the caller''s transaction; a pupil whose job is running gets a '
+'new waiting job. Sends no notification (workers poll). Callers: every write RPC, the sweep, requeue. Returns '
+'the number of pupils enqueued.';
 revoke all on function private.report_enqueue(uuid[], text, uuid[]) from public;
 
 -- The delay before retry number attempts: exponential from backoff_base, capped, with +/-25 % jitter.
@@ -170,6 +178,46 @@ comment on function private.report_job_record_failure(bigint, integer, text, tex
 'Callers: report_job_run, report_jobs_reap.';
 revoke all on function private.report_job_record_failure(bigint, integer, text, text) from public;
 
+-- Put a claimed (running) job back among the waiting jobs, due at run_after, without counting its
+-- attempt. When the pupil has a waiting job already (a write while this one was claimed), that job
+-- takes over this one's units and writes instead. A job that is not running is left alone.
+create or replace function private.report_job_put_back(job_id bigint, run_after timestamptz)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_job private.report_jobs;
+begin
+  select j.* into v_job from private.report_jobs as j
+  where j.job_id = report_job_put_back.job_id and j.state = 'running'
+  for update;
+  if not found then
+    return;
+  end if;
+  update private.report_jobs as w
+  set
+    unit_ids = private.report_unit_set_union(w.unit_ids, v_job.unit_ids),
+    coalesced_count = w.coalesced_count + v_job.coalesced_count + 1,
+    enqueued_at = least(w.enqueued_at, v_job.enqueued_at)
+  where w.pupil_id = v_job.pupil_id and w.state in ('pending', 'failed');
+  if found then
+    delete from private.report_jobs as j where j.job_id = v_job.job_id;
+  else
+    update private.report_jobs as j
+    set
+      state = 'pending', locked_at = null, locked_by = null, lease_expires_at = null,
+      attempts = greatest(j.attempts - 1, 0), run_after = report_job_put_back.run_after
+    where j.job_id = v_job.job_id;
+  end if;
+end
+$$;
+comment on function private.report_job_put_back(bigint, timestamptz) is
+'Returns a running job to the waiting jobs (attempt not counted), or folds it into the pupil''s waiting job. '
+'Callers: report_job_run (pupil busy), report_jobs_release.';
+revoke all on function private.report_job_put_back(bigint, timestamptz) from public;
+
 -- Let the calling transaction commit without waiting for its WAL to reach disk, when it has written
 -- nothing before: a job's transaction writes only what the job derives and the job's own state, so a
 -- crash that loses it loses both together and the job runs again (still waiting, or reaped after its
@@ -190,7 +238,8 @@ end
 $$;
 comment on function private.report_commit_async() is
 'Sets synchronous_commit off for the rest of the transaction if it has written nothing yet. '
-'Callers: report_process_pupil, report_jobs_process, at their start.';
+'Callers: report_process_pupil, report_jobs_process, report_jobs_claim, report_jobs_run, report_jobs_refresh_groups, '
+'report_jobs_drain, at their start.';
 revoke all on function private.report_commit_async() from public;
 
 -- Run one job in the caller's transaction: recalculate the pupil's units inside a savepoint, delete the job
@@ -218,20 +267,7 @@ begin
   if not pg_try_advisory_xact_lock(7301, hashtext(v_job.pupil_id::text)) then
     -- Another session is recalculating this pupil right now. Leave the job waiting a moment.
     if v_job.state = 'running' then
-      update private.report_jobs as j
-      set locked_at = null, locked_by = null, lease_expires_at = null, attempts = greatest(j.attempts - 1, 0),
-        state = 'pending', run_after = now() + interval '200 milliseconds'
-      where j.job_id = v_job.job_id
-        and not exists (
-          select from private.report_jobs as w where w.pupil_id = v_job.pupil_id and w.state in ('pending', 'failed')
-        );
-      if not found then
-        -- A newer waiting job exists: it takes over this job's units.
-        update private.report_jobs as w
-        set unit_ids = private.report_unit_set_union(w.unit_ids, v_job.unit_ids)
-        where w.pupil_id = v_job.pupil_id and w.state in ('pending', 'failed');
-        delete from private.report_jobs as j where j.job_id = v_job.job_id;
-      end if;
+      perform private.report_job_put_back(v_job.job_id, now() + interval '200 milliseconds');
     else
       update private.report_jobs as j set run_after = now() + interval '200 milliseconds'
       where j.job_id = v_job.job_id;
@@ -358,9 +394,7 @@ begin
     raise exception 'pupil % is unknown or you may not recalculate their report', report_process_pupil.pupil_id
       using errcode = '42501';
   end if;
-  if not private.profile_exists(report_process_pupil.pupil_id) then
-    raise exception 'unknown pupil %', report_process_pupil.pupil_id using errcode = 'PLN01';
-  end if;
+  perform private.assert_profile_exists(report_process_pupil.pupil_id);
   if exists (
     select from private.report_jobs as j
     where j.pupil_id = report_process_pupil.pupil_id and j.state = 'running'
@@ -450,7 +484,148 @@ comment on function public.report_jobs_process(integer, integer) is
 revoke all on function public.report_jobs_process(integer, integer) from public, anon, authenticated;
 grant execute on function public.report_jobs_process(integer, integer) to service_role;
 
--- Two-phase claim for report_jobs_drain: mark up to max_jobs due jobs running with a lease.
+-- The glue worker's claim, the first of its two phases: up to max_jobs due jobs marked running with a
+-- lease, committed when the RPC returns. Writes to those pupils meanwhile enqueue new waiting jobs.
+-- A claim is small (glue worker: 20) so that one worker does not hold jobs another could run.
+create or replace function public.report_jobs_claim(max_jobs integer default 20)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_reaped integer;
+  v_jobs bigint [];
+begin
+  if report_jobs_claim.max_jobs is null or report_jobs_claim.max_jobs not between 1 and 10000 then
+    raise exception 'max_jobs must be between 1 and 10000, not %', report_jobs_claim.max_jobs using errcode = 'PLV08';
+  end if;
+  -- A claim lost in a crash leaves its jobs waiting as they were.
+  perform private.report_commit_async();
+  v_reaped := private.report_jobs_reap();
+  v_jobs := array(
+    select c from private.report_jobs_claim(report_jobs_claim.max_jobs, private.report_worker_name()) as c order by c
+  );
+  return jsonb_build_object(
+    'job_ids', to_jsonb(v_jobs),
+    'reaped', v_reaped,
+    'remaining', (
+      select count(*) from private.report_jobs as j where j.state in ('pending', 'failed') and j.run_after <= now()
+    )
+  );
+end
+$$;
+comment on function public.report_jobs_claim(integer) is
+'Claims up to max_jobs due jobs as running with a lease (reaping expired leases first); returns {job_ids, '
+'reaped, remaining (due jobs left)}. Run them with report_jobs_run. Callers: glue worker (service_role). '
+'Errors: PLV08 out-of-range max_jobs.';
+revoke all on function public.report_jobs_claim(integer) from public, anon, authenticated;
+grant execute on function public.report_jobs_claim(integer) to service_role;
+
+-- The second phase: run one claimed job in a transaction of its own, so its report is visible as
+-- soon as it is done. An id that is not a running job (never claimed, done already) is left alone.
+create or replace function public.report_jobs_run(job_id bigint)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if report_jobs_run.job_id is null then
+    raise exception 'job_id is required' using errcode = 'PLV01';
+  end if;
+  perform private.report_commit_async();
+  if not exists (select from private.report_jobs as j where j.job_id = report_jobs_run.job_id and j.state = 'running') then
+    return jsonb_build_object('outcome', 'missing');
+  end if;
+  return private.report_job_run(report_jobs_run.job_id, private.report_worker_name());
+end
+$$;
+comment on function public.report_jobs_run(bigint) is
+'Runs one claimed (running) job: recalculates, deletes the job or records the failure, logs it; returns '
+'{outcome: done|failed|dead|busy|gone|missing, waited_ms, run_ms, ...} (missing: not a running job). Callers: glue '
+'worker after report_jobs_claim (service_role). Errors: PLV01 null job_id.';
+revoke all on function public.report_jobs_run(bigint) from public, anon, authenticated;
+grant execute on function public.report_jobs_run(bigint) to service_role;
+
+-- Give a claimed job back without running it (a worker stopping with jobs it has not started).
+create or replace function public.report_jobs_release(job_id bigint)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if report_jobs_release.job_id is null then
+    raise exception 'job_id is required' using errcode = 'PLV01';
+  end if;
+  if not exists (
+    select from private.report_jobs as j where j.job_id = report_jobs_release.job_id and j.state = 'running'
+  ) then
+    return jsonb_build_object('released', false);
+  end if;
+  perform private.report_job_put_back(report_jobs_release.job_id, now());
+  return jsonb_build_object('released', true);
+end
+$$;
+comment on function public.report_jobs_release(bigint) is
+'Puts a claimed (running) job back among the waiting jobs, due at once, its attempt not counted; returns '
+'{released} (false: not a running job). Callers: glue worker when it stops (service_role). Errors: PLV01 null job_id.';
+revoke all on function public.report_jobs_release(bigint) from public, anon, authenticated;
+grant execute on function public.report_jobs_release(bigint) to service_role;
+
+-- Rebuild changed class pages, but only while no pupil job is due, or when the oldest change has
+-- waited 5 seconds: under load the drain's time goes to the pupils (a class page costs about as much
+-- as a one-unit job, and a burst of writes changes many classes). A class whose page waits is still
+-- read exactly: report_group builds it from the cache until its refresh.
+create or replace function public.report_jobs_refresh_groups(max_groups integer default 20, max_ms integer default 50)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_started timestamptz := clock_timestamp();
+  v_deadline timestamptz;
+  v_count integer := 0;
+  v_done integer;
+begin
+  if report_jobs_refresh_groups.max_groups is null or report_jobs_refresh_groups.max_groups not between 1 and 10000 then
+    raise exception 'max_groups must be between 1 and 10000, not %', report_jobs_refresh_groups.max_groups
+      using errcode = 'PLV08';
+  end if;
+  if report_jobs_refresh_groups.max_ms is null or report_jobs_refresh_groups.max_ms not between 1 and 60000 then
+    raise exception 'max_ms must be between 1 and 60000, not %', report_jobs_refresh_groups.max_ms using errcode = 'PLV08';
+  end if;
+  perform private.report_commit_async();
+  v_deadline := v_started + make_interval(secs => report_jobs_refresh_groups.max_ms / 1000.0);
+  if exists (
+    select from private.report_jobs as j where j.state in ('pending', 'failed') and j.run_after <= now()
+  ) and coalesce((
+    select c.changed_at from private.report_group_changes as c order by c.change_id limit 1
+  ) >= now() - interval '5 seconds', true) then
+    return jsonb_build_object('groups_refreshed', 0, 'deferred', true);
+  end if;
+  while v_count < report_jobs_refresh_groups.max_groups and clock_timestamp() < v_deadline loop
+    v_done := private.report_groups_refresh(1);
+    exit when v_done = 0;
+    v_count := v_count + v_done;
+  end loop;
+  return jsonb_build_object(
+    'groups_refreshed', v_count,
+    'deferred', false,
+    'elapsed_ms', round(extract(epoch from (clock_timestamp() - v_started)) * 1000, 1)
+  );
+end
+$$;
+comment on function public.report_jobs_refresh_groups(integer, integer) is
+'Rebuilds up to max_groups changed class pages within max_ms, unless pupil jobs are due and no class change is '
+'older than 5 s (then {deferred: true}); returns {groups_refreshed, deferred, elapsed_ms}. Callers: glue worker '
+'when its claim found nothing, report_jobs_drain (service_role). Errors: PLV08 out-of-range limits.';
+revoke all on function public.report_jobs_refresh_groups(integer, integer) from public, anon, authenticated;
+grant execute on function public.report_jobs_refresh_groups(integer, integer) to service_role;
+
+-- Two-phase claim: mark up to max_jobs due jobs running with a lease.
 create or replace function private.report_jobs_claim(max_jobs integer, worker text)
 returns setof bigint
 language plpgsql
@@ -482,13 +657,14 @@ begin
 end
 $$;
 comment on function private.report_jobs_claim(integer, text) is
-'Claims up to max_jobs due jobs as running with a lease (two-phase). Callers: report_jobs_drain.';
+'Claims up to max_jobs due jobs as running with a lease (two-phase). Callers: report_jobs_drain, '
+'public.report_jobs_claim.';
 revoke all on function private.report_jobs_claim(integer, text) from public;
 
--- The pg_cron drain: claim a batch (commit), run it (commit), refresh the class pages it changed
--- (commit). When the queue is empty it either returns (poll_ms 0: a seconds schedule starts the next
+-- The pg_cron drain: claim a batch (commit), run each job (a commit each); when the queue is empty,
+-- the class pages (report_jobs_refresh_groups, commit), then it either returns (poll_ms 0: a seconds schedule starts the next
 -- run within seconds) or sleeps poll_ms and looks again until run_seconds have passed (a schedule of
--- every minute, where pg_cron has no seconds). Each transaction is one claim, one batch, one refresh
+-- every minute, where pg_cron has no seconds). Each transaction is one claim, one job, one refresh
 -- or one sleep: no snapshot and no row lock is held across the loop. One drain runs at a time: a
 -- session advisory lock, the only thing held across the commits, which blocks nothing but another
 -- drain (a failed call keeps it until its session ends; pg_cron's sessions end with the run).
@@ -541,6 +717,8 @@ begin
     v_jobs := array(select c from private.report_jobs_claim(report_jobs_drain.batch_size, v_worker) as c);
     commit;
     if pg_catalog.cardinality(v_jobs) = 0 then
+      perform public.report_jobs_refresh_groups(report_jobs_drain.batch_size, 1000);
+      commit;
       exit when report_jobs_drain.poll_ms = 0 or pg_catalog.clock_timestamp()
         + pg_catalog.make_interval(secs => report_jobs_drain.poll_ms / 1000.0) >= v_deadline;
       perform pg_catalog.pg_sleep(report_jobs_drain.poll_ms / 1000.0);
@@ -548,13 +726,14 @@ begin
       continue;
     end if;
     foreach v_job_id in array v_jobs loop
+      perform private.report_commit_async();
       perform private.report_job_run(v_job_id, v_worker);
+      commit;
     end loop;
-    commit;
-    perform private.report_groups_refresh(report_jobs_drain.batch_size);
-    commit;
     exit when pg_catalog.clock_timestamp() >= v_deadline;
   end loop;
+  perform public.report_jobs_refresh_groups(report_jobs_drain.batch_size, 1000);
+  commit;
   perform pg_catalog.pg_advisory_unlock(7303, 0);
 end
 $$;

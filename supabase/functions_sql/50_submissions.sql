@@ -29,9 +29,7 @@ begin
   if not found then
     raise exception 'unknown activity %', assert_can_submit.activity_id using errcode = 'PLN03';
   end if;
-  if not private.profile_exists(assert_can_submit.pupil_id) then
-    raise exception 'unknown pupil %', assert_can_submit.pupil_id using errcode = 'PLN01';
-  end if;
+  perform private.assert_profile_exists(assert_can_submit.pupil_id);
   select t.answer_kind into v_kind from public.activity_types as t where t.type = v_activity.type;
   if v_kind is distinct from assert_can_submit.answer_kind or not v_activity.active then
     raise exception 'activity % does not take this kind of answer', assert_can_submit.activity_id
@@ -55,11 +53,35 @@ comment on function private.assert_can_submit(uuid, uuid, text) is
 'PLV06, PLV04.';
 revoke all on function private.assert_can_submit(uuid, uuid, text) from public;
 
+-- A submission as JSON (to_jsonb of the row with criterion_scores) without its marks: what a pupil
+-- gets while the lesson's feedback is not released. NULL stays NULL.
+create or replace function private.withhold_marks(submission jsonb)
+returns jsonb
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  return withhold_marks.submission || jsonb_build_object(
+    'auto_score', null, 'ai_score', null, 'ai_feedback', null, 'ai_meta', null, 'ai_marked_at', null,
+    'override_score', null, 'teacher_feedback', null, 'override_by', null, 'override_at', null,
+    'criterion_scores', '[]'::jsonb, 'feedback_withheld', true
+  );
+end
+$$;
+comment on function private.withhold_marks(jsonb) is
+'The submission''s JSON with every mark and feedback field NULL, no criterion_scores and feedback_withheld true. '
+'Callers: submission_written, read_pupil_submissions.';
+revoke all on function private.withhold_marks(jsonb) from public;
+
 -- The end of every submission write: the cell is computed once (private.result_cells, the grid's
 -- cell), broadcast to the classes that show it (private.broadcast_assignment_update; event NULL when
 -- the write changed nothing), and returned with the submission and its criterion marks as the
 -- authoritative row. The submission is NULL when there is none; the cell is NULL when the activity
--- is not on a grid (inactive, not scorable).
+-- is not on a grid (inactive, not scorable). A pupil whose lesson's feedback is not released gets
+-- the row without its marks (private.feedback_withheld): every mark and feedback column NULL, no
+-- criterion marks, the cell's score, source and AI fields NULL and its state withheld (untouched
+-- stays untouched), and feedback_withheld true. The teachers' broadcast carries the whole cell.
 create or replace function private.submission_written(pupil_id uuid, activity_id uuid, event text)
 returns jsonb
 language plpgsql
@@ -70,6 +92,7 @@ as $$
 declare
   v_lesson uuid;
   v_cell jsonb;
+  v_submission jsonb;
 begin
   select a.lesson_id into v_lesson from public.activities as a where a.activity_id = submission_written.activity_id;
   select c.cell into v_cell
@@ -80,21 +103,28 @@ begin
       jsonb_build_array(v_cell)
     );
   end if;
+  select to_jsonb(s) || jsonb_build_object('criterion_scores', coalesce((
+    select jsonb_agg(
+      jsonb_build_object('success_criteria_id', m.success_criteria_id, 'score', m.score)
+      order by m.success_criteria_id
+    )
+    from public.submission_criterion_scores as m
+    where m.submission_id = s.submission_id
+  ), '[]'::jsonb)) into v_submission
+  from public.submissions as s
+  where s.user_id = submission_written.pupil_id and s.activity_id = submission_written.activity_id;
+  if private.feedback_withheld(submission_written.pupil_id, v_lesson) then
+    v_submission := private.withhold_marks(v_submission);
+    v_cell := v_cell || jsonb_build_object(
+      'state', case when v_cell ->> 'state' = 'untouched' then 'untouched' else 'withheld' end,
+      'score', null, 'source', null, 'aiScore', null, 'aiFeedback', null, 'aiMarkedAt', null,
+      'feedbackWithheld', true
+    );
+  end if;
   return jsonb_build_object(
     'pupil_id', submission_written.pupil_id,
     'activity_id', submission_written.activity_id,
-    'submission', (
-      select to_jsonb(s) || jsonb_build_object('criterion_scores', coalesce((
-        select jsonb_agg(
-          jsonb_build_object('success_criteria_id', m.success_criteria_id, 'score', m.score)
-          order by m.success_criteria_id
-        )
-        from public.submission_criterion_scores as m
-        where m.submission_id = s.submission_id
-      ), '[]'::jsonb))
-      from public.submissions as s
-      where s.user_id = submission_written.pupil_id and s.activity_id = submission_written.activity_id
-    ),
+    'submission', v_submission,
     'cell', v_cell
   );
 end
@@ -102,7 +132,8 @@ $$;
 comment on function private.submission_written(uuid, uuid, text) is
 'Computes the written cell once, broadcasts it (event submission_updated or submission_deleted; NULL: nothing '
 'changed, no broadcast) and returns {pupil_id, activity_id, submission (with criterion_scores), cell (the '
-'results-grid cell)}. Callers: the submission write RPCs, after writing and enqueueing.';
+'results-grid cell)}, without marks to a pupil whose lesson''s feedback is not released (feedback_withheld). '
+'Callers: the submission write RPCs, after writing and enqueueing.';
 revoke all on function private.submission_written(uuid, uuid, text) from public;
 
 -- Clear every mark of a submission: new work is unmarked work.
@@ -228,10 +259,7 @@ begin
     if submissions_submit_answer.text is null or submissions_submit_answer.option_id is not null then
       raise exception 'a text answer is a text (and no option_id)' using errcode = 'PLV07';
     end if;
-    if length(submissions_submit_answer.text) > 20000 then
-      raise exception 'the answer is % characters long; at most 20000 are accepted', length(submissions_submit_answer.text)
-        using errcode = 'PLV07';
-    end if;
+    perform private.assert_text_length(submissions_submit_answer.text, 'the answer');
     v_body := jsonb_build_object('text', submissions_submit_answer.text);
   end if;
   perform private.save_answer(v_pupil, v_activity.activity_id, v_body, v_auto, submissions_submit_answer.status);
@@ -308,3 +336,53 @@ comment on function public.submissions_delete_upload(uuid, uuid) is
 'returns {submission: null, cell, deleted}. Callers: pupils, service_role. Errors: PLV01, PLV06, PLV04, PLN01, PLN03, 42501.';
 revoke all on function public.submissions_delete_upload(uuid, uuid) from public, anon;
 grant execute on function public.submissions_delete_upload(uuid, uuid) to authenticated, service_role;
+
+-- A pupil's submissions (optionally of one lesson), each with its criterion marks, ordered by
+-- activity: how the pupil reads back their own work, and their teachers read it too. To the pupil,
+-- the submissions of lessons whose feedback is not released come without their marks
+-- (private.withhold_marks), while the table's RLS hides those rows from them.
+create or replace function public.read_pupil_submissions(pupil_id uuid, lesson_id uuid default null)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_withheld uuid[] := '{}';
+begin
+  perform private.assert_can_read_pupil(read_pupil_submissions.pupil_id);
+  if read_pupil_submissions.pupil_id = auth.uid() and not private.caller_bypasses_rls() then
+    select coalesce(array_agg(a.activity_id), '{}') into v_withheld
+    from private.withheld_lessons(read_pupil_submissions.pupil_id) as w
+    inner join public.activities as a on w.lesson_id = a.lesson_id;
+  end if;
+  return coalesce((
+    select jsonb_agg(
+      case when s.activity_id = any(v_withheld) then private.withhold_marks(x.doc) else x.doc end
+      order by s.activity_id
+    )
+    from public.submissions as s
+    inner join public.activities as a on s.activity_id = a.activity_id
+    cross join lateral (
+      select to_jsonb(s) || jsonb_build_object('criterion_scores', coalesce((
+        select jsonb_agg(
+          jsonb_build_object('success_criteria_id', m.success_criteria_id, 'score', m.score)
+          order by m.success_criteria_id
+        )
+        from public.submission_criterion_scores as m
+        where m.submission_id = s.submission_id
+      ), '[]'::jsonb)) as doc
+    ) as x
+    where
+      s.user_id = read_pupil_submissions.pupil_id
+      and (read_pupil_submissions.lesson_id is null or a.lesson_id = read_pupil_submissions.lesson_id)
+  ), '[]'::jsonb);
+end
+$$;
+comment on function public.read_pupil_submissions(uuid, uuid) is
+'The pupil''s submissions (of one lesson, or all) with criterion_scores, by activity; to the pupil, those of lessons '
+'whose feedback is not released without marks (feedback_withheld true). Callers: the pupil, their teachers, '
+'service_role. Errors: PLV01 null, PLN01 unknown pupil, 42501 not allowed.';
+revoke all on function public.read_pupil_submissions(uuid, uuid) from public, anon;
+grant execute on function public.read_pupil_submissions(uuid, uuid) to authenticated, service_role;

@@ -47,9 +47,7 @@ begin
   if not found then
     raise exception 'unknown activity %', assert_can_mark.activity_id using errcode = 'PLN03';
   end if;
-  if not private.profile_exists(assert_can_mark.pupil_id) then
-    raise exception 'unknown pupil %', assert_can_mark.pupil_id using errcode = 'PLN01';
-  end if;
+  perform private.assert_profile_exists(assert_can_mark.pupil_id);
   if not exists (
     select
     from public.group_membership as gm
@@ -101,10 +99,7 @@ begin
     raise exception 'nothing to save: give override_score, criterion_scores and/or feedback' using errcode = 'PLV01';
   end if;
   perform private.assert_score(results_save_feedback.override_score, 'override_score');
-  if length(results_save_feedback.feedback) > 20000 then
-    raise exception 'feedback is % characters long; at most 20000 are accepted', length(results_save_feedback.feedback)
-      using errcode = 'PLV07';
-  end if;
+  perform private.assert_text_length(results_save_feedback.feedback, 'feedback');
   -- Validate every criterion mark before writing anything.
   if results_save_feedback.criterion_scores is not null then
     if jsonb_typeof(results_save_feedback.criterion_scores) <> 'array' then

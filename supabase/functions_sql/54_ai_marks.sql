@@ -93,10 +93,7 @@ begin
     raise exception 'ai_meta must be an object' using errcode = 'PLV05';
   end if;
   perform private.assert_json_limits(results_apply_ai_marks.ai_meta, 'ai_meta', 16384, 8);
-  if jsonb_array_length(results_apply_ai_marks.results) > 1000 then
-    raise exception 'at most 1000 results per batch, not %', jsonb_array_length(results_apply_ai_marks.results)
-      using errcode = 'PLV05';
-  end if;
+  perform private.assert_batch_size(jsonb_array_length(results_apply_ai_marks.results), 'results', 1000);
   -- Validate the whole batch before writing anything.
   for v_item in select e from jsonb_array_elements(results_apply_ai_marks.results) as e loop
     if coalesce(
@@ -104,7 +101,6 @@ begin
       or not private.is_uuid(v_item ->> 'pupil_id')
       or jsonb_typeof(v_item -> 'score') is distinct from 'number'
       or coalesce(jsonb_typeof(v_item -> 'feedback'), 'null') not in ('string', 'null')
-      or coalesce(length(v_item ->> 'feedback'), 0) > 20000
       or coalesce(jsonb_typeof(v_item -> 'revision'), 'null') not in ('number', 'null')
       or (coalesce(jsonb_typeof(v_item -> 'revision') = 'number', false)
         and (v_item ->> 'revision') !~ '^[0-9]{1,18}$'),
@@ -116,6 +112,7 @@ begin
         using errcode = 'PLV05', detail = left(v_item::text, 200);
     end if;
     perform private.assert_score((v_item ->> 'score')::numeric, format('results[%s].score', v_index));
+    perform private.assert_text_length(v_item ->> 'feedback', format('results[%s].feedback', v_index));
     v_pupil := (v_item ->> 'pupil_id')::uuid;
     if v_pupil = any(v_seen) then
       raise exception 'results names pupil % twice', v_pupil using errcode = 'PLV05';
@@ -212,8 +209,8 @@ comment on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) is
 'overrides and criterion marks; creates a submission where there was none; skips an item whose revision is no '
 'longer the pupil''s answer. Enqueues the pupils touched; returns {updated, created, skipped, errors, stale: '
 '[{pupil_id, revision, current_revision}]}. Callers: the AI webhook (service_role), teachers of the class in the '
-'lesson''s subject. Errors: PLV01, PLV02, PLV05, PLV06, PLV12, PLV13 (ai_meta over 16384 bytes or depth 8), '
-'PLN02, PLN03, PLN04, PLN07, 42501.';
+'lesson''s subject. Errors: PLV01, PLV02, PLV05, PLV06, PLV07 (a feedback over 20,000 characters), PLV12, PLV13 '
+'(ai_meta over 16384 bytes or depth 8, over 1000 results), PLN02, PLN03, PLN04, PLN07, 42501.';
 revoke all on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) from public, anon;
 grant execute on function public.results_apply_ai_marks(text, uuid, jsonb, jsonb) to authenticated, service_role;
 

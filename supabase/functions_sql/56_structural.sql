@@ -42,9 +42,7 @@ begin
   if groups_add_member.role is null or groups_add_member.role not in ('pupil', 'teacher') then
     raise exception 'role must be pupil or teacher, not %', groups_add_member.role using errcode = 'PLV11';
   end if;
-  if not private.profile_exists(groups_add_member.user_id) then
-    raise exception 'unknown user %', groups_add_member.user_id using errcode = 'PLN01';
-  end if;
+  perform private.assert_profile_exists(groups_add_member.user_id, 'user');
   select gm.role into v_old from public.group_membership as gm
   where gm.group_id = groups_add_member.group_id and gm.user_id = groups_add_member.user_id
   for update;
@@ -115,6 +113,7 @@ as $$
 declare
   v_row public.lesson_assignments;
   v_new boolean;
+  v_old_visible boolean;
   v_lesson_subject text;
   v_group_subject text;
 begin
@@ -135,10 +134,10 @@ begin
       lessons_assign.group_id, v_group_subject
       using errcode = 'PLV14', hint = 'Assign lessons of a unit of the class''s subject.';
   end if;
-  v_new := not exists (
-    select from public.lesson_assignments as la
-    where la.group_id = lessons_assign.group_id and la.lesson_id = lessons_assign.lesson_id
-  );
+  select la.feedback_visible into v_old_visible
+  from public.lesson_assignments as la
+  where la.group_id = lessons_assign.group_id and la.lesson_id = lessons_assign.lesson_id;
+  v_new := not found;
   insert into public.lesson_assignments as la (group_id, lesson_id, start_date, feedback_visible)
   values (lessons_assign.group_id, lessons_assign.lesson_id, lessons_assign.start_date,
     coalesce(lessons_assign.feedback_visible, false))
@@ -155,16 +154,121 @@ begin
       array(select l.unit_id from public.lessons as l where l.lesson_id = lessons_assign.lesson_id)
     );
     perform private.report_groups_changed(array[lessons_assign.group_id]);
+  elsif v_old_visible is distinct from v_row.feedback_visible then
+    perform private.feedback_visibility_changed(lessons_assign.group_id, lessons_assign.lesson_id, v_row.feedback_visible);
   end if;
   return to_jsonb(v_row);
 end
 $$;
 comment on function public.lessons_assign(text, uuid, date, boolean) is
-'Assigns a lesson of the class''s subject to a class (start date and feedback visibility do not affect reports). '
-'Enqueues the class''s pupils when newly assigned; returns the assignment row. Callers: teachers of the class, '
+'Assigns a lesson of the class''s subject to a class (the start date does not affect reports; feedback_visible '
+'releases the lesson''s feedback to the pupils, as lessons_release_feedback). Enqueues the class''s pupils when newly '
+'assigned; returns the assignment row. Callers: teachers of the class, '
 'service_role. Errors: PLV01, PLN02 (service role), PLN04, PLV14 (the lesson is of another subject), 42501.';
 revoke all on function public.lessons_assign(text, uuid, date, boolean) from public, anon;
 grant execute on function public.lessons_assign(text, uuid, date, boolean) to authenticated, service_role;
+
+-- After a class's feedback on a lesson was released or withdrawn: what its pupils may see of their
+-- report changed (the cached rows, the teachers' figures, did not: docs/scoring.md, "Released
+-- feedback"), so each pupil's report version grows and report_updated goes to report:{pupilId}, and
+-- the class's results grid hears feedback_visibility_changed {assignmentId, feedbackVisible}; all in
+-- the writer's transaction, delivered on commit.
+create or replace function private.feedback_visibility_changed(group_id text, lesson_id uuid, feedback_visible boolean)
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_pupil record;
+  v_count integer := 0;
+begin
+  for v_pupil in
+    insert into public.report_pupil_versions as v (pupil_id, version, changed_at)
+    select gm.user_id, 1, now()
+    from public.group_membership as gm
+    where gm.group_id = feedback_visibility_changed.group_id and gm.role = 'pupil'
+    order by gm.user_id
+    on conflict (pupil_id) do update set version = v.version + 1, changed_at = excluded.changed_at
+    returning v.pupil_id, v.version
+  loop
+    perform private.broadcast_report_updated(v_pupil.pupil_id, v_pupil.version);
+    v_count := v_count + 1;
+  end loop;
+  if private.realtime_broadcasts_enabled() then
+    begin
+      perform realtime.send(
+        jsonb_build_object(
+          'assignmentId', feedback_visibility_changed.group_id || '__' || feedback_visibility_changed.lesson_id,
+          'feedbackVisible', feedback_visibility_changed.feedback_visible
+        ),
+        'feedback_visibility_changed',
+        'assignment_results:' || feedback_visibility_changed.group_id || ':' || feedback_visibility_changed.lesson_id,
+        true
+      );
+    exception when others then
+      raise warning 'feedback_visibility_changed: no broadcast sent: % (%)', sqlerrm, sqlstate;
+    end;
+  end if;
+  return v_count;
+end
+$$;
+comment on function private.feedback_visibility_changed(text, uuid, boolean) is
+'Bumps the report version of the class''s pupils and broadcasts report_updated to each and '
+'feedback_visibility_changed to the class''s grid; returns the number of pupils. Callers: lessons_release_feedback, '
+'lessons_assign (when feedback_visible changed).';
+revoke all on function private.feedback_visibility_changed(text, uuid, boolean) from public;
+
+-- Release a lesson's feedback to a class (or withdraw it): the pupils of the class see the marks and
+-- feedback of the lesson's activities, in their report and their submissions, once released.
+create or replace function public.lessons_release_feedback(
+  group_id text, lesson_id uuid, feedback_visible boolean default true
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_row public.lesson_assignments;
+  v_old boolean;
+  v_pupils integer := 0;
+begin
+  perform private.require(lessons_release_feedback.lesson_id, 'lesson_id');
+  perform private.assert_can_teach_group(lessons_release_feedback.group_id);
+  perform private.require(
+    lessons_release_feedback.feedback_visible, 'feedback_visible', 'Pass true to release, false to withdraw.'
+  );
+  select la.feedback_visible into v_old
+  from public.lesson_assignments as la
+  where la.group_id = lessons_release_feedback.group_id and la.lesson_id = lessons_release_feedback.lesson_id
+  for update;
+  if not found then
+    raise exception 'lesson % is not assigned to class %', lessons_release_feedback.lesson_id,
+      lessons_release_feedback.group_id
+      using errcode = 'PLN07', hint = 'Assign the lesson to the class first.';
+  end if;
+  update public.lesson_assignments as la
+  set feedback_visible = lessons_release_feedback.feedback_visible
+  where la.group_id = lessons_release_feedback.group_id and la.lesson_id = lessons_release_feedback.lesson_id
+  returning la.* into v_row;
+  if v_old is distinct from lessons_release_feedback.feedback_visible then
+    v_pupils := private.feedback_visibility_changed(
+      lessons_release_feedback.group_id, lessons_release_feedback.lesson_id, lessons_release_feedback.feedback_visible
+    );
+  end if;
+  return to_jsonb(v_row) || jsonb_build_object(
+    'changed', v_old is distinct from lessons_release_feedback.feedback_visible, 'pupils_notified', v_pupils
+  );
+end
+$$;
+comment on function public.lessons_release_feedback(text, uuid, boolean) is
+'Releases (true) or withdraws (false) the feedback of a lesson assigned to a class: until released, the class''s '
+'pupils see none of the marks and feedback of its activities. Bumps the pupils'' report versions and broadcasts '
+'when it changed; returns the assignment row with changed and pupils_notified. Callers: teachers of the class, '
+'service_role. Errors: PLV01, PLN02 (service role), PLN07 (not assigned), 42501 (not a teacher of the class).';
+revoke all on function public.lessons_release_feedback(text, uuid, boolean) from public, anon;
+grant execute on function public.lessons_release_feedback(text, uuid, boolean) to authenticated, service_role;
 
 -- Unassign a lesson from a class.
 create or replace function public.lessons_unassign(group_id text, lesson_id uuid)

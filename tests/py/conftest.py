@@ -11,11 +11,11 @@ import pytest
 from glue_testing import Transport
 from rest_endpoint import RestEndpoint, mint_jwt
 
-from glue.config import SEED_SQL
 from glue.config import database_url as configured_url
 from glue.rpc import PgRpc, RpcClient, SupabaseRpc
 from glue_tools.localdb import scratch_database
 from glue_tools.migrate import migrate
+from glue_tools.paths import SEED_SQL
 
 
 @pytest.fixture(scope="session")

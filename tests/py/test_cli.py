@@ -1,4 +1,4 @@
-"""`python -m glue` as users run it (a subprocess), against the session's database: reports,
+"""`glue` (`python -m glue_tools`) as users run it (a subprocess), against the session's database: reports,
 verification (and what it does about a tampered cache), queue health, backfill, migrate, and the
 exit codes and messages when something is wrong. SUPABASE_URL is not set: the CLI uses psycopg."""
 
@@ -13,10 +13,10 @@ import pytest
 from glue_testing import ALGORITHMS, PRIYA, UNKNOWN, add_group, add_pupils, execute, jobs, one, version
 
 from glue import api
-from glue.config import ROOT
 from glue.rpc import PgRpc
 from glue_tools.localdb import scratch_database
 from glue_tools.migrate import migrate
+from glue_tools.paths import ROOT
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/postgres"
 

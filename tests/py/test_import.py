@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from test_cli import glue
 
-from glue.config import ROOT
 from glue_tools.localdb import scratch_database
+from glue_tools.paths import ROOT
 
 FIXTURE = ROOT / "tests" / "sql" / "import" / "legacy_fixture.psql"
 PUPIL = "1e6ac000-0000-4000-8000-000000000002"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from glue.config import ROOT
+from glue_tools.paths import ROOT
 
 
 def _imports(path: Path) -> set[str]:

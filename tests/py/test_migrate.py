@@ -18,7 +18,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from glue.config import FUNCTIONS_DIR, MIGRATIONS_DIR, ROOT
 from glue_tools import cli
 from glue_tools.migrate import (
     FUNCTIONS_SUFFIX,
@@ -30,6 +29,7 @@ from glue_tools.migrate import (
     pending,
     write_functions_migration,
 )
+from glue_tools.paths import FUNCTIONS_DIR, MIGRATIONS_DIR, ROOT
 
 DOMAIN_TABLES = (
     "profiles",

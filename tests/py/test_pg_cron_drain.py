@@ -23,8 +23,8 @@ from glue_testing import A4, HELEN, PRIYA, one, rows, version
 from rest_endpoint import RestEndpoint, mint_jwt
 
 from glue import api
-from glue.config import ROOT
 from glue.rpc import PgRpc
+from glue_tools.paths import ROOT
 
 RUN_ALLOWANCE_S = 30.0  # a drain run's start and its batch, on a machine shared by several test runs
 

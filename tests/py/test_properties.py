@@ -1,19 +1,28 @@
-"""Property-based consistency (hypothesis): random sequences of every write RPC, structural ones included,
-on the demo school (supabase/seed.sql), some invalid on purpose, interleaved with partial drains of the
-queue. After a full drain:
+"""Property-based consistency (hypothesis), on the demo school (supabase/seed.sql); the operations and
+the runner are in properties_support.py.
 
-- every pupil's cached report equals the live computation (report_verify_sweep, report_differences);
-- a ResultsMatrix that followed the broadcasts of one assignment for the whole example equals a fresh
-  read_assignment_results once settled. It refetches (converge) only when a structural write touched
-  that assignment: structural changes are not broadcast by design (docs/realtime.md); every other change
-  reaches it as an event.
+1. Random sequences of every write RPC, structural ones and releases of feedback included, some invalid
+   on purpose, interleaved with partial drains of the queue, each through the RPC layer (glue). After
+   a full drain:
+   - every pupil's cached report equals the live computation (report_verify_sweep, report_differences);
+   - a ResultsMatrix that followed the broadcasts of one assignment for the whole example equals a fresh
+     read_assignment_results once settled. It refetches (converge) only when a structural write touched
+     that assignment: structural changes are not broadcast by design (docs/realtime.md); every other
+     change reaches it as an event.
+   A refused write (RpcError) must carry a SQLSTATE and change nothing. Each example starts from the
+   seed's structure, restored through the RPCs.
+2. Random sequences in one transaction each (properties_support.Sequences), with killed workers and
+   imports of the legacy fixture besides: after a full drain every pupil's cache equals the live
+   definition and every class page its rows; then everything is rolled back. A short run here;
+   `make fuzz` runs 10,000 or more (FUZZ_SEQUENCES, FUZZ_SECONDS, FUZZ_SEED). A failure is shrunk by
+   hypothesis and its minimal sequence saved to fuzz_regressions.json, which every run replays first.
 
-A refused write (RpcError) must carry a SQLSTATE and change nothing. The module has a database of its own
-(it changes memberships, assignments, curriculum and level boundaries); each example starts from the
-seed's structure, restored through the RPCs. `pytest -s` prints how many writes of each kind ran."""
+Each module-scoped school is a database of its own (the tests change memberships, assignments,
+curriculum and level boundaries). `pytest -s` prints how many writes of each kind ran."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -24,289 +33,42 @@ from typing import Any
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
+from properties_support import (
+    A1,
+    A2,
+    A3,
+    ALGORITHMS,
+    ASSIGNMENTS,
+    DAVID,
+    FRACTIONS_LESSON,
+    GROUPS,
+    HELEN,
+    L1,
+    L2,
+    LESSON_OF,
+    PUPILS,
+    YEAR,
+    Op,
+    SequenceError,
+    Sequences,
+    op_of,
+    operations,
+    prepare_database,
+    save_regression,
+    saved_regressions,
+    sequences,
+)
 
 from glue import api
-from glue.config import SEED_SQL
 from glue.realtime import BroadcastEvent, ResultsMatrix, subscribe, topic_for
 from glue.rpc import NotFound, PgRpc, RpcClient, RpcError
 from glue_tools.localdb import scratch_database
 from glue_tools.migrate import migrate
+from glue_tools.paths import SEED_SQL
 
-# supabase/seed.sql
-HELEN = "00000000-0000-4000-8000-000000000001"  # teaches 25-8A-CS and 25-8B-CS
-DAVID = "00000000-0000-4000-8000-000000000002"  # teaches 25-8A-MATH
-PRIYA, BEN, CHLOE, DANIEL, EMMA, FARID = (f"00000000-0000-4000-8000-00000000010{i}" for i in range(1, 7))
-PUPILS = (PRIYA, BEN, CHLOE, DANIEL, EMMA, FARID)  # 25-8A-CS: Priya..Daniel; 25-8B-CS: Emma, Farid
-GROUPS = ("25-8A-CS", "25-8B-CS")
-ALGORITHMS = "00000000-0000-4000-8000-000000000201"
-L1, L2, FRACTIONS_LESSON = (f"00000000-0000-4000-8000-00000000030{i}" for i in (1, 2, 3))
-A1, A2, A3, A4, A5 = (f"00000000-0000-4000-8000-00000000060{i}" for i in range(1, 6))
-LESSON_OF = {A1: L1, A2: L1, A5: L1, A3: L2, A4: L2}
-CRITERIA = tuple(f"00000000-0000-4000-8000-00000000050{i}" for i in range(1, 5))  # S1..S4
-UNKNOWN = "00000000-0000-4000-8000-00000000dead"
-ASSIGNMENTS = tuple((g, lesson) for g in GROUPS for lesson in (L1, L2))  # the grids a matrix may follow
-YEAR = 8
 TIMEOUT = 10.0
-
-
-# --- the operations ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Op:
-    """One RPC call: `actor` is service, helen, david or a pupil's id; `invalid` lists the SQLSTATEs a
-    write that is invalid on purpose may be refused with (empty: meant to be valid)."""
-
-    fn: str
-    actor: str
-    params: dict[str, Any]
-    invalid: frozenset[str] = frozenset()
-
-    def __repr__(self) -> str:
-        bad = f" invalid{sorted(self.invalid)}" if self.invalid else ""
-        return f"{self.fn}[{self.actor[-4:]}]({self.params}){bad}"
-
-
-def _op(fn: str, actor: str, invalid: frozenset[str] = frozenset(), **params: Any) -> Op:
-    return Op(fn, actor, {k: v for k, v in params.items() if v is not None}, invalid)
-
-
-def _bad(*codes: str) -> frozenset[str]:
-    return frozenset(codes)
-
-
-pupils = st.sampled_from(PUPILS)
-groups = st.sampled_from(GROUPS)
-scores = st.integers(0, 20).map(lambda i: i / 20)
-maybe_score = st.none() | scores
-maybe_bool = st.none() | st.booleans()
-texts = st.sampled_from(("1, 2, 3", "1, 2, 3, then it stops", "Making tea", "idk", "A loop prints 1 2 3"))
-feedback = st.none() | st.sampled_from(("Good.", "Show your working.", "Draw the decision as a diamond."))
-statuses = st.sampled_from(("submitted", "submitted", "inprogress"))
-assignment_ids = st.sampled_from(ASSIGNMENTS).map(lambda a: f"{a[0]}__{a[1]}")
-
-
-@st.composite
-def criterion_scores(draw: st.DrawFn) -> list[dict[str, Any]]:
-    chosen = draw(st.lists(st.sampled_from(CRITERIA), min_size=1, max_size=2, unique=True))
-    return [{"success_criteria_id": c, "score": draw(maybe_score)} for c in chosen]
-
-
-@st.composite
-def ai_batch(draw: st.DrawFn) -> tuple[str, str, list[dict[str, Any]]]:
-    group, lesson = draw(st.sampled_from(ASSIGNMENTS))
-    activity = draw(st.sampled_from([a for a, lesson_id in LESSON_OF.items() if lesson_id == lesson]))
-    who = draw(st.lists(pupils, min_size=1, max_size=4, unique=True))  # pupils of other classes: reported
-    marks = [{"pupil_id": p, "score": draw(scores), "feedback": draw(feedback)} for p in who]
-    return f"{group}__{lesson}", activity, marks
-
-
-def shifted(original: dict[str, float], shift: int) -> dict[str, float]:
-    """A valid table: every boundary but label 0 moved by `shift` points (the original has gaps >= 5)."""
-    table = {label: (0 if label == "0" else min(100, value + shift)) for label, value in original.items()}
-    ordered = sorted(table.values())
-    assert len(set(ordered)) == len(ordered)
-    return table
-
-
-def operations(original: dict[str, float]) -> st.SearchStrategy[Op]:
-    """Every write RPC (valid, and invalid on purpose) and partial drains."""
-    pupil_writes = [
-        st.builds(
-            lambda p, o, s: _op("submissions_submit_answer", p, activity_id=A1, option_id=o, status=s),
-            pupils,
-            st.sampled_from("abcd"),
-            statuses,
-        ),
-        st.builds(
-            lambda p, a, t, s: _op("submissions_submit_answer", p, activity_id=a, text=t, status=s),
-            pupils,
-            st.sampled_from((A2, A4)),
-            texts,
-            statuses,
-        ),
-        st.builds(
-            lambda p, a, t: _op("submissions_submit_answer", "service", activity_id=a, text=t, pupil_id=p),
-            pupils,
-            st.sampled_from((A2, A4)),
-            texts,
-        ),
-        st.builds(
-            lambda p, n: _op("submissions_record_upload", p, activity_id=A3, file_name=n, path=f"x/{A3}/{p}/{n}"),
-            pupils,
-            st.sampled_from(("flowchart.png", "road.pdf")),
-        ),
-        st.builds(lambda p: _op("submissions_delete_upload", p, activity_id=A3), pupils),
-    ]
-    teacher_writes = [
-        st.builds(
-            lambda p, a, o, c, f: _op(
-                "results_save_feedback",
-                "helen",
-                activity_id=a,
-                pupil_id=p,
-                override_score=o,
-                criterion_scores=c,
-                feedback=f,
-            ),
-            pupils,
-            st.sampled_from((A1, A2, A3, A4)),
-            maybe_score,
-            st.none() | criterion_scores(),
-            feedback,
-        ),
-        st.builds(
-            lambda p, a: _op("results_reset_feedback", "helen", activity_id=a, pupil_id=p),
-            pupils,
-            st.sampled_from((A1, A2, A3, A4)),
-        ),
-        st.builds(
-            lambda b, who: _op(
-                "results_apply_ai_marks",
-                who,
-                group_assignment_id=b[0],
-                activity_id=b[1],
-                results=b[2],
-                ai_meta={"model": "t"},
-            ),
-            ai_batch(),
-            st.sampled_from(("helen", "service")),
-        ),
-        st.builds(
-            lambda ga, a: _op("results_clear_ai_marks", "helen", group_assignment_id=ga, activity_id=a),
-            assignment_ids,
-            st.sampled_from((A1, A2, A3, A4)),
-        ),
-    ]
-    structural = [
-        st.builds(
-            lambda g, p, r: _op("groups_add_member", "service", group_id=g, user_id=p, role=r),
-            groups,
-            pupils,
-            st.sampled_from(("pupil", "pupil", "pupil", "teacher")),
-        ),
-        st.builds(lambda g, p: _op("groups_remove_member", "service", group_id=g, user_id=p), groups, pupils),
-        st.builds(
-            lambda g, lesson, who: _op("lessons_assign", who, group_id=g, lesson_id=lesson),
-            groups,
-            st.sampled_from((L1, L2, FRACTIONS_LESSON)),
-            st.sampled_from(("helen", "service")),
-        ),
-        st.builds(
-            lambda g, lesson: _op("lessons_unassign", "helen", group_id=g, lesson_id=lesson),
-            groups,
-            st.sampled_from((L1, L2, FRACTIONS_LESSON)),
-        ),
-        st.builds(
-            lambda a, c: _op("activities_set_criteria", "helen", activity_id=a, success_criteria_ids=c),
-            st.sampled_from((A1, A2, A3, A4)),
-            st.lists(st.sampled_from(CRITERIA), max_size=3, unique=True),
-        ),
-        st.builds(
-            lambda a, s, on: _op("activities_update", "helen", activity_id=a, is_summative=s, active=on),
-            st.sampled_from((A1, A2, A3, A4, A5)),
-            maybe_bool,
-            maybe_bool,
-        ),
-        st.builds(
-            lambda lesson, on: _op("lessons_set_active", "helen", lesson_id=lesson, active=on),
-            st.sampled_from((L1, L2)),
-            st.booleans(),
-        ),
-        st.builds(
-            lambda y, on: _op("units_update", "helen", unit_id=ALGORITHMS, year=y, active=on),
-            st.none() | st.sampled_from((7, 8, 9)),
-            maybe_bool,
-        ),
-        st.builds(
-            lambda s: _op("level_boundaries_set", "service", year=YEAR, boundaries=shifted(original, s)),
-            st.sampled_from((-5, -3, -1, 1, 2, 4, 6)),
-        ),
-    ]
-    top = max(original, key=lambda label: original[label])
-    not_increasing = {**original, top: 0.5}
-    invalid = [
-        st.builds(
-            lambda p: _op(
-                "results_save_feedback", "helen", _bad("PLV02", "PLV04"), activity_id=A2, pupil_id=p, override_score=1.5
-            ),
-            pupils,
-        ),
-        st.builds(
-            lambda p: _op(
-                "results_save_feedback", "david", _bad("42501", "PLV04"), activity_id=A1, pupil_id=p, override_score=0.5
-            ),
-            pupils,
-        ),
-        st.builds(
-            lambda p: _op(
-                "submissions_submit_answer", p, _bad("PLV07", "PLV06", "PLV04"), activity_id=A1, option_id="z"
-            ),
-            pupils,
-        ),
-        st.builds(
-            lambda p, q: _op(
-                "submissions_submit_answer", p, _bad("42501"), activity_id=A2, text="not mine", pupil_id=q
-            ),
-            pupils,
-            pupils,
-        ).filter(lambda op: op.actor != op.params["pupil_id"]),
-        st.builds(
-            lambda p: _op(
-                "submissions_record_upload", p, _bad("PLV07", "PLV06", "PLV04"), activity_id=A3, file_name="", path="x"
-            ),
-            pupils,
-        ),
-        st.builds(
-            lambda ga, p: _op(
-                "results_apply_ai_marks",
-                "helen",
-                _bad("PLV05", "PLN07"),
-                group_assignment_id=ga,
-                activity_id=A1 if ga.endswith(L1) else A3,
-                results=[{"pupil_id": p, "score": 0.5}, {"pupil_id": p, "score": 0.6}],
-            ),
-            assignment_ids,
-            pupils,
-        ),
-        st.just(_op("results_clear_ai_marks", "helen", _bad("PLV12"), group_assignment_id="25-8A-CS", activity_id=A1)),
-        st.builds(lambda g, p: _op("groups_add_member", "helen", _bad("42501"), group_id=g, user_id=p), groups, pupils),
-        st.builds(
-            lambda p: _op("groups_add_member", "service", _bad("PLV11"), group_id="25-8A-CS", user_id=p, role="admin"),
-            pupils,
-        ),
-        st.just(
-            _op(
-                "activities_set_criteria",
-                "helen",
-                _bad("PLN05"),
-                activity_id=A2,
-                success_criteria_ids=[CRITERIA[0], UNKNOWN],
-            )
-        ),
-        st.just(_op("units_update", "helen", _bad("PLV08"), unit_id=ALGORITHMS, year=99)),
-        st.just(_op("lessons_set_active", "david", _bad("42501"), lesson_id=L1, active=False)),
-        st.just(_op("level_boundaries_set", "service", _bad("PLV09"), year=YEAR, boundaries=not_increasing)),
-        st.just(_op("level_boundaries_set", "helen", _bad("42501"), year=YEAR, boundaries=original)),
-    ]
-    drains = st.builds(
-        lambda k, ms: _op("report_jobs_process", "service", max_jobs=k, max_ms=ms),
-        st.integers(1, 3),
-        st.sampled_from((50, 500)),
-    )
-    # Weighted: mostly submission writes (broadcast), a structural write in five, a few invalid
-    # writes and partial drains. Drawing the kind first keeps the mix steady across examples.
-    weighted: list[tuple[int, st.SearchStrategy[Op]]] = [
-        *((3, s) for s in pupil_writes),
-        *((4, s) for s in teacher_writes),
-        *((1, s) for s in structural),
-        (5, st.one_of(invalid)),
-        (5, drains),
-    ]
-    choices = [strategy for weight, strategy in weighted for _ in range(weight)]
-    return st.integers(0, len(choices) - 1).flatmap(lambda i: choices[i])
 
 
 def touches(op: Op, group: str, lesson: str) -> bool:
@@ -560,7 +322,7 @@ def run_example(school: School, followed: tuple[str, str], ops: list[Op]) -> Non
 
         follower.wait_for_everything_sent()
         want, missing = attempt(
-            school.client("helen"), _op("read_assignment_results", "helen", group_id=group, lesson_id=lesson)
+            school.client("helen"), op_of("read_assignment_results", "helen", group_id=group, lesson_id=lesson)
         )
         school.events.update(follower.outcomes)
         if missing is not None:  # the lesson was unassigned: only a structural write can do that
@@ -613,3 +375,104 @@ def test_random_writes_keep_the_cache_and_the_followed_grid_consistent(school: S
     assert school.grids["from events only"] > 0
     assert school.events["patched"] > 0
     assert all(writes.get(fn, 0) > 0 for fn in ("results_save_feedback", "groups_add_member", "level_boundaries_set"))
+
+
+# --- sequences in one transaction each (make fuzz) -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runner(database_url: str) -> Iterator[tuple[Sequences, dict[str, float]]]:
+    """The demo school and the legacy fixture in a database of this module's own; one Sequences on it."""
+    with scratch_database(database_url, "planner_fuzz") as url:
+        migrate(url)
+        prepare_database(url, SEED_SQL.read_bytes())
+        seqs = Sequences(url)
+        try:
+            rows = seqs.conn.execute("select label, min_percent from public.level_boundaries where year = %s", (YEAR,))
+            original = {str(label): _number(value) for label, value in rows.fetchall()}
+            seqs.conn.rollback()
+            yield seqs, original
+        finally:
+            seqs.close()
+
+
+# One of each kind of step, with a release and a withdrawal, killed workers of both kinds and an import.
+WRITTEN_SEQUENCE = [
+    op_of("submissions_submit_answer", PUPILS[4], activity_id=A2, text="a loop", status="submitted"),
+    op_of("lessons_release_feedback", "helen", group_id="25-8B-CS", lesson_id=L2, feedback_visible=True),
+    op_of("submissions_record_upload", PUPILS[4], activity_id=A3, file_name="f.pdf", path="x/f.pdf"),
+    op_of("crash_claim", "service", max_jobs=2, run=1),
+    op_of("results_save_feedback", "helen", activity_id=A3, pupil_id=PUPILS[4], override_score=0.5, feedback="Good."),
+    op_of("crash_batch", "service", max_jobs=3),
+    op_of("submissions_submit_answer", PUPILS[5], activity_id=A2, text="idk", status="submitted"),
+    op_of("crash_worker", "service", max_jobs=2, run=0, ending="killed"),
+    op_of("submissions_submit_answer", PUPILS[1], activity_id=A2, text="a loop", status="submitted"),
+    op_of("crash_worker", "service", max_jobs=3, run=1, ending="stopped"),
+    op_of("report_jobs_refresh_groups", "service", max_groups=2),
+    op_of("lessons_release_feedback", "helen", group_id="25-8A-CS", lesson_id=L1, feedback_visible=False),
+    op_of("import", "service", variant=2),
+    op_of(
+        "lessons_release_feedback",
+        PUPILS[0],
+        frozenset({"42501"}),
+        group_id="25-8A-CS",
+        lesson_id=L1,
+        feedback_visible=True,
+    ),
+    op_of("report_jobs_process", "service", max_jobs=1, max_ms=50),
+    op_of("submissions_submit_answer", PUPILS[0], activity_id=A1, option_id="b", status="submitted"),
+]
+
+
+def test_saved_and_written_sequences_leave_the_cache_exact(runner: tuple[Sequences, dict[str, float]]) -> None:
+    seqs, _original = runner
+    for ops in [*saved_regressions(), WRITTEN_SEQUENCE]:
+        outcome = seqs.run(ops)
+        assert outcome.differences == []
+    done = seqs.totals.accepted
+    kinds = ("crash_claim", "crash_batch", "crash_worker", "report_jobs_refresh_groups", "import")
+    assert all(done[k] > 0 for k in (*kinds, "lessons_release_feedback")), done
+    assert seqs.totals.refused["lessons_release_feedback invalid"] > 0
+
+
+def test_random_sequences_in_transactions_leave_the_cache_exact(runner: tuple[Sequences, dict[str, float]]) -> None:
+    """FUZZ_SEQUENCES sequences (default 60), or fewer when FUZZ_SECONDS runs out, in hypothesis runs of
+    up to 500 examples each with seeds FUZZ_SEED, FUZZ_SEED + 1, ..."""
+    seqs, original = runner
+    target = int(os.environ.get("FUZZ_SEQUENCES", "60"))
+    seconds = float(os.environ.get("FUZZ_SECONDS", "0")) or None
+    base_seed = int(os.environ.get("FUZZ_SEED", "0"))
+    started = time.monotonic()
+    failing: list[list[Op]] = []
+    run = 0
+    while seqs.sequences < target and (seconds is None or time.monotonic() - started < seconds):
+        examples = min(500, target - seqs.sequences)
+
+        @seed(base_seed + run)
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(ops=sequences(original))
+        def exact(ops: list[Op]) -> None:
+            try:
+                seqs.run(ops)
+            except SequenceError:
+                failing.append(ops)  # hypothesis replays the minimal failing sequence last
+                raise
+
+        try:
+            exact()
+        except SequenceError as exc:
+            save_regression(failing[-1], str(exc))
+            raise
+        run += 1
+    elapsed = time.monotonic() - started
+    print(
+        f"\n{seqs.sequences} sequences in {elapsed:.0f} s (seed {base_seed}, {run} runs):"
+        f" accepted {dict(sorted(seqs.totals.accepted.items()))}; refused {dict(sorted(seqs.totals.refused.items()))}"
+    )
+    assert seqs.sequences >= min(target, 1)
+    assert seqs.totals.accepted["report_jobs_process"] > 0

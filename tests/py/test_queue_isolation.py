@@ -296,6 +296,13 @@ def test_a_jobs_transaction_commits_asynchronously_and_a_writes_never_does(
     assert commit_mode_after(("select public.report_process_pupil(%s)", (pupil,))) == "off"
     session.execute(*enqueue)
     assert commit_mode_after(("select public.report_jobs_process(10, 100)", ())) == "off"
+    # The worker's two phases: the claim (lost in a crash, its jobs are waiting as before) and the run.
+    session.execute(*enqueue)
+    assert commit_mode_after(("select public.report_jobs_claim(10)", ())) == "off"
+    claimed = session.execute("select job_id from private.report_jobs where pupil_id = %s", (pupil,)).fetchone()
+    assert claimed is not None
+    assert commit_mode_after(("select public.report_jobs_run(%s)", (claimed[0],))) == "off"
+    assert commit_mode_after(("select public.report_jobs_refresh_groups(10, 100)", ())) == "off"
     # A transaction that wrote first (here the enqueue, as a write RPC does) keeps waiting for its WAL.
     assert commit_mode_after(enqueue, ("select public.report_process_pupil(%s)", (pupil,))) == "on"
     assert commit_mode_after(enqueue, ("select public.report_jobs_process(10, 100)", ())) == "on"

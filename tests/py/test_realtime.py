@@ -30,9 +30,9 @@ import pytest
 from glue_testing import A4, DAVID, GROUP, HELEN, LESSON_2, PRIYA, add_pupils, one, rows
 
 from glue import api, realtime
-from glue.config import ROOT
 from glue.realtime import BroadcastEvent, ResultsMatrix, Subscription, subscribe, topic_for
 from glue.rpc import JSON, PgRpc, RpcClient, RpcError
+from glue_tools.paths import ROOT
 
 LESSON_1 = "00000000-0000-4000-8000-000000000301"  # 'What is an algorithm?': A1 (MCQ), A2 (text), A5 (display)
 A1 = "00000000-0000-4000-8000-000000000601"

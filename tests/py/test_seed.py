@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from glue.config import SEED_SQL
 from glue_tools import seed
 from glue_tools.localdb import platform_url, scratch_database
 from glue_tools.migrate import migrate
+from glue_tools.paths import SEED_SQL
 
 PUPILS, SEED = 60, 7
 TABLES = list(seed.COLUMNS)

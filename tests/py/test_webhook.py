@@ -21,11 +21,11 @@ import psycopg
 import pytest
 from glue_testing import A4, ASSIGNMENT, UNKNOWN, Transport, add_pupils, jobs, one, rows, version
 
-from glue.config import ROOT
 from glue.results import Results
 from glue.rpc import PgRpc
 from glue.telemetry import Telemetry
 from glue.webhook import AI_MARKS_PATH, WebhookApp
+from glue_tools.paths import ROOT
 
 KEY = "test-ai-webhook-key-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -1,6 +1,7 @@
 """glue.worker against the session's database: it drains the queue, several workers side by side
-never run a job twice nor a pupil twice at once, a stop request ends it after the batch, NOTIFY
-wakes it from a long idle sleep, and `glue worker` stops cleanly on SIGTERM and SIGINT."""
+never run a job twice nor a pupil twice at once, a stop request ends it after the batch, an idle
+worker polls and picks up a new job, a write sends no NOTIFY, a write to a pupil whose job a worker
+has claimed does not wait for it, and `glue worker` stops cleanly on SIGTERM and SIGINT."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from glue_testing import add_group, add_pupils, enqueue, execute, one, rows
 
-from glue import worker
-from glue.config import ROOT
+from glue import api, worker
 from glue.rpc import PgRpc
+from glue_tools.paths import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +65,13 @@ def test_run_until_empty_processes_every_job(glue_url: str, pg_rpc: PgRpc, group
     batches: list[dict[str, Any]] = []
     stats = worker.run(pg_rpc, batch_size=15, until_empty=True, idle_min=0.01, on_batch=batches.append)
     assert (stats.processed, stats.done, stats.failed, stats.dead, stats.errors) == (40, 40, 0, 0, 0)
-    assert stats.batches == len(batches) == 3
-    assert [b["processed"] for b in batches] == [15, 15, 10]
-    assert batches[-1]["remaining"] == 0
+    assert stats.batches == len(batches)
+    # Claims of 15, 15 and 10; then the class pages those jobs changed; then a round that finds nothing.
+    assert [b["processed"] for b in batches if b["processed"]] == [15, 15, 10]
+    assert [b["remaining"] for b in batches if b["processed"]] == [25, 10, 0]
+    assert batches[3]["groups_refreshed"] >= 1
+    assert (batches[-1]["processed"], batches[-1]["groups_refreshed"], batches[-1]["remaining"]) == (0, 0, 0)
+    assert int(one(glue_url, "select count(*) from private.report_group_changes")) == 0
     assert _waiting(glue_url, pupils) == 0
     assert _due(glue_url) == 0
     history = _history(glue_url, pupils)
@@ -145,28 +151,62 @@ def test_stop_ends_the_worker_after_the_batch(glue_url: str, pg_rpc: PgRpc, grou
 
 
 @pytest.mark.usefixtures("empty_queue")
-def test_notify_wakes_an_idle_worker(glue_url: str, pg_rpc: PgRpc, group: str) -> None:
+def test_an_idle_worker_polls_and_picks_up_a_new_job(glue_url: str, pg_rpc: PgRpc, group: str) -> None:
     (pupil,) = add_pupils(glue_url, 1, group)
     batches: queue.Queue[dict[str, Any]] = queue.Queue()
     stop = threading.Event()
     thread = threading.Thread(
         target=worker.run,
         args=(pg_rpc,),
-        kwargs={"idle_min": 30.0, "idle_max": 30.0, "listen_dsn": glue_url, "stop": stop, "on_batch": batches.put},
+        kwargs={"idle_min": 0.01, "idle_max": 0.05, "stop": stop, "on_batch": batches.put},
     )
     thread.start()
     try:
         first = batches.get(timeout=10)
-        assert (first["processed"], first["remaining"]) == (0, 0)  # now it sleeps for 30 s, unless woken
-        enqueue(glue_url, [pupil])  # the write's transaction NOTIFYs report_jobs
-        woken = batches.get(timeout=10)  # well before the 30 s sleep would have ended
-        assert (woken["processed"], woken["done"]) == (1, 1)
+        assert (first["processed"], first["remaining"]) == (0, 0)
+        enqueue(glue_url, [pupil])
+        while (found := batches.get(timeout=10))["processed"] == 0:
+            assert found["remaining"] == 0
+        assert (found["processed"], found["done"]) == (1, 1)
         assert _waiting(glue_url, [pupil]) == 0
     finally:
         stop.set()
-        execute(glue_url, "select pg_notify('report_jobs', 'stop')")  # wake it to see the stop request
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_a_write_sends_no_notification(glue_url: str, group: str) -> None:
+    """Every transaction that NOTIFYs takes PostgreSQL's one notification lock at its commit: the
+    enqueue in every write must not, so a session listening on the old channel hears nothing."""
+    (pupil,) = add_pupils(glue_url, 1, group)
+    with psycopg.connect(glue_url, autocommit=True) as listener:
+        listener.execute("listen report_jobs")
+        assert enqueue(glue_url, [pupil]) == 1
+        listener.execute("listen report_jobs_test_marker")
+        execute(glue_url, "select pg_notify('report_jobs_test_marker', 'marker')")
+        heard = [n.channel for n in listener.notifies(timeout=10, stop_after=1)]
+    assert heard == ["report_jobs_test_marker"]
+
+
+@pytest.mark.usefixtures("empty_queue")
+def test_a_write_to_a_claimed_pupil_does_not_wait_for_the_worker(glue_url: str, pg_rpc: PgRpc, group: str) -> None:
+    """Phase one committed (the job is running); while the worker's run transaction holds the job,
+    a write to the same pupil enqueues a new waiting job at once (lock_timeout would fail it)."""
+    (pupil,) = add_pupils(glue_url, 1, group)
+    enqueue(glue_url, [pupil])
+    claim = api.report_jobs_claim(pg_rpc, 10)
+    (job_id,) = claim["job_ids"]
+    with psycopg.connect(glue_url) as held, psycopg.connect(glue_url, autocommit=True) as writer:
+        held.execute("select private.report_job_run(%s, 'test-held')", (job_id,))  # uncommitted: rows held
+        writer.execute("set lock_timeout = '2s'")
+        assert writer.execute(
+            "select private.report_enqueue(array[%s]::uuid[], 'test: write')", (pupil,)
+        ).fetchone() == (1,)
+        held.rollback()
+    states = rows(glue_url, "select state::text from private.report_jobs where pupil_id = %s order by job_id", (pupil,))
+    assert states == [("running",), ("pending",)]
+    assert api.report_jobs_run(pg_rpc, job_id)["outcome"] == "done"
+    assert rows(glue_url, "select state::text from private.report_jobs where pupil_id = %s", (pupil,)) == [("pending",)]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

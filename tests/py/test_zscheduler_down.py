@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from glue.config import LOCALDB, ROOT, admin_url
+from glue.config import admin_url
+from glue_tools.paths import LOCALDB, ROOT
 
 
 def _launcher_pids(url: str) -> set[int]:

@@ -10,6 +10,15 @@ Checks, and exits 1 if any fails:
 
 It prints writes, recalculations, kills and restarts survived. It needs the embedded cluster (it
 restarts it with scripts/localdb.sh) and creates and drops its own database.
+
+`--mode pgbench` (`make soak SOAK_MODE=pgbench`): the writes come from pgbench at a fixed open-loop
+rate (glue_tools.pgload: teachers' marks through results_save_feedback as PostgREST sends them),
+in segments restarted whenever the server or a kill ends one, while the killer terminates worker and
+pgbench backends and the cluster restarts once mid-load and once during the drain. What committed
+is known from a write ledger: a trigger on public.submissions (in the soak's database only) records
+every mark in the writing transaction, so a ledger row exists exactly when the write committed. Then
+every cell holds its last committed mark, every pupil's cache equals the live computation (but the
+poisoned one's), and the queue is empty (but the poisoned job, dead).
 """
 
 from __future__ import annotations
@@ -30,12 +39,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from glue import api  # noqa: E402
-from glue.config import LOCALDB, database_url  # noqa: E402
+from glue.config import database_url  # noqa: E402
 from glue.rpc import PgRpc, RpcError  # noqa: E402
 from glue.worker import run as run_worker  # noqa: E402
-from glue_tools import seed  # noqa: E402
+from glue_tools import pgload, seed  # noqa: E402
 from glue_tools.localdb import scratch_database  # noqa: E402
 from glue_tools.migrate import migrate  # noqa: E402
+from glue_tools.paths import LOCALDB  # noqa: E402
 
 
 @dataclass
@@ -45,6 +55,12 @@ class Counters:
     kills: int = 0
     restarts: int = 0
     worker_errors: int = 0
+    writer_kills: int = 0
+    segments: int = 0
+    segments_cut: int = 0
+    logged: int = 0
+    logged_failed: int = 0
+    cut_reasons: list[str] = field(default_factory=list)
     last: dict[tuple[str, str], float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -88,23 +104,31 @@ def _writer(rpc: PgRpc, cells: list[tuple[str, str, str]], stop: threading.Event
             c.last[(pupil, activity)] = score
 
 
-def _killer(db: str, stop: threading.Event, every: float, c: Counters) -> None:
-    """Terminate a backend that is busy in report_jobs_process or the drain, at random moments."""
+def _killer(db: str, stop: threading.Event, every: float, c: Counters, writers_too: bool = False) -> None:
+    """Terminate a backend that is busy running a worker's job or the drain, at random moments; with
+    writers_too, one kill in three is of a pgbench writer's backend instead."""
     rng = random.Random()
     while not stop.wait(rng.uniform(0.5, 2 * every)):
+        writer = writers_too and rng.random() < 1 / 3
+        target = (
+            "application_name = 'pgload'"
+            if writer
+            else "(query ilike '%report_jobs_run%' or query ilike '%report_jobs_process%'"
+            " or query ilike '%report_jobs_drain%')"
+        )
         try:
             with psycopg.connect(db, autocommit=True) as conn:
                 row = conn.execute(
-                    """
-                    select pg_terminate_backend(pid) from pg_stat_activity
-                    where datname = current_database() and state = 'active' and pid <> pg_backend_pid()
-                      and (query ilike '%report_jobs_process%' or query ilike '%report_jobs_drain%')
-                    order by random() limit 1
-                    """
+                    "select pg_terminate_backend(pid) from pg_stat_activity"
+                    " where datname = current_database() and state = 'active' and pid <> pg_backend_pid()"
+                    f" and {target} order by random() limit 1"
                 ).fetchone()
             if row and row[0]:
                 with c.lock:
-                    c.kills += 1
+                    if writer:
+                        c.writer_kills += 1
+                    else:
+                        c.kills += 1
         except psycopg.Error:
             pass
 
@@ -144,8 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pupils", type=int, default=120)
     parser.add_argument("--kill-every", type=float, default=2.0, help="mean seconds between backend kills")
-    parser.add_argument("--no-restart", action="store_true", help="skip the cluster restart")
+    parser.add_argument("--no-restart", action="store_true", help="skip the cluster restart(s)")
+    parser.add_argument("--mode", choices=("threads", "pgbench"), default="threads", help="who writes (see above)")
+    parser.add_argument("--rate", type=float, default=100.0, help="pgbench mode: writes per second (default 100)")
     args = parser.parse_args(argv)
+    if args.mode == "pgbench":
+        return main_pgbench(args)
 
     url = database_url()
     c = Counters()
@@ -275,6 +303,186 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"FAIL: expected the poisoned pupil dead with its error, found {dead}")
     _say("passed" if ok else "FAILED")
     return 0 if ok else 1
+
+
+LEDGER = """
+create schema soak;
+create table soak.ledger (
+  id bigserial primary key, pupil_id uuid not null, activity_id uuid not null, score numeric not null,
+  at timestamptz not null default clock_timestamp()
+);
+create function soak.record() returns trigger language plpgsql as $$
+begin
+  if new.override_score is not null then
+    insert into soak.ledger (pupil_id, activity_id, score) values (new.user_id, new.activity_id, new.override_score);
+  end if;
+  return new;
+end
+$$;
+create trigger soak_ledger after insert or update of override_score on public.submissions
+for each row execute function soak.record();
+"""
+
+# Cells whose held mark is not the last committed one. A cell's ledger ids follow its commit order:
+# the trigger runs after the update took the row's lock, so a later writer takes a later id.
+LOST = """
+select count(*) from (
+  select distinct on (l.pupil_id, l.activity_id) l.pupil_id, l.activity_id, l.score
+  from soak.ledger as l order by l.pupil_id, l.activity_id, l.id desc
+) as last
+join public.submissions as s on s.user_id = last.pupil_id and s.activity_id = last.activity_id
+where s.override_score is distinct from last.score
+"""
+
+
+def _load(spec: pgload.LoadSpec, stop: threading.Event, until: float, c: Counters) -> None:
+    """pgbench segments of at most 10 s until `until`; a segment a restart or a kill cut short is
+    followed by the next one (pgbench does not reconnect)."""
+    while not stop.is_set() and time.monotonic() < until - 1:
+        seconds = max(1, min(10, int(until - time.monotonic())))
+        try:
+            result = pgload.run(
+                pgload.LoadSpec(
+                    spec.url, rate=spec.rate, seconds=seconds, cells=spec.cells, clients=spec.clients, role=spec.role
+                )
+            )
+        except (OSError, ValueError) as exc:
+            _say(f"pgbench did not run: {exc}")
+            time.sleep(1)
+            continue
+        with c.lock:
+            c.segments += 1
+            c.segments_cut += result.exit_code != 0
+            c.logged += result.transactions
+            c.logged_failed += result.failed
+        if result.exit_code != 0:
+            c.cut_reasons.append(f"exit {result.exit_code}: {'; '.join(result.errors[:2])[:200]}")
+            time.sleep(0.5)  # the server may be restarting
+
+
+def main_pgbench(args: argparse.Namespace) -> int:
+    url = database_url()
+    c = Counters()
+    with scratch_database(url, "planner_soak") as db:
+        migrate(db)
+        seed.generate_and_load(db, pupils=args.pupils, seed=11)
+        _query(db, "select private.report_merge(null)")
+        _query(
+            db,
+            "update private.report_queue_settings set max_attempts = 3, backoff_base = '50 ms', "
+            "backoff_max = '1 s', lease = '2 s'",
+        )
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute(LEDGER.encode())
+        cells = pgload.markable_cells(db, args.pupils)
+        poison = cells[0].pupil_id
+        _query(
+            db,
+            "alter table public.report_pupil_unit_summaries add constraint soak_poison "
+            f"check (pupil_id <> '{poison}') not valid",
+        )
+        with pgload.cells_table(db, cells) as n:
+            _say(
+                f"{args.pupils} pupils, {n} cells, pgbench at {args.rate:g} writes/s, {args.workers} workers, "
+                f"{args.seconds:.0f}s; pupil {poison[:8]} is poisoned (its recalculation always fails)"
+            )
+            spec = pgload.LoadSpec(db, rate=args.rate, seconds=1, cells=n, clients=8, role="authenticated")
+            stop_load, stop_workers, stop_killer = threading.Event(), threading.Event(), threading.Event()
+            started = time.monotonic()
+            load = threading.Thread(target=_load, args=(spec, stop_load, started + args.seconds, c))
+            workers = [
+                threading.Thread(
+                    target=lambda: run_worker(
+                        PgRpc(db, max_size=2), batch_size=20, max_ms=200, idle_max=0.2, stop=stop_workers
+                    ),
+                )
+                for _ in range(args.workers)
+            ]
+            drainer = threading.Thread(target=_drainer, args=(db, stop_workers, c))
+            killer = threading.Thread(target=_killer, args=(db, stop_killer, args.kill_every, c, True))
+            for t in [load, *workers, drainer, killer]:
+                t.start()
+            if not args.no_restart:
+                time.sleep(args.seconds * 0.5)
+                _say("restarting the cluster under load")
+                _restart(c)
+            load.join()
+            written = _query(db, "select count(*) from soak.ledger")[0][0]
+            _say(
+                f"write phase over: {written} writes committed (ledger), pgbench logged {c.logged} "
+                f"({c.logged_failed} failed) in {c.segments} segments ({c.segments_cut} cut short), "
+                f"{c.kills} worker and {c.writer_kills} writer backends killed"
+            )
+            for reason in c.cut_reasons[:5]:
+                _say(f"a segment ended early: {reason}")
+            if not args.no_restart:
+                backlog = _query(db, "select count(*) from private.report_jobs where state <> 'dead'")[0][0]
+                _say(f"restarting the cluster during the drain ({backlog} jobs waiting)")
+                _restart(c)
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                if _query(db, "select count(*) from private.report_jobs where state <> 'dead'")[0][0] == 0:
+                    break
+                time.sleep(0.5)
+            stop_killer.set()
+            stop_workers.set()
+            for t in [*workers, drainer, killer]:
+                t.join()
+        lost = _query(db, LOST)[0][0]
+        cells_written = _query(db, "select count(distinct (pupil_id, activity_id)) from soak.ledger")[0][0]
+        sweep = _query(db, "select pupils_checked, mismatched_pupils from public.report_verify_sweep()")[0]
+        mismatched = {str(p) for p in sweep[1]} - {poison}
+        waiting = _query(db, "select count(*) from private.report_jobs where state <> 'dead'")[0][0]
+        dead = _query(db, "select pupil_id::text, last_error from private.report_jobs where state = 'dead'")
+        _query(db, "select private.report_groups_refresh(null)")
+        stale_pages = _query(db, "select group_id, difference from private.report_group_differences(null)")
+        overlaps = _query(
+            db,
+            """
+            select count(*) from private.report_job_history as a
+            join private.report_job_history as b
+              on a.pupil_id = b.pupil_id and a.history_id < b.history_id
+             and a.started_at < b.finished_at and b.started_at < a.finished_at
+            """,
+        )[0][0]
+        recalcs = _query(db, "select count(*) from private.report_job_history where outcome = 'done'")[0][0]
+        elapsed = time.monotonic() - started
+
+    checks = [
+        (
+            lost == 0,
+            f"no write lost: {cells_written} cells hold their last committed mark",
+            f"{lost} cells lost a write",
+        ),
+        (
+            not mismatched,
+            f"every pupil's cache equals the live computation ({sweep[0]} pupils, the poisoned one aside)",
+            f"{len(mismatched)} pupils differ from the live computation",
+        ),
+        (waiting == 0, "the queue is empty", f"{waiting} jobs still waiting"),
+        (
+            bool(dead) and all(d[0] == poison and "soak_poison" in str(d[1]) for d in dead),
+            f"only the poisoned pupil's jobs are dead ({len(dead)}, one per write after the last died), with the error",
+            f"dead jobs: {dead}",
+        ),
+        (not stale_pages, "every class page equals its cached rows", f"stale class pages: {stale_pages[:3]}"),
+        (overlaps == 0, "no pupil was recalculated by two sessions at once", f"{overlaps} overlapping recalculations"),
+        (
+            c.logged <= written,
+            "every write pgbench logged is in the ledger",
+            f"{c.logged} logged > {written} committed",
+        ),
+    ]
+    _say(
+        f"{written} writes committed at {args.rate:g}/s target ({c.logged} logged by pgbench), {recalcs} "
+        f"recalculations, {c.kills} worker and {c.writer_kills} writer backends killed, {c.restarts} cluster "
+        f"restart(s) survived, in {elapsed:.0f}s"
+    )
+    for ok, good, bad in checks:
+        _say(f"ok: {good}" if ok else f"FAIL: {bad}")
+    passed = all(ok for ok, _g, _b in checks)
+    _say("passed" if passed else "FAILED")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ insert into public.groups (group_id, subject, join_code) values
 insert into public.group_membership (group_id, user_id, role) values
 ('W-7C', tests.school_id('T3'), 'teacher'), ('W-7C', tests.school_id('P1'), 'pupil'),
 ('W-7D', tests.school_id('T3'), 'teacher'), ('W-7D', tests.school_id('P1'), 'pupil');
-insert into public.lesson_assignments (group_id, lesson_id) values ('W-7C', tests.school_id('L1')), ('W-7D', tests.school_id('L9'));
+insert into public.lesson_assignments (group_id, lesson_id, feedback_visible) values
+('W-7C', tests.school_id('L1'), true), ('W-7D', tests.school_id('L9'), true);
 select from private.report_merge(array[tests.school_id('P1')]);
 select tests.clear_queue();
 

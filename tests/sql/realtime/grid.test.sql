@@ -71,7 +71,7 @@ select lives_ok($$insert into g select 'g2', public.read_assignment_results('WE-
 select tests.clear_authentication();
 select is(
   (select array_agg(k order by k) from g, jsonb_object_keys(g.r) as k where g.name = 'g1'),
-  array['activities', 'assignmentId', 'cells', 'columnMeans', 'groupId', 'lessonId', 'lessonTitle', 'pupils', 'rowMeans'],
+  array['activities', 'assignmentId', 'cells', 'columnMeans', 'feedbackVisible', 'groupId', 'lessonId', 'lessonTitle', 'pupils', 'rowMeans'],
   'the grid''s keys'
 );
 select is(

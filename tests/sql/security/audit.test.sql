@@ -18,7 +18,7 @@
 begin;
 \ir ../helpers.psql
 \ir ../writes_helpers.psql
-select plan(161);
+select plan(175);
 
 -- The project's functions and procedures: schemas public and private, minus anything an extension owns.
 -- acl is the effective ACL (a NULL proacl means the default: EXECUTE to PUBLIC).
@@ -292,7 +292,7 @@ select set_eq(
     'public.results_save_feedback', 'public.results_reset_feedback',
     'public.results_apply_ai_marks', 'public.results_clear_ai_marks',
     'public.groups_remove_member', 'public.lessons_assign', 'public.lessons_unassign',
-    'public.activities_set_criteria', 'public.activities_update', 'public.lessons_set_active', 'public.units_update',
+    'public.lessons_release_feedback', 'public.read_pupil_submissions', 'public.activities_set_criteria', 'public.activities_update', 'public.lessons_set_active', 'public.units_update',
     'public.read_assignment_results', 'public.read_assignment_results_slice'
   ],
   'the public functions authenticated may execute are exactly the RPCs designed for signed-in users'
@@ -303,7 +303,9 @@ select set_eq(
   array[
     'public.report_verify', 'public.report_verify_sweep', 'public.report_jobs_process', 'public.report_queue_health',
     'public.report_jobs_failures', 'public.report_jobs_requeue', 'public.report_verify_and_enqueue',
-    'public.level_boundaries_set', 'public.groups_add_member', 'public.report_queue_schedule'
+    'public.level_boundaries_set', 'public.groups_add_member', 'public.report_queue_schedule',
+    'public.report_jobs_claim', 'public.report_jobs_run', 'public.report_jobs_release',
+    'public.report_jobs_refresh_groups'
   ],
   'the public functions authenticated may not execute are exactly the service-only ones'
 );
@@ -314,7 +316,9 @@ select ok(
 -- Private helpers authenticated needs: those the RLS policies call (and the invoker RPCs report_pupil
 -- and report_group through the assert_* helpers; report_group also reads its class's stored page,
 -- report_group_stored, which checks the caller teaches the class, or derives it with the invoker's
--- rights, report_group_document). Everything else in private is owner/service_role only.
+-- rights, report_group_document; report_pupil builds the pupil's own view with report_pupil_view,
+-- which checks the caller may read the pupil; the released-feedback policies call the withheld_*
+-- sets). Everything else in private is owner/service_role only.
 select set_eq(
   $$select name from tests.audit_functions()
     where schema_name = 'private' and has_function_privilege('authenticated', fn_oid, 'execute')$$,
@@ -322,8 +326,10 @@ select set_eq(
     'private.is_group_teacher', 'private.is_teacher_of_pupil', 'private.can_read_pupil',
     'private.readable_pupil_ids', 'private.member_group_ids', 'private.taught_group_ids',
     'private.caller_bypasses_rls', 'private.assert_can_read_pupil', 'private.assert_can_teach_group',
-    'private.profile_exists', 'private.group_exists', 'private.realtime_can_receive', 'private.require',
-    'private.report_group_stored', 'private.report_group_document'
+    'private.profile_exists', 'private.assert_profile_exists', 'private.group_exists', 'private.realtime_can_receive', 'private.require',
+    'private.report_group_stored', 'private.report_group_document',
+    'private.withheld_activity_ids', 'private.withheld_unit_ids', 'private.withheld_subjects',
+    'private.report_pupil_view'
   ],
   'the private functions authenticated may execute are exactly the helpers of the RLS policies and invoker RPCs'
 );
@@ -421,6 +427,9 @@ insert into audit_rpcs (rpc, owner_name, pupil_name, other_teacher, call) values
  format('select public.groups_remove_member(%L, %L)', 'W-7A', tests.school_id('P1'))),
 ('lessons_assign', 'T1', 'P1', '42501', format('select public.lessons_assign(%L, %L)', 'W-7A', tests.school_id('L2'))),
 ('lessons_unassign', 'T1', 'P1', '42501', format('select public.lessons_unassign(%L, %L)', 'W-7A', tests.school_id('L1'))),
+('lessons_release_feedback', 'T1', 'P1', '42501',
+ format('select public.lessons_release_feedback(%L, %L, false)', 'W-7A', tests.school_id('L1'))),
+('read_pupil_submissions', 'P1', 'P3', '42501', format('select public.read_pupil_submissions(%L)', tests.school_id('P1'))),
 ('activities_set_criteria', 'T1', 'P1', 'ok',
  format('select public.activities_set_criteria(%L, %L)', tests.school_id('AT'), array[tests.school_id('C1')])),
 ('activities_update', 'T1', 'P1', 'ok',
@@ -459,6 +468,10 @@ from (values
   ('report_verify', format('select * from public.report_verify(%L)', tests.school_id('P1'))),
   ('report_verify_sweep', 'select * from public.report_verify_sweep(1)'),
   ('report_jobs_process', 'select public.report_jobs_process(10, 100)'),
+  ('report_jobs_claim', 'select public.report_jobs_claim(10)'),
+  ('report_jobs_run', 'select public.report_jobs_run(1)'),
+  ('report_jobs_release', 'select public.report_jobs_release(1)'),
+  ('report_jobs_refresh_groups', 'select public.report_jobs_refresh_groups(10, 100)'),
   ('report_queue_health', 'select public.report_queue_health()'),
   ('report_jobs_failures', 'select * from public.report_jobs_failures()'),
   ('report_jobs_requeue', 'select public.report_jobs_requeue(1)'),

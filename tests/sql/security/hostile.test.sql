@@ -33,7 +33,7 @@ insert into public.activities (activity_id, lesson_id, title, type, body_data) v
 insert into public.activity_answer_keys (activity_id, model_answer) values
 ('c2000000-0000-4000-8000-0000000000e4', 'The turn in a sonnet.'),
 (tests.school_id('AT'), 'Because it is.');
-insert into public.lesson_assignments (group_id, lesson_id) values ('H-8E', 'c2000000-0000-4000-8000-0000000000e3');
+insert into public.lesson_assignments (group_id, lesson_id, feedback_visible) values ('H-8E', 'c2000000-0000-4000-8000-0000000000e3', true);
 select tests.clear_queue();
 
 -- 1. Answer keys -----------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ select throws_ok($$select public.lessons_assign('H-8E', tests.school_id('L1'))$$
 select tests.clear_authentication();
 select is(tests.domain_checksum(), (select ck from checksums where name = 'subject'), 'nothing was assigned');
 -- Older data may hold such an assignment: it still gives no marking authority.
-insert into public.lesson_assignments (group_id, lesson_id) values ('H-8E', tests.school_id('L1'));
+insert into public.lesson_assignments (group_id, lesson_id, feedback_visible) values ('H-8E', tests.school_id('L1'), true);
 insert into public.submissions (activity_id, user_id, status, submitted_at, body)
 values (tests.school_id('AT'), tests.school_id('P1'), 'submitted', now(), '{"text": "mine"}');
 insert into checksums select 'legacy', tests.domain_checksum();
@@ -199,7 +199,7 @@ select throws_ok($$select public.results_save_feedback(tests.school_id('AT'), te
 select throws_ok(
   format($$select public.results_apply_ai_marks(tests.assignment_id('W-7A', 'L1'), tests.school_id('AT'),
     '[{"pupil_id": "%s", "score": 0.6, "feedback": "%s"}]')$$, tests.school_id('P1'), repeat('x', 20001)),
-  'PLV05', null, 'AI feedback of 20,001 characters -> PLV05');
+  'PLV07', null, 'AI feedback of 20,001 characters -> PLV07');
 select tests.authenticate_as(tests.school_id('P2'));
 select throws_ok($$select public.submissions_submit_answer(tests.school_id('AM'), option_id => repeat('b', 101))$$, 'PLV07', null,
   'an option_id of 101 characters -> PLV07');

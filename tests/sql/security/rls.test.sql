@@ -87,9 +87,9 @@ insert into public.units (unit_id, title, subject, year) values
 insert into public.lessons (lesson_id, unit_id, title) values
 ('5ec00000-0000-4000-8000-0000000000d1', '5ec00000-0000-4000-8000-0000000000c1', 'RLS lesson 1'),
 ('5ec00000-0000-4000-8000-0000000000d2', '5ec00000-0000-4000-8000-0000000000c1', 'RLS lesson 2');
-insert into public.lesson_assignments (group_id, lesson_id) values
-('rls-g1', '5ec00000-0000-4000-8000-0000000000d1'),
-('rls-g2', '5ec00000-0000-4000-8000-0000000000d2');
+insert into public.lesson_assignments (group_id, lesson_id, feedback_visible) values
+('rls-g1', '5ec00000-0000-4000-8000-0000000000d1', true),
+('rls-g2', '5ec00000-0000-4000-8000-0000000000d2', true);
 insert into public.learning_objectives (learning_objective_id, title) values
 ('5ec00000-0000-4000-8000-0000000000e1', 'RLS objective');
 insert into public.success_criteria (success_criteria_id, learning_objective_id, description, level) values

@@ -218,7 +218,7 @@ select throws_ok(
 select throws_ok(
   $$select public.results_apply_ai_marks(tests.assignment_id('W-7A', 'L1'), tests.school_id('AT'),
     (select jsonb_agg(jsonb_build_object('pupil_id', gen_random_uuid(), 'score', 0.5)) from generate_series(1, 1001)))$$,
-  'PLV05', null, 'apply: 1001 items -> PLV05'
+  'PLV13', null, 'apply: 1001 items -> PLV13'
 );
 select throws_ok(
   format($$select public.results_apply_ai_marks(tests.assignment_id('W-7A', 'L1'), tests.school_id('AT'),

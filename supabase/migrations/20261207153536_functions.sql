@@ -10,10 +10,10 @@ drop routine if exists public.report_queue_schedule();
 
 -- ==== supabase/functions_sql/40_queue.sql ====
 
--- The pg_cron drain: claim a batch (commit), run it (commit), refresh the class pages it changed
--- (commit). When the queue is empty it either returns (poll_ms 0: a seconds schedule starts the next
+-- The pg_cron drain: claim a batch (commit), run each job (a commit each); when the queue is empty,
+-- the class pages (report_jobs_refresh_groups, commit), then it either returns (poll_ms 0: a seconds schedule starts the next
 -- run within seconds) or sleeps poll_ms and looks again until run_seconds have passed (a schedule of
--- every minute, where pg_cron has no seconds). Each transaction is one claim, one batch, one refresh
+-- every minute, where pg_cron has no seconds). Each transaction is one claim, one job, one refresh
 -- or one sleep: no snapshot and no row lock is held across the loop. One drain runs at a time: a
 -- session advisory lock, the only thing held across the commits, which blocks nothing but another
 -- drain (a failed call keeps it until its session ends; pg_cron's sessions end with the run).
@@ -66,6 +66,8 @@ begin
     v_jobs := array(select c from private.report_jobs_claim(report_jobs_drain.batch_size, v_worker) as c);
     commit;
     if pg_catalog.cardinality(v_jobs) = 0 then
+      perform public.report_jobs_refresh_groups(report_jobs_drain.batch_size, 1000);
+      commit;
       exit when report_jobs_drain.poll_ms = 0 or pg_catalog.clock_timestamp()
         + pg_catalog.make_interval(secs => report_jobs_drain.poll_ms / 1000.0) >= v_deadline;
       perform pg_catalog.pg_sleep(report_jobs_drain.poll_ms / 1000.0);
@@ -73,13 +75,14 @@ begin
       continue;
     end if;
     foreach v_job_id in array v_jobs loop
+      perform private.report_commit_async();
       perform private.report_job_run(v_job_id, v_worker);
+      commit;
     end loop;
-    commit;
-    perform private.report_groups_refresh(report_jobs_drain.batch_size);
-    commit;
     exit when pg_catalog.clock_timestamp() >= v_deadline;
   end loop;
+  perform public.report_jobs_refresh_groups(report_jobs_drain.batch_size, 1000);
+  commit;
   perform pg_catalog.pg_advisory_unlock(7303, 0);
 end
 $$;
