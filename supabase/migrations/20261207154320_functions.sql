@@ -161,8 +161,8 @@ revoke all on function private.report_drain_scheduled() from public;
 -- What happened to the drain, from pg_cron's own records: whether pg_cron is installed and its
 -- scheduler (the 'pg_cron launcher' backend) runs, the report-jobs-drain job, its interval, and its
 -- last 100 runs in cron.job_run_details (read newest first by run id: bounded however long the
--- history; runs pg_cron canceled because the job was unscheduled or made inactive are not the
--- drain's failures and are left out); and how long the oldest due job has waited.
+-- history; a run pg_cron canceled because its job was unscheduled or made inactive is 'canceled', not
+-- one of the drain's failures); and how long the oldest due job has waited.
 create or replace function private.report_drain_facts()
 returns jsonb
 language plpgsql
@@ -200,9 +200,11 @@ begin
   end if;
   execute pg_catalog.format($q$
     with recent as (
-      select r.runid, r.status, r.return_message, r.start_time, r.end_time
+      select
+        r.runid, case when r.return_message = 'job canceled' then 'canceled' else r.status end as status,
+        r.return_message, r.start_time, r.end_time
       from %I.job_run_details as r
-      where r.jobid = $1 and r.return_message is distinct from 'job canceled'
+      where r.jobid = $1
       order by r.runid desc
       limit 100
     )
