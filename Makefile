@@ -32,7 +32,8 @@ FUZZ_WORKERS ?= 2
 FUZZ_SEED ?= 0
 
 .PHONY: help setup cli db db-stop db-status db-reset migrate migrations history history-lock functions-migration \
-        drift seed demo lint lint-sql lint-py plpgsql-check test test-sql test-py fuzz soak bench clean
+        drift seed demo lint lint-sql lint-py plpgsql-check db-lint test test-sql test-sql-nocron test-py fuzz soak \
+        bench clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,7 +69,7 @@ db-stop: ## stop the embedded database
 db-status: ## say whether the embedded database runs and where its data is
 	@scripts/localdb.sh status
 
-db-reset: db cli ## reset the database as on a project: platform shim, supabase db reset (migrations, seed.sql), extensions and schedule again
+db-reset: db cli ## reset the database as on a project (kept, so pg_cron's scheduler survives): shim, supabase db reset (migrations, seed.sql), extensions and schedule again
 	@$(GLUE) --database-url "$(DB_URL)" db reset
 
 migrate: db cli ## apply pending migrations: supabase db push
@@ -111,10 +112,18 @@ plpgsql-check: db ## plpgsql_check on every PL/pgSQL function and procedure (any
 test-sql: db ## pgTAP suites (pg_prove) against the current database
 	@pg_prove --ext .sql -r -h 127.0.0.1 -p $(PGPORT) -U postgres -d postgres tests/sql
 
+test-sql-nocron: db cli ## pgTAP suites in a scratch database pushed by the CLI, without pg_cron (a new Supabase project)
+	@DATABASE_URL="$(DB_URL)" $(PY) -m glue_tools.scratch -- \
+	  pg_prove --ext .sql -r -h 127.0.0.1 -p $(PGPORT) -U postgres -d '{dbname}' tests/sql
+
+db-lint: db cli ## supabase db lint --fail-on error, on this database and on a scratch one without pg_cron
+	@$(SUPABASE) db lint --db-url "$(CLI_URL)" --fail-on error
+	@DATABASE_URL="$(DB_URL)" $(PY) -m glue_tools.scratch -- $(SUPABASE) db lint --db-url '{url}' --fail-on error
+
 test-py: db cli ## pytest against the current database
 	@DATABASE_URL="$(DB_URL)" $(PY) -m pytest -q tests/py
 
-test: lint history db-reset drift plpgsql-check test-sql test-py ## every check, against a freshly reset database
+test: lint history db-reset drift plpgsql-check db-lint test-sql test-sql-nocron test-py ## every check, against a freshly reset database
 	@echo "make test: all checks passed"
 
 bench: db cli ## benchmarks in scratch databases, side-by-side ratios (~15 min; BENCH_ARGS=--quick: ~3 min)

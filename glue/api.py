@@ -260,9 +260,10 @@ def report_queue_health(client: RpcClient) -> dict[str, Any]:
     return _obj(_call(client, "report_queue_health"))
 
 
-def report_queue_schedule(client: RpcClient) -> dict[str, Any]:
-    """Install or repair the queue's pg_cron jobs (service role); Conflict (PLS04) without pg_cron."""
-    return _obj(_call(client, "report_queue_schedule"))
+def report_queue_schedule(client: RpcClient, drain_interval: str | None = None) -> dict[str, Any]:
+    """Install or repair the queue's pg_cron jobs (service role); Conflict (PLS04) without pg_cron,
+    InvalidInput (PLV16) for a drain_interval that is not a pg_cron schedule or is over a minute."""
+    return _obj(_call(client, "report_queue_schedule", drain_interval=drain_interval))
 
 
 def report_jobs_failures(client: RpcClient) -> list[dict[str, Any]]:

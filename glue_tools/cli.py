@@ -244,7 +244,8 @@ def cmd_health(args: argparse.Namespace) -> int:
         if args.json
         else render.queue_health(health, failures)
     )
-    return EXIT_PROBLEM if health["dead"] or health.get("nothing_drains") else EXIT_OK
+    # The database's verdict (report_queue_health().problems): any problem is a failure.
+    return EXIT_PROBLEM if health.get("problems") or health["dead"] or health.get("nothing_drains") else EXIT_OK
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
@@ -252,16 +253,22 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
     client = _client(args)
     try:
-        done = api.report_queue_schedule(client)
+        done = api.report_queue_schedule(client, args.interval)
     except RpcError as exc:
-        print(f"glue: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""), file=sys.stderr)
-        return EXIT_PROBLEM
+        print(
+            f"glue: {exc.message} [{exc.sqlstate}]"
+            + (f" {exc.detail}" if exc.detail else "")
+            + (f" ({exc.hint})" if exc.hint else ""),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE if exc.sqlstate == "PLV16" else EXIT_PROBLEM
     finally:
         client.close()
     for job in done.get("scheduled") or []:
         _say(
             f"scheduled {job['jobname']}: {job['schedule']} {job['command']}" + ("" if job["active"] else " (inactive)")
         )
+    _say(f"the drain runs every {done['drain_interval_s']} s (pg_cron {done['pg_cron']})")
     return EXIT_OK
 
 
@@ -407,11 +414,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enqueue", action="store_true", help="enqueue a recalculation for every mismatch")
     p.set_defaults(handler=cmd_verify)
 
-    p = sub.add_parser("health", help="queue and cache state; exit 1 when dead jobs exist or nothing drains the queue")
+    p = sub.add_parser(
+        "health",
+        help="queue state and whether pg_cron's drain really runs; exit 1 on any problem (pg_cron absent, scheduler "
+        "down, drain missing, inactive, failing or not running, dead jobs)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_health)
 
     p = sub.add_parser("schedule", help="install or repair the queue's pg_cron jobs (after enabling pg_cron)")
+    p.add_argument(
+        "--interval",
+        help="the drain's pg_cron schedule: 'N seconds' (1-59, pg_cron 1.5+) or '* * * * *' (at most a minute); "
+        "default: '5 seconds' where pg_cron takes seconds, else every minute with a drain that polls within it",
+    )
     p.set_defaults(handler=cmd_schedule)
 
     p = sub.add_parser("serve", help="the AI marking webhook (POST /api/mcp/ai-marks) and GET /health")

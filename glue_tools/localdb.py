@@ -60,6 +60,21 @@ def create_database(url: str, dbname: str) -> None:
         )
 
 
+def database_exists(url: str, dbname: str) -> bool:
+    admin = with_database(platform_url(url), "template1")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        return conn.execute("select from pg_database where datname = %s", (dbname,)).fetchone() is not None
+
+
+def reload_scheduler(url: str) -> None:
+    """Make pg_cron's scheduler read cron.job again after a reset (as the platform's superuser). A
+    burst of DDL can overflow its invalidation queue, after which it keeps running the jobs it had;
+    a configuration reload makes it reload them (or, if cron.job was made anew, restart itself)."""
+    with psycopg.connect(platform_url(url), autocommit=True) as conn:
+        if conn.execute("select current_setting('shared_preload_libraries') ~ 'pg_cron'").fetchone() == (True,):
+            conn.execute("select pg_reload_conf()")
+
+
 def drop_database(url: str, dbname: str) -> None:
     admin = with_database(platform_url(url), "template1")
     with psycopg.connect(admin, autocommit=True) as conn:

@@ -17,7 +17,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from glue.config import Settings
 from glue_tools import supabase_cli
-from glue_tools.localdb import create_database, install_shim, platform_url
+from glue_tools.localdb import create_database, database_exists, install_shim, platform_url, reload_scheduler
 from glue_tools.paths import LOCALDB
 
 Log = Callable[[str], None]
@@ -31,15 +31,6 @@ class PlatformError(Exception):
 def localdb(action: str) -> int:
     """Run scripts/localdb.sh (start, stop, status); its output goes to the terminal."""
     return subprocess.run([str(LOCALDB), action], check=False).returncode
-
-
-def _database_exists(url: str, dbname: str) -> bool:
-    from glue.config import with_database
-
-    with psycopg.connect(with_database(platform_url(url), "template1"), autocommit=True) as conn:
-        return conn.execute("select exists (select from pg_database where datname = %s)", (dbname,)).fetchone() == (
-            True,
-        )
 
 
 def restore_platform(url: str) -> bool:
@@ -56,7 +47,9 @@ def restore_platform(url: str) -> bool:
 
 def reset(url: str, *, seed: bool = True, log: Log | None = None) -> None:
     """The shim, `supabase db reset --db-url` (every migration, then supabase/seed.sql), the
-    extensions and the queue's schedule again."""
+    extensions and the queue's schedule again, then pg_cron's scheduler made to read its jobs anew.
+    The database itself is kept (created when absent): pg_cron's scheduler, which a dropped database
+    stops until the server restarts, runs on in it."""
     say = log or (lambda _m: None)
     params = conninfo_to_dict(url)
     host = str(params.get("host") or "")
@@ -69,7 +62,7 @@ def reset(url: str, *, seed: bool = True, log: Log | None = None) -> None:
     if dbname in {"template0", "template1"}:
         raise PlatformError(f"refusing to reset {dbname}")
     try:
-        if not _database_exists(url, dbname):
+        if not database_exists(url, dbname):
             create_database(url, dbname)
             say(f"created database {dbname}")
         with psycopg.connect(platform_url(url), autocommit=True) as conn:
@@ -88,3 +81,4 @@ def reset(url: str, *, seed: bool = True, log: Log | None = None) -> None:
             else " (pg_cron is not preloaded here: no schedule)"
         )
     )
+    reload_scheduler(url)

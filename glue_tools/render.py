@@ -92,6 +92,20 @@ def queue_health(health: dict[str, Any], failures: list[dict[str, Any]]) -> str:
         f"wait p50/p95 {hour.get('wait_ms_p50')}/{hour.get('wait_ms_p95')} ms;"
         f" write-to-fresh p50/p95 {hour.get('freshness_ms_p50')}/{hour.get('freshness_ms_p95')} ms",
     ]
+    drain = health.get("drain") or {}
+    if drain.get("pg_cron"):
+        job = drain.get("job") or {}
+        runs = drain.get("runs") or {}
+        lines.append(
+            f"drain: pg_cron {drain['pg_cron']}, scheduler {'running' if drain.get('scheduler_running') else 'DOWN'}; "
+            + (
+                f"job {job.get('schedule')!r} {'active' if job.get('active') else 'INACTIVE'}, "
+                f"last run {runs.get('last_status') or 'never'} (started {runs.get('last_start') or '-'}, "
+                f"last success {runs.get('last_success') or 'never'})"
+                if job
+                else "no drain job"
+            )
+        )
     if health.get("nothing_drains"):
         lines.insert(
             0,
@@ -99,11 +113,8 @@ def queue_health(health: dict[str, Any], failures: list[dict[str, Any]]) -> str:
             f"finished in five minutes (last: {health.get('last_drained_at') or 'never'}). Reports are going "
             "stale. Run `glue schedule` once pg_cron is enabled, or keep `glue worker` running.",
         )
-    elif not health.get("drain_scheduled", True):
-        lines.append(
-            "drain: no pg_cron job (pg_cron is off, or a reset dropped it: enable pg_cron, then `glue schedule`;"
-            " until then glue workers or fire-and-forget must keep draining)"
-        )
+    for problem in health.get("problems") or []:
+        lines.append(f"PROBLEM {problem['problem']}: {problem['message']}")
     for f in failures:
         lines.append(
             f"  job {f['job_id']} pupil {f['pupil_id']}: {f['state']} after {f['attempts']}/{f['max_attempts']} "

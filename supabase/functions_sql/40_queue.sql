@@ -661,48 +661,132 @@ comment on function private.report_jobs_claim(integer, text) is
 'public.report_jobs_claim.';
 revoke all on function private.report_jobs_claim(integer, text) from public;
 
--- The pg_cron drain: claim a batch (commit), run each job (a commit each), until the queue is empty or
--- max_batches batches are done; then the class pages (report_jobs_refresh_groups, commit).
-create or replace procedure private.report_jobs_drain(batch_size integer default 100, max_batches integer default 50)
+-- The pg_cron drain: claim a batch (commit), run each job (a commit each); when the queue is empty,
+-- the class pages (report_jobs_refresh_groups, commit), then it either returns (poll_ms 0: a seconds schedule starts the next
+-- run within seconds) or sleeps poll_ms and looks again until run_seconds have passed (a schedule of
+-- every minute, where pg_cron has no seconds). Each transaction is one claim, one job, one refresh
+-- or one sleep: no snapshot and no row lock is held across the loop. One drain runs at a time: a
+-- session advisory lock, the only thing held across the commits, which blocks nothing but another
+-- drain (a failed call keeps it until its session ends; pg_cron's sessions end with the run).
+-- Started by a pg_cron job (cron_job, its name), it stops once that job is unscheduled or made
+-- inactive: pg_cron marks such a run canceled but lets it go on, and it would hold the lock.
+-- Neither SECURITY DEFINER nor SET search_path: PostgreSQL refuses COMMIT in a procedure with either.
+-- It runs as its caller, the queue's owner (pg_cron runs the job as postgres); every name in it is
+-- schema-qualified.
+create or replace procedure private.report_jobs_drain(
+  batch_size integer default 100, run_seconds integer default 55, poll_ms integer default 0,
+  cron_job text default null
+)
 language plpgsql
-security definer
-set search_path = ''
 as $$
 declare
-  v_worker text := 'pg_cron:' || pg_backend_pid();
+  v_worker text := 'pg_cron:' || pg_catalog.pg_backend_pid();
+  v_deadline timestamptz;
   v_jobs bigint [];
   v_job_id bigint;
-  v_batches integer := 0;
+  v_holder integer;
+  v_active boolean;
 begin
-  if coalesce(report_jobs_drain.batch_size, 0) < 1 or coalesce(report_jobs_drain.max_batches, 0) < 1 then
-    raise exception 'batch_size and max_batches must be positive' using errcode = 'PLV08';
+  if report_jobs_drain.batch_size is null or report_jobs_drain.batch_size not between 1 and 10000 then
+    raise exception 'batch_size must be between 1 and 10000, not %', report_jobs_drain.batch_size
+      using errcode = 'PLV08';
   end if;
+  if report_jobs_drain.run_seconds is null or report_jobs_drain.run_seconds not between 1 and 600 then
+    raise exception 'run_seconds must be between 1 and 600, not %', report_jobs_drain.run_seconds
+      using errcode = 'PLV08';
+  end if;
+  if report_jobs_drain.poll_ms is null or report_jobs_drain.poll_ms not between 0 and 10000 then
+    raise exception 'poll_ms must be between 0 and 10000, not %', report_jobs_drain.poll_ms using errcode = 'PLV08';
+  end if;
+  if not pg_catalog.pg_try_advisory_lock(7303, 0) then
+    select l.pid into v_holder
+    from pg_catalog.pg_locks as l
+    where l.locktype = 'advisory' and l.classid = 7303 and l.objid = 0 and l.objsubid = 2 and l.granted;
+    raise exception 'another report_jobs_drain is running (backend %)', v_holder
+      using errcode = 'PLS06', hint = 'One drain runs at a time: a second pg_cron job or session running it is redundant.';
+  end if;
+  v_deadline := pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => report_jobs_drain.run_seconds);
+  commit;
   loop
+    if report_jobs_drain.cron_job is not null then
+      execute pg_catalog.format('select exists (select from %I.job where jobname = $1 and active)', 'cron')
+      into v_active using report_jobs_drain.cron_job;
+      exit when not v_active;
+    end if;
     perform private.report_jobs_reap();
     v_jobs := array(select c from private.report_jobs_claim(report_jobs_drain.batch_size, v_worker) as c);
     commit;
-    exit when cardinality(v_jobs) = 0;
+    if pg_catalog.cardinality(v_jobs) = 0 then
+      perform public.report_jobs_refresh_groups(report_jobs_drain.batch_size, 1000);
+      commit;
+      exit when report_jobs_drain.poll_ms = 0 or pg_catalog.clock_timestamp()
+        + pg_catalog.make_interval(secs => report_jobs_drain.poll_ms / 1000.0) >= v_deadline;
+      perform pg_catalog.pg_sleep(report_jobs_drain.poll_ms / 1000.0);
+      commit;
+      continue;
+    end if;
     foreach v_job_id in array v_jobs loop
       perform private.report_commit_async();
       perform private.report_job_run(v_job_id, v_worker);
       commit;
     end loop;
-    v_batches := v_batches + 1;
-    exit when v_batches >= report_jobs_drain.max_batches;
+    exit when pg_catalog.clock_timestamp() >= v_deadline;
   end loop;
   perform public.report_jobs_refresh_groups(report_jobs_drain.batch_size, 1000);
   commit;
+  perform pg_catalog.pg_advisory_unlock(7303, 0);
 end
 $$;
-revoke all on procedure private.report_jobs_drain(integer, integer) from public;
-grant execute on procedure private.report_jobs_drain(integer, integer) to service_role;
-comment on procedure private.report_jobs_drain (integer, integer) is
-'Drains the queue: two-phase claims with a lease, each job committed on its own, then the class pages. '
-'Callers: pg_cron, DBAs. '
-'Errors: PLV08 non-positive limits.';
+revoke all on procedure private.report_jobs_drain(integer, integer, integer, text) from public;
+comment on procedure private.report_jobs_drain (integer, integer, integer, text) is
+'Drains the queue in committed batches (two-phase claims with a lease) for up to run_seconds; with poll_ms > 0 '
+'it sleeps poll_ms and looks again while the queue is empty, else it returns; with cron_job it stops once that '
+'pg_cron job is gone or inactive. One at a time. Callers: pg_cron (the report-jobs-drain job, as postgres), DBAs. '
+'Errors: PLV08 limits out of range, PLS06 another drain runs.';
+
+-- pg_cron's version as {major, minor}, or null where it is not installed. extversion is the
+-- extension's SQL version: '1.4-1' for Debian 12's pg_cron 1.4.2, '1.6' on Supabase.
+create or replace function private.report_cron_version()
+returns integer[]
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select pg_catalog.string_to_array(pg_catalog.split_part(e.extversion, '-', 1), '.')::integer []
+  from pg_catalog.pg_extension as e
+  where e.extname = 'pg_cron'
+$$;
+comment on function private.report_cron_version() is
+'pg_cron''s extension version as an integer array ({1,4}, {1,6}), null when absent. Callers: report_queue_schedule.';
+revoke all on function private.report_cron_version() from public;
+
+-- The drain intervals report_queue_schedule takes, in seconds: 'N seconds' with N from 1 to 59 (pg_cron
+-- 1.5 and later), or every minute ('* * * * *'), the documented maximum. Null for anything else.
+create or replace function private.report_drain_interval_s(drain_interval text)
+returns integer
+language sql
+immutable
+set search_path = ''
+as $$
+  select case
+    when report_drain_interval_s.drain_interval ~* '^\s*[0-9]{1,3}\s*seconds?\s*$' then (
+      select nullif(v.n, 0) from (
+        select pg_catalog.substring(report_drain_interval_s.drain_interval, '[0-9]+')::integer as n
+      ) as v where v.n < 60
+    )
+    when pg_catalog.regexp_replace(pg_catalog.btrim(report_drain_interval_s.drain_interval), '\s+', ' ', 'g')
+      in ('* * * * *', '*/1 * * * *') then 60
+  end
+$$;
+comment on function private.report_drain_interval_s(text) is
+'Seconds between drain runs for the schedules the drain takes (''N seconds'', 1-59; ''* * * * *''), else null. '
+'Callers: report_queue_schedule, report_drain_facts.';
+revoke all on function private.report_drain_interval_s(text) from public;
 
 -- Whether pg_cron has an active job draining the report queue. pg_cron may be absent (it is off on a
--- new Supabase project until enabled), so cron.job is only read when it exists.
+-- new Supabase project until enabled): its tables are named through format(), so that nothing reads
+-- or checks them where it is.
 create or replace function private.report_drain_scheduled()
 returns boolean
 language plpgsql
@@ -716,8 +800,8 @@ begin
   if pg_catalog.to_regclass('cron.job') is null then
     return false;
   end if;
-  execute 'select exists (select from cron.job where jobname = $1 and active)' into v_scheduled
-  using 'report-jobs-drain';
+  execute pg_catalog.format('select exists (select from %I.job where jobname = $1 and active)', 'cron')
+  into v_scheduled using 'report-jobs-drain';
   return v_scheduled;
 end
 $$;
@@ -725,49 +809,268 @@ comment on function private.report_drain_scheduled() is
 'True when pg_cron exists and its report-jobs-drain job is active. Callers: report_queue_health, report_queue_schedule.';
 revoke all on function private.report_drain_scheduled() from public;
 
--- Install or repair the queue's pg_cron schedule (the drain every minute, the hourly verification
--- sample) once pg_cron is enabled. The schedule migration does this at deploy time where pg_cron is
--- already on; a new Supabase project has pg_cron off, so operators call this after enabling it.
--- Idempotent: cron.schedule replaces a job of the same name.
-create or replace function public.report_queue_schedule()
+-- What happened to the drain, from pg_cron's own records: whether pg_cron is installed and its
+-- scheduler (the 'pg_cron launcher' backend) runs, the report-jobs-drain job, its interval, and its
+-- last 100 runs in cron.job_run_details (read newest first by run id: bounded however long the
+-- history; a run pg_cron canceled because its job was unscheduled or made inactive is 'canceled', not
+-- one of the drain's failures); and how long the oldest due job has waited.
+create or replace function private.report_drain_facts()
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_facts jsonb;
+  v_job jsonb;
+  v_runs jsonb;
+begin
+  v_facts := jsonb_build_object(
+    'checked_at', now(),
+    'pg_cron', (select e.extversion from pg_catalog.pg_extension as e where e.extname = 'pg_cron'),
+    'scheduler_running', exists (
+      select from pg_catalog.pg_stat_activity as a
+      where a.backend_type = 'pg_cron launcher' and a.datname = pg_catalog.current_database()
+    ),
+    'oldest_due_s', (
+      select round(extract(epoch from now() - min(j.run_after))::numeric, 1)
+      from private.report_jobs as j
+      where j.state in ('pending', 'failed') and j.run_after <= now()
+    )
+  );
+  if v_facts ->> 'pg_cron' is null then
+    return v_facts;
+  end if;
+  execute pg_catalog.format(
+    'select jsonb_build_object(''jobid'', j.jobid, ''schedule'', j.schedule, ''command'', j.command, '
+    '''active'', j.active) from %I.job as j where j.jobname = $1 order by j.jobid limit 1', 'cron'
+  ) into v_job using 'report-jobs-drain';
+  if v_job is null then
+    return v_facts || jsonb_build_object('job', null);
+  end if;
+  execute pg_catalog.format($q$
+    with recent as (
+      select
+        r.runid, case when r.return_message = 'job canceled' then 'canceled' else r.status end as status,
+        r.return_message, r.start_time, r.end_time
+      from %I.job_run_details as r
+      where r.jobid = $1
+      order by r.runid desc
+      limit 100
+    )
+    select jsonb_build_object(
+      'runs_read', (select count(*) from recent),
+      'last_start', (select max(r.start_time) from recent as r),
+      'last_finish', (select max(r.end_time) from recent as r where r.status in ('succeeded', 'failed')),
+      'last_status', (select r.status from recent as r order by r.runid desc limit 1),
+      'last_finished_status', (
+        select r.status from recent as r where r.status in ('succeeded', 'failed') order by r.runid desc limit 1
+      ),
+      'last_success', (select max(r.end_time) from recent as r where r.status = 'succeeded'),
+      'last_ok_start', (select max(r.start_time) from recent as r where r.status <> 'failed'),
+      'failures_since_success', (
+        select count(*) from recent as r
+        where r.status = 'failed' and r.runid > coalesce((select max(s.runid) from recent as s where s.status = 'succeeded'), 0)
+      ),
+      'last_failure', (
+        select jsonb_build_object('start_time', r.start_time, 'end_time', r.end_time, 'message', r.return_message)
+        from recent as r where r.status = 'failed' order by r.runid desc limit 1
+      )
+    )
+  $q$, 'cron') into v_runs using (v_job ->> 'jobid')::bigint;
+  return v_facts || jsonb_build_object(
+    'job', v_job, 'interval_s', private.report_drain_interval_s(v_job ->> 'schedule'), 'runs', v_runs
+  );
+end
+$$;
+comment on function private.report_drain_facts() is
+'The drain as pg_cron ran it: {checked_at, pg_cron (version or null), scheduler_running, oldest_due_s, job '
+'{jobid, schedule, command, active}, interval_s, runs {runs_read, last_start, last_finish, last_status, '
+'last_finished_status, last_success, last_ok_start, failures_since_success, last_failure {start_time, end_time, '
+'message}}}. Callers: report_queue_health.';
+revoke all on function private.report_drain_facts() from public;
+
+-- The verdict on those facts: one {problem, message} per thing wrong, the cause first, each message
+-- saying what to do. Judged by runs: a drain whose latest run failed, or that has not run while a
+-- job waits longer than twice its interval, is a problem like a drain that is not scheduled (a run
+-- under way is not judged until it ends).
+create or replace function private.report_drain_problems(facts jsonb)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(jsonb_agg(jsonb_build_object('problem', p.problem, 'message', p.message) order by p.rank), '[]')
+  from (
+    select
+      1 as rank, 'pg_cron_absent' as problem,
+      'pg_cron is not installed in this database (a new Supabase project has it off, and a reset that drops '
+      'extensions removes it), so nothing but glue workers and fire-and-forget freshens the reports. Enable it '
+      '(Dashboard: Database > Extensions > pg_cron, or create extension pg_cron with schema pg_catalog), then run '
+      '`glue schedule`; until then keep `glue worker` running.' as message
+    where report_drain_problems.facts ->> 'pg_cron' is null
+    union all
+    select
+      2, 'scheduler_not_running',
+      'pg_cron is installed but its scheduler is not running (no pg_cron launcher backend), so no job runs. It stops '
+      'when its database is dropped and comes back only when the server restarts (local: make db-stop db; '
+      'Supabase: restart the project); check that cron.database_name is this database.'
+    where report_drain_problems.facts ->> 'pg_cron' is not null
+      and not (report_drain_problems.facts ->> 'scheduler_running')::boolean
+    union all
+    select 3, 'drain_missing', 'pg_cron has no report-jobs-drain job: run `glue schedule`.'
+    where report_drain_problems.facts ->> 'pg_cron' is not null and report_drain_problems.facts -> 'job' = 'null'
+    union all
+    select 4, 'drain_inactive', 'the pg_cron job report-jobs-drain is inactive: `glue schedule` reactivates it.'
+    where report_drain_problems.facts #>> '{job,active}' = 'false'
+    union all
+    select
+      5, 'drain_schedule_unsupported',
+      pg_catalog.format(
+        'the report-jobs-drain job runs on %L, not every minute or every N seconds: `glue schedule` resets it.',
+        report_drain_problems.facts #>> '{job,schedule}'
+      )
+    where report_drain_problems.facts #>> '{job,schedule}' is not null
+      and report_drain_problems.facts ->> 'interval_s' is null
+    union all
+    select
+      6, 'drain_failing',
+      pg_catalog.format(
+        'the drain failed on its last %s run(s), the last started at %s: %s',
+        report_drain_problems.facts #>> '{runs,failures_since_success}',
+        report_drain_problems.facts #>> '{runs,last_failure,start_time}',
+        coalesce(pg_catalog.btrim(report_drain_problems.facts #>> '{runs,last_failure,message}'), '(no message)')
+      )
+    where report_drain_problems.facts #>> '{runs,last_status}' = 'failed'
+    union all
+    select
+      7, 'drain_not_running',
+      pg_catalog.format(
+        'a job has been due for %s s, more than twice the drain''s interval of %s s, and no drain run has '
+        'succeeded or been running since %s: look at cron.job_run_details and the server log.',
+        report_drain_problems.facts ->> 'oldest_due_s', report_drain_problems.facts ->> 'interval_s',
+        coalesce(report_drain_problems.facts #>> '{runs,last_ok_start}', 'ever')
+      )
+    where (report_drain_problems.facts ->> 'scheduler_running')::boolean
+      and report_drain_problems.facts #>> '{job,active}' = 'true'
+      and (report_drain_problems.facts ->> 'oldest_due_s')::numeric
+      > 2 * (report_drain_problems.facts ->> 'interval_s')::numeric
+      and coalesce(
+        (report_drain_problems.facts #>> '{runs,last_ok_start}')::timestamptz
+        < (report_drain_problems.facts ->> 'checked_at')::timestamptz
+        - pg_catalog.make_interval(secs => 2 * (report_drain_problems.facts ->> 'interval_s')::numeric),
+        true
+      )
+  ) as p
+$$;
+comment on function private.report_drain_problems(jsonb) is
+'The drain''s problems from report_drain_facts(): [{problem, message}] with problem one of pg_cron_absent, '
+'scheduler_not_running, drain_missing, drain_inactive, drain_schedule_unsupported, drain_failing, '
+'drain_not_running; empty when the drain is healthy. Callers: report_queue_health, the pgTAP suites.';
+revoke all on function private.report_drain_problems(jsonb) from public;
+
+-- Install or repair the queue's pg_cron schedule once pg_cron is enabled: the drain, the hourly
+-- verification sample, and a daily purge of the jobs' run history older than a week. The drain runs
+-- every drain_interval: by default every 5 seconds where pg_cron takes seconds (1.5 and later, as on
+-- Supabase), else every minute with a drain that polls every half second within its minute. The
+-- schedule migration does this at deploy time where pg_cron is already on; a new Supabase project
+-- has it off, so operators call this after enabling it. Idempotent: cron.schedule replaces a job of
+-- the same name (and keeps its active flag, so a job made inactive is made active again here).
+create or replace function public.report_queue_schedule(drain_interval text default null)
 returns jsonb
 language plpgsql
 security definer
 set search_path = ''
 as $$
 declare
+  v_version integer [];
+  v_interval text;
+  v_interval_s integer;
+  v_valid boolean;
   v_jobs jsonb;
 begin
   if not private.caller_bypasses_rls() then
     raise exception 'only the service role may schedule the report queue' using errcode = '42501';
   end if;
-  if not exists (select from pg_catalog.pg_extension where extname = 'pg_cron') then
+  v_version := private.report_cron_version();
+  if v_version is null then
     raise exception 'pg_cron is not enabled in this database'
       using errcode = 'PLS04',
       hint = 'Enable it (Supabase: Database > Extensions > pg_cron, or create extension pg_cron with schema '
       'pg_catalog), then call report_queue_schedule again. Until then run glue worker.';
   end if;
-  execute 'select cron.schedule($1, $2, $3)' using 'report-jobs-drain', '* * * * *',
-    'call private.report_jobs_drain(100, 50)';
-  execute 'select cron.schedule($1, $2, $3)' using 'report-verify-sample', '17 * * * *',
-    'select public.report_verify_and_enqueue(200)';
-  execute $q$
-    select jsonb_agg(jsonb_build_object('jobname', j.jobname, 'schedule', j.schedule, 'command', j.command,
-      'active', j.active) order by j.jobname)
-    from cron.job as j
-    where j.jobname in ('report-jobs-drain', 'report-verify-sample')
-  $q$ into v_jobs;
-  return jsonb_build_object('scheduled', v_jobs, 'drain_scheduled', private.report_drain_scheduled());
+  v_interval := coalesce(
+    nullif(pg_catalog.btrim(report_queue_schedule.drain_interval), ''),
+    case when v_version >= array[1, 5] then '5 seconds' else '* * * * *' end
+  );
+  v_interval_s := private.report_drain_interval_s(v_interval);
+  if v_interval_s is null then
+    -- pg_cron itself tells a schedule it cannot read from one that is valid but slower than a minute;
+    -- the probe job goes with the transaction that this refusal rolls back.
+    begin
+      execute pg_catalog.format('select %I.schedule($1, $2, $3)', 'cron')
+      using 'report-jobs-drain-probe', v_interval, 'select';
+      v_valid := true;
+    exception when invalid_parameter_value then
+      v_valid := false;
+    end;
+    if v_valid then
+      raise exception 'the drain interval % is longer than the maximum of one minute', pg_catalog.quote_literal(v_interval)
+        using errcode = 'PLV16',
+        hint = 'Use ''* * * * *'' (every minute) or ''N seconds'' (N from 1 to 59, pg_cron 1.5 and later).';
+    end if;
+    raise exception '% is not a pg_cron schedule', pg_catalog.quote_literal(v_interval)
+      using errcode = 'PLV16',
+      detail = 'pg_cron takes five cron fields (minute hour day month weekday) or, from pg_cron 1.5, '
+      '''N seconds'' with N from 1 to 59.',
+      hint = 'The drain runs every minute (''* * * * *'') or every N seconds (''5 seconds'').';
+  end if;
+  if v_interval_s < 60 and v_version < array[1, 5] then
+    raise exception 'pg_cron % takes whole minutes only, not %', pg_catalog.array_to_string(v_version, '.'),
+      pg_catalog.quote_literal(v_interval)
+      using errcode = 'PLV16',
+      hint = 'Use ''* * * * *'': the drain then polls the queue every half second within its minute.';
+  end if;
+  execute pg_catalog.format('select %I.schedule($1, $2, $3)', 'cron')
+  using 'report-jobs-drain', v_interval, case
+    when v_interval_s < 60 then 'call private.report_jobs_drain(100, 55, 0, ''report-jobs-drain'')'
+    -- Every minute: poll until the minute is nearly over. A run that ends after the next minute has
+    -- begun is followed at once by the next one (pg_cron never runs a job twice at a time).
+    else 'call private.report_jobs_drain(100, 59, 500, ''report-jobs-drain'')'
+  end;
+  execute pg_catalog.format('select %I.schedule($1, $2, $3)', 'cron')
+  using 'report-verify-sample', '17 * * * *', 'select public.report_verify_and_enqueue(200)';
+  execute pg_catalog.format('select %I.schedule($1, $2, $3)', 'cron')
+  using 'report-cron-history', '41 3 * * *',
+  'delete from cron.job_run_details where end_time < now() - interval ''7 days'' and jobid in '
+  '(select jobid from cron.job where jobname like ''report-%'')';
+  execute pg_catalog.format(
+    'update %I.job set active = true where jobname = any($1) and username = current_user and not active', 'cron'
+  ) using array['report-jobs-drain', 'report-verify-sample', 'report-cron-history'];
+  execute pg_catalog.format(
+    'select jsonb_agg(jsonb_build_object(''jobname'', j.jobname, ''schedule'', j.schedule, ''command'', j.command, '
+    '''active'', j.active) order by j.jobname) from %I.job as j where j.jobname = any($1)', 'cron'
+  ) into v_jobs using array['report-jobs-drain', 'report-verify-sample', 'report-cron-history'];
+  return jsonb_build_object(
+    'scheduled', v_jobs, 'drain_scheduled', private.report_drain_scheduled(), 'drain_interval', v_interval,
+    'drain_interval_s', v_interval_s, 'pg_cron', pg_catalog.array_to_string(v_version, '.')
+  );
 end
 $$;
-comment on function public.report_queue_schedule() is
-'Installs or repairs the pg_cron jobs of the report queue (report-jobs-drain every minute, report-verify-sample '
-'hourly); returns {scheduled: [{jobname, schedule, command, active}], drain_scheduled}. Callers: operators after '
-'enabling pg_cron, glue schedule (service_role). Errors: 42501 not the service role, PLS04 pg_cron not enabled.';
-revoke all on function public.report_queue_schedule() from public, anon, authenticated;
-grant execute on function public.report_queue_schedule() to service_role;
+comment on function public.report_queue_schedule(text) is
+'Installs or repairs the pg_cron jobs of the report queue: report-jobs-drain every drain_interval (default '
+'''5 seconds'' on pg_cron 1.5+, else ''* * * * *'' with a drain that polls within its minute; at most a minute), '
+'report-verify-sample hourly, report-cron-history (purges their run history after 7 days) daily; returns '
+'{scheduled: [{jobname, schedule, command, active}], drain_scheduled, drain_interval, drain_interval_s, pg_cron}. '
+'Callers: operators after enabling pg_cron, glue schedule (service_role). Errors: 42501 not the service role, '
+'PLS04 pg_cron not enabled, PLV16 an interval that is not a pg_cron schedule, is longer than a minute, or is in '
+'seconds where pg_cron takes minutes only.';
+revoke all on function public.report_queue_schedule(text) from public, anon, authenticated;
+grant execute on function public.report_queue_schedule(text) to service_role;
 
--- What operators watch: queue depth, age, failures, latency and coalescing.
+-- What operators watch: queue depth, age, failures, latency and coalescing; and whether the drain
+-- really runs (report_drain_facts, report_drain_problems), with every problem in one list.
 create or replace function public.report_queue_health()
 returns jsonb
 language sql
@@ -779,57 +1082,76 @@ as $$
   -- workers, fire-and-forget). Nothing, while jobs are due: the cache goes stale and nobody is told.
   select q.health || jsonb_build_object(
     'drain_scheduled', q.drain_scheduled,
-    'nothing_drains', (q.health -> 'due')::integer > 0 and not q.drain_scheduled
-    and (q.health -> 'running')::integer = 0
-    and not exists (
-      select from private.report_job_history as h where h.finished_at > now() - interval '5 minutes'
-    )
+    'nothing_drains', q.nothing_drains,
+    'drain', q.facts,
+    'problems', q.problems || case
+      when (q.health -> 'dead')::integer > 0 then jsonb_build_array(jsonb_build_object(
+        'problem', 'dead_jobs',
+        'message', pg_catalog.format(
+          '%s job(s) dead after their last attempt: fix the cause, then re-queue them (report_jobs_requeue).',
+          q.health -> 'dead'
+        )
+      ))
+      else '[]'::jsonb
+    end
   )
   from (
     select
-      private.report_drain_scheduled() as drain_scheduled,
-      jsonb_build_object(
-        'pending', count(*) filter (where j.state = 'pending'),
-        'due', count(*) filter (where j.state in ('pending', 'failed') and j.run_after <= now()),
-        'running', count(*) filter (where j.state = 'running'),
-        'failed', count(*) filter (where j.state = 'failed'),
-        'dead', count(*) filter (where j.state = 'dead'),
-        'oldest_pending_age_s', round(extract(epoch from now() - min(j.enqueued_at) filter (
-          where j.state in ('pending', 'failed')
-        ))::numeric, 3),
-        'waiting_coalesced_writes', coalesce(sum(j.coalesced_count) filter (where j.state in ('pending', 'failed')), 0),
-        'last_drained_at', (select max(h.finished_at) from private.report_job_history as h),
-        'last_hour', (
-          select jsonb_build_object(
-            'jobs_done', count(*) filter (where h.outcome = 'done'),
-            'jobs_failed', count(*) filter (where h.outcome in ('failed', 'dead')),
-            'writes', coalesce(sum(h.coalesced_count + 1) filter (where h.outcome = 'done'), 0),
-            'coalesced_writes', coalesce(sum(h.coalesced_count) filter (where h.outcome = 'done'), 0),
-            'wait_ms_p50', round((percentile_cont(0.5) within group (
-              order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
-            'wait_ms_p95', round((percentile_cont(0.95) within group (
-              order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
-            'freshness_ms_p50', round((percentile_cont(0.5) within group (
-              order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
-            'freshness_ms_p95', round((percentile_cont(0.95) within group (
-              order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
-            'run_ms_p50', round((percentile_cont(0.5) within group (
-              order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1),
-            'run_ms_p95', round((percentile_cont(0.95) within group (
-              order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1)
+      d.health, d.drain_scheduled, d.facts, private.report_drain_problems(d.facts) as problems,
+      (d.health -> 'due')::integer > 0 and not d.drain_scheduled
+      and (d.health -> 'running')::integer = 0
+      and not exists (
+        select from private.report_job_history as h where h.finished_at > now() - interval '5 minutes'
+      ) as nothing_drains
+    from (
+      select
+        private.report_drain_scheduled() as drain_scheduled,
+        private.report_drain_facts() as facts,
+        jsonb_build_object(
+          'pending', count(*) filter (where j.state = 'pending'),
+          'due', count(*) filter (where j.state in ('pending', 'failed') and j.run_after <= now()),
+          'running', count(*) filter (where j.state = 'running'),
+          'failed', count(*) filter (where j.state = 'failed'),
+          'dead', count(*) filter (where j.state = 'dead'),
+          'oldest_pending_age_s', round(extract(epoch from now() - min(j.enqueued_at) filter (
+            where j.state in ('pending', 'failed')
+          ))::numeric, 3),
+          'waiting_coalesced_writes', coalesce(sum(j.coalesced_count) filter (where j.state in ('pending', 'failed')), 0),
+          'last_drained_at', (select max(h.finished_at) from private.report_job_history as h),
+          'last_hour', (
+            select jsonb_build_object(
+              'jobs_done', count(*) filter (where h.outcome = 'done'),
+              'jobs_failed', count(*) filter (where h.outcome in ('failed', 'dead')),
+              'writes', coalesce(sum(h.coalesced_count + 1) filter (where h.outcome = 'done'), 0),
+              'coalesced_writes', coalesce(sum(h.coalesced_count) filter (where h.outcome = 'done'), 0),
+              'wait_ms_p50', round((percentile_cont(0.5) within group (
+                order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
+              'wait_ms_p95', round((percentile_cont(0.95) within group (
+                order by extract(epoch from h.started_at - h.enqueued_at) * 1000))::numeric, 1),
+              'freshness_ms_p50', round((percentile_cont(0.5) within group (
+                order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
+              'freshness_ms_p95', round((percentile_cont(0.95) within group (
+                order by extract(epoch from h.finished_at - h.last_enqueued_at) * 1000))::numeric, 1),
+              'run_ms_p50', round((percentile_cont(0.5) within group (
+                order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1),
+              'run_ms_p95', round((percentile_cont(0.95) within group (
+                order by extract(epoch from h.finished_at - h.started_at) * 1000))::numeric, 1)
+            )
+            from private.report_job_history as h
+            where h.finished_at > now() - interval '1 hour'
           )
-          from private.report_job_history as h
-          where h.finished_at > now() - interval '1 hour'
-        )
-      ) as health
-    from private.report_jobs as j
+        ) as health
+      from private.report_jobs as j
+    ) as d
   ) as q
 $$;
 comment on function public.report_queue_health() is
 'Queue state for operators: pending, due, running, failed, dead, oldest pending age; who drains it '
 '(drain_scheduled: an active pg_cron job; last_drained_at; nothing_drains: jobs are due but no cron job, no '
-'running job and no recalculation in five minutes); and over the last hour jobs, writes coalesced, wait, '
-'freshness (last write to fresh cache) and run-time percentiles. Callers: glue health, dashboards (service_role).';
+'running job and no recalculation in five minutes); drain: what pg_cron did (report_drain_facts); problems: '
+'[{problem, message}] (report_drain_problems, and dead_jobs), empty when healthy; and over the last hour jobs, '
+'writes coalesced, wait, freshness (last write to fresh cache) and run-time percentiles. Callers: glue health, '
+'dashboards (service_role).';
 revoke all on function public.report_queue_health() from public, anon, authenticated;
 grant execute on function public.report_queue_health() to service_role;
 

@@ -248,7 +248,9 @@ def specs(world: World) -> dict[str, RpcSpec]:
             {"max_groups": Param(accepts=between(1, 10_000)), "max_ms": Param(accepts=between(1, 60_000))},
         ),
         "report_jobs_failures": RpcSpec({}, {}),
-        "report_queue_schedule": RpcSpec({}, {}),
+        "report_queue_schedule": RpcSpec(
+            {}, {"drain_interval": Param(null=NOBODY, text=one_of("* * * * *", "5 seconds"), one_of=True)}
+        ),
         # Job ids start at 1; a positive id may be a dead job (whose requeue is a valid write).
         "report_jobs_requeue": RpcSpec({"job_id": 1}, {"job_id": Param(accepts=lambda n: n >= 1)}),
         "report_verify_and_enqueue": RpcSpec({"sample_size": 1}, {"sample_size": sample_size}),

@@ -144,14 +144,20 @@ def test_verify_finds_a_tampered_cache_row_and_enqueues_it(glue_url: str, pg_rpc
     assert (done.returncode, done.stdout.strip()) == (0, "0 differences")
 
 
-def test_health(glue_url: str) -> None:
+def test_health_without_pg_cron_says_so_and_exits_1(glue_url: str) -> None:
+    """The session's scratch database has no pg_cron, as a new project (or one a reset left without
+    it): health says so, with the recovery, and exits 1. (With pg_cron: tests/py/test_pg_cron_drain.py.)"""
     done = glue(glue_url, "health")
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr
     assert done.stdout.startswith("queue: ")
     assert " 0 dead;" in done.stdout
+    assert "PROBLEM pg_cron_absent: pg_cron is not installed in this database" in done.stdout
+    assert "then run `glue schedule`" in done.stdout
     done = glue(glue_url, "health", "--json")
-    assert done.returncode == 0
-    assert json.loads(done.stdout)["queue"]["dead"] == 0
+    assert done.returncode == 1
+    queue = json.loads(done.stdout)["queue"]
+    assert queue["dead"] == 0
+    assert [p["problem"] for p in queue["problems"]] == ["pg_cron_absent"]
 
 
 def test_health_exits_1_when_a_job_is_dead(glue_url: str) -> None:
@@ -168,9 +174,10 @@ def test_health_exits_1_when_a_job_is_dead(glue_url: str) -> None:
         assert done.returncode == 1
         assert " 1 dead;" in done.stdout
         assert f"pupil {pupil}: dead after 5/5 attempts: [XX000] test: it kept failing" in done.stdout
+        assert "PROBLEM dead_jobs: 1 job(s) dead" in done.stdout
     finally:
         execute(glue_url, "delete from private.report_jobs where pupil_id = %s", (pupil,))
-    assert glue(glue_url, "health").returncode == 0
+    assert "PROBLEM dead_jobs" not in glue(glue_url, "health").stdout
 
 
 def test_health_says_loudly_when_nothing_drains_and_schedule_needs_pg_cron(database_url: str) -> None:
@@ -194,7 +201,12 @@ def test_health_says_loudly_when_nothing_drains_and_schedule_needs_pg_cron(datab
         assert "Traceback" not in done.stderr
 
         assert glue(url, "worker", "--until-empty").returncode == 0  # a worker drains it
-        assert glue(url, "health").returncode == 0
+        done = glue(url, "health")
+        assert not done.stdout.startswith("NOTHING DRAINS THE QUEUE")
+        assert done.returncode == 1  # pg_cron is still absent: said, with the recovery
+        assert [line.split(":")[0] for line in done.stdout.splitlines() if line.startswith("PROBLEM")] == [
+            "PROBLEM pg_cron_absent"
+        ]
 
 
 def test_backfill(glue_url: str) -> None:

@@ -243,11 +243,13 @@ select is_empty(
   $$select c.conrelid::regclass || ' ' || c.conname
     from pg_catalog.pg_constraint as c
     where c.contype = 'f' and c.confrelid in ('public.profiles'::regclass, 'auth.users'::regclass)
+      -- the project's own tables: the platform's (storage, auth) are Supabase's to index
+      and c.connamespace in ('public'::regnamespace, 'private'::regnamespace)
       and not exists (
         select from pg_catalog.pg_index as i
         where i.indrelid = c.conrelid and (i.indkey::int2 [])[0:cardinality(c.conkey) - 1] = c.conkey
       )$$,
-  'every foreign key to a user is indexed: deleting a user scans no table'
+  'every foreign key from the project''s tables to a user is indexed: deleting a user scans none of them'
 );
 
 -- 2. SECURITY DEFINER functions pin search_path ------------------------------------------------------------
