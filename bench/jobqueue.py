@@ -1,7 +1,7 @@
 """Scenario 5: the recalculation queue. Drain throughput, coalescing, and the queue's overhead per job.
 
-Workers are threads, each running glue.worker.run (a loop over public.report_jobs_process, batches of
-100 jobs or 500 ms) on its own PgRpc connection, until the queue is empty.
+Workers are threads, each running glue.worker.run (claims with public.report_jobs_claim, each job run
+by public.report_jobs_run) on its own PgRpc connection, until the queue is empty.
 
 - Drain throughput and overhead: the pupils of the school are split into disjoint sets; per set,
   three contenders process the same pupils, alternated (rotating who goes first): a drain with one
@@ -83,7 +83,7 @@ def labelled_pool(url: str, application_name: str, max_size: int) -> ConnectionP
 
 
 class Background:
-    """n worker threads running as in production (NOTIFY wake-ups, idle back-off) until stopped.
+    """n worker threads running as in production (polling, idle back-off) until stopped.
 
     Their sessions are named bench-worker (see labelled_pool)."""
 

@@ -205,7 +205,6 @@ class Workers:
             )
             for _ in range(n)
         ]
-        self.start_cpu = [0.0 for _ in self.procs]
 
     def cpu_s(self) -> float:
         return sum(cpu_seconds(p.pid) or 0.0 for p in self.procs)

@@ -97,12 +97,12 @@ def person_ids(value: Any, key: str | None = None) -> set[str]:
     return set()
 
 
-def scrub(message: str, params: Any) -> str:
-    """An error message with the people's ids of params replaced by their hashes (the database names
-    the pupil in messages such as 'unknown pupil <uuid>')."""
+def scrub(message: str, params: Any, salt: str | None = None) -> str:
+    """An error message with the people's ids of params replaced by their hashes, salted as the
+    params are (the database names the pupil in messages such as 'unknown pupil <uuid>')."""
     for raw in person_ids(params):
         for form in {raw, raw.lower()}:
-            message = message.replace(form, hash_id(raw))
+            message = message.replace(form, hash_id(raw, salt))
     return message
 
 
@@ -192,7 +192,7 @@ class Telemetry:
             }
             if error is not None:
                 code = getattr(error, "sqlstate", None)
-                message = scrub(str(error), span.params)[:500]
+                message = scrub(str(error), span.params, self.salt)[:500]
                 record["error"] = {"type": type(error).__name__, "code": code, "message": message}
             record.update(span.fields)
             line = json.dumps(record, default=str, separators=(",", ":"))

@@ -33,7 +33,14 @@ PACKAGE_JSON = ROOT / "package.json"
 CONFIG_TOML = ROOT / "supabase" / "config.toml"
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # No update check and no telemetry: every call would wait on the network for them.
-_ENV = {**os.environ, "SUPABASE_NO_UPDATE_NOTIFIER": "1", "SUPABASE_TELEMETRY_DISABLED": "1", "DO_NOT_TRACK": "1"}
+_QUIET = {"SUPABASE_NO_UPDATE_NOTIFIER": "1", "SUPABASE_TELEMETRY_DISABLED": "1", "DO_NOT_TRACK": "1"}
+
+
+def _env() -> dict[str, str]:
+    """The CLI's environment: this process's as it is now (PGOPTIONS and the like), made quiet."""
+    return {**os.environ, **_QUIET}
+
+
 _APPLYING = re.compile(r"^Applying migration (\S+\.sql)\.\.\.$", re.MULTILINE)
 
 
@@ -64,7 +71,7 @@ def _check_version(cli: Path, want: str) -> None:
     how = f"install it with 'make setup' (npm ci installs supabase@{want} from package.json)"
     if not cli.exists():
         raise CliError(f"the Supabase CLI is not installed in node_modules: {how}")
-    out = subprocess.run([str(cli), "--version"], capture_output=True, text=True, check=False, env=_ENV)
+    out = subprocess.run([str(cli), "--version"], capture_output=True, text=True, check=False, env=_env())
     have = out.stdout.strip()
     if out.returncode != 0 or have != want:
         raise CliError(f"node_modules/.bin/supabase is {have or 'broken'}, the project pins {want}: {how}")
@@ -136,7 +143,7 @@ def run(args: Sequence[str], *, workdir: Path = ROOT) -> str:
     """Run the pinned CLI in workdir (its supabase/ folder is the project); the output, or CliError."""
     cmd = [str(cli_path()), *args]
     out = subprocess.run(
-        cmd, cwd=workdir, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, env=_ENV
+        cmd, cwd=workdir, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, env=_env()
     )
     text = out.stdout + out.stderr
     if out.returncode != 0:

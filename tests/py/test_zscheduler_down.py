@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from glue.config import admin_url
+from glue.config import Settings, admin_url
 from glue_tools.paths import LOCALDB, ROOT
 
 
@@ -43,8 +43,8 @@ def _problems(done: subprocess.CompletedProcess[str]) -> list[str]:
 
 def test_a_scheduler_that_is_not_running_exits_1_until_the_server_restarts(database_url: str) -> None:
     params = conninfo_to_dict(database_url)
-    if str(params.get("host")) not in {"127.0.0.1", "localhost"} or str(params.get("port")) != os.environ.get(
-        "PGPORT", "54322"
+    if str(params.get("host")) not in {"127.0.0.1", "localhost"} or str(params.get("port")) != str(
+        Settings.from_env().pgport
     ):
         pytest.skip("not the embedded cluster of this checkout: the test must restart the server")
     before = _launcher_pids(database_url)
