@@ -134,43 +134,50 @@ begin
     when report_job_record_failure.attempts >= v_job.max_attempts then 'dead'::private.report_job_state
     else 'failed'::private.report_job_state
   end;
-  if v_job.state = 'running' then
-    select j.job_id into v_waiting
-    from private.report_jobs as j
-    where j.pupil_id = v_job.pupil_id and j.state in ('pending', 'failed')
-    for update;
-  end if;
-  if v_waiting is not null and v_state = 'failed' then
-    delete from private.report_jobs as j where j.job_id = v_job.job_id;
-    update private.report_jobs as j
-    set
-      state = 'failed',
-      attempts = greatest(j.attempts, report_job_record_failure.attempts),
-      coalesced_count = j.coalesced_count + v_job.coalesced_count + 1,
-      enqueued_at = least(j.enqueued_at, v_job.enqueued_at),
-      unit_ids = private.report_unit_set_union(j.unit_ids, v_job.unit_ids),
-      last_error = report_job_record_failure.error,
-      last_error_code = report_job_record_failure.error_code,
-      failed_at = now(),
-      run_after = greatest(j.run_after, now() + private.report_backoff(report_job_record_failure.attempts))
-    where j.job_id = v_waiting;
-    return 'failed';
-  end if;
-  update private.report_jobs as j
-  set
-    state = v_state,
-    attempts = report_job_record_failure.attempts,
-    last_error = report_job_record_failure.error,
-    last_error_code = report_job_record_failure.error_code,
-    failed_at = now(),
-    dead_at = case when v_state = 'dead' then now() end,
-    run_after = case when v_state = 'failed' then now() + private.report_backoff(report_job_record_failure.attempts)
-      else j.run_after end,
-    locked_at = null,
-    locked_by = null,
-    lease_expires_at = null
-  where j.job_id = v_job.job_id;
-  return v_state::text;
+  loop
+    if v_job.state = 'running' then
+      select j.job_id into v_waiting
+      from private.report_jobs as j
+      where j.pupil_id = v_job.pupil_id and j.state in ('pending', 'failed')
+      for update;
+    end if;
+    if v_waiting is not null and v_state = 'failed' then
+      delete from private.report_jobs as j where j.job_id = v_job.job_id;
+      update private.report_jobs as j
+      set
+        state = 'failed',
+        attempts = greatest(j.attempts, report_job_record_failure.attempts),
+        coalesced_count = j.coalesced_count + v_job.coalesced_count + 1,
+        enqueued_at = least(j.enqueued_at, v_job.enqueued_at),
+        unit_ids = private.report_unit_set_union(j.unit_ids, v_job.unit_ids),
+        last_error = report_job_record_failure.error,
+        last_error_code = report_job_record_failure.error_code,
+        failed_at = now(),
+        run_after = greatest(j.run_after, now() + private.report_backoff(report_job_record_failure.attempts))
+      where j.job_id = v_waiting;
+      return 'failed';
+    end if;
+    begin
+      update private.report_jobs as j
+      set
+        state = v_state,
+        attempts = report_job_record_failure.attempts,
+        last_error = report_job_record_failure.error,
+        last_error_code = report_job_record_failure.error_code,
+        failed_at = now(),
+        dead_at = case when v_state = 'dead' then now() end,
+        run_after = case when v_state = 'failed' then now() + private.report_backoff(report_job_record_failure.attempts)
+          else j.run_after end,
+        locked_at = null,
+        locked_by = null,
+        lease_expires_at = null
+      where j.job_id = v_job.job_id;
+      return v_state::text;
+    exception when unique_violation then
+      -- A write enqueued the pupil after the look above and has committed since: fold into its job.
+      null;
+    end;
+  end loop;
 end
 $$;
 comment on function private.report_job_record_failure(bigint, integer, text, text) is
@@ -196,21 +203,29 @@ begin
   if not found then
     return;
   end if;
-  update private.report_jobs as w
-  set
-    unit_ids = private.report_unit_set_union(w.unit_ids, v_job.unit_ids),
-    coalesced_count = w.coalesced_count + v_job.coalesced_count + 1,
-    enqueued_at = least(w.enqueued_at, v_job.enqueued_at)
-  where w.pupil_id = v_job.pupil_id and w.state in ('pending', 'failed');
-  if found then
-    delete from private.report_jobs as j where j.job_id = v_job.job_id;
-  else
-    update private.report_jobs as j
+  loop
+    update private.report_jobs as w
     set
-      state = 'pending', locked_at = null, locked_by = null, lease_expires_at = null,
-      attempts = greatest(j.attempts - 1, 0), run_after = report_job_put_back.run_after
-    where j.job_id = v_job.job_id;
-  end if;
+      unit_ids = private.report_unit_set_union(w.unit_ids, v_job.unit_ids),
+      coalesced_count = w.coalesced_count + v_job.coalesced_count + 1,
+      enqueued_at = least(w.enqueued_at, v_job.enqueued_at)
+    where w.pupil_id = v_job.pupil_id and w.state in ('pending', 'failed');
+    if found then
+      delete from private.report_jobs as j where j.job_id = v_job.job_id;
+      return;
+    end if;
+    begin
+      update private.report_jobs as j
+      set
+        state = 'pending', locked_at = null, locked_by = null, lease_expires_at = null,
+        attempts = greatest(j.attempts - 1, 0), run_after = report_job_put_back.run_after
+      where j.job_id = v_job.job_id;
+      return;
+    exception when unique_violation then
+      -- A write enqueued the pupil after the look above and has committed since: fold into its job.
+      null;
+    end;
+  end loop;
 end
 $$;
 comment on function private.report_job_put_back(bigint, timestamptz) is
@@ -727,7 +742,13 @@ begin
     end if;
     foreach v_job_id in array v_jobs loop
       perform private.report_commit_async();
-      perform private.report_job_run(v_job_id, v_worker);
+      begin
+        perform private.report_job_run(v_job_id, v_worker);
+      exception when others then
+        -- report_job_run records a job's own failure; this is one in its bookkeeping. The job stays
+        -- running until its lease expires and the reap records it; the drain goes on with the rest.
+        raise warning 'report_jobs_drain: job % failed outside its recalculation: % (%)', v_job_id, sqlerrm, sqlstate;
+      end;
       commit;
     end loop;
     exit when pg_catalog.clock_timestamp() >= v_deadline;

@@ -14,6 +14,7 @@ lock_timeout and must time out until the other commits.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -308,3 +309,38 @@ def test_a_jobs_transaction_commits_asynchronously_and_a_writes_never_does(
     assert commit_mode_after(enqueue, ("select public.report_jobs_process(10, 100)", ())) == "on"
     # And the next transaction of the session is synchronous again.
     assert commit_mode_after(("select 1", ())) == "on"
+
+
+def test_a_job_put_back_while_a_write_enqueues_its_pupil_folds_into_the_writes_job(
+    glue_url: str, two: tuple[psycopg.Connection, psycopg.Connection]
+) -> None:
+    """The worker gives a claimed job back (report_jobs_release) while a write for the same pupil has
+    enqueued a waiting job but not committed: the put-back cannot see that job, waits on the unique
+    key of waiting jobs, and once the write commits folds into it instead of failing."""
+    worker, writer = two
+    (pupil,) = add_pupils(glue_url, 1)
+    writer.execute("select private.report_enqueue(array[%s::uuid], 'write 1', array[%s::uuid])", (pupil, FRACTIONS))
+    (claimed,) = worker.execute("select private.report_jobs_claim(10, 'isolation-worker')").fetchall()
+    assert jobs_of(worker, pupil) == [("running", 0)]
+
+    writer.execute("begin")
+    writer.execute("select private.report_enqueue(array[%s::uuid], 'write 2', array[%s::uuid])", (pupil, ALGORITHMS))
+    outcome: list[object] = []
+
+    def release() -> None:
+        with psycopg.connect(glue_url, autocommit=True) as conn:
+            try:
+                outcome.append(conn.execute("select public.report_jobs_release(%s)", (claimed[0],)).fetchone())
+            except psycopg.Error as exc:
+                outcome.append(exc)
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    thread.join(timeout=1.0)
+    assert thread.is_alive()  # the put-back waits for the write's uncommitted waiting job
+    writer.execute("commit")
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert not isinstance(outcome[0], psycopg.Error), outcome[0]
+    assert jobs_of(worker, pupil) == [("pending", 1)]  # one waiting job: the write's, with the claimed one's
+    assert sorted(u for _, units in units_of(worker, pupil) for u in units or []) == sorted([FRACTIONS, ALGORITHMS])
